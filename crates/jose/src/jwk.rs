@@ -1,0 +1,386 @@
+//! JWK and JWK Set parsing (RFC 7517, RFC 7518 §6, RFC 8037 §2).
+//!
+//! A JWK Set is parsed key by key: a key we cannot or must not use is *ignored with a reason*
+//! (RFC 7517 §5 says to ignore unknown keys), never a reason to drop the whole set. The set as a
+//! whole fails only when the document itself is unusable (not JSON, no `keys` array).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::algorithm::{AlgName, Algorithm, Curve, KeyFamily};
+use crate::base64url;
+use crate::crypto::VerifyingKey;
+use crate::strict_json::{self, JsonError};
+
+/// At most this many keys of a set are considered (DESIGN.md §3); the rest are ignored.
+pub const MAX_KEYS: usize = 100;
+/// Longest `kid` kept; longer ones are hostile or broken.
+pub const MAX_KID_LEN: usize = 256;
+
+/// Why one key of a set is not used. Shown by the validate report and the key manager.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyIgnoredReason {
+    /// The entry is not a JSON object.
+    #[error("key entry is not a JSON object")]
+    NotAnObject,
+    /// `kty` missing or not a string.
+    #[error("missing `kty`")]
+    MissingKty,
+    /// `kty` = `oct`: a symmetric secret, never usable by a third party (and never to be published).
+    #[error("symmetric (`oct`) key: HMAC is never accepted")]
+    SymmetricKey,
+    /// A `kty` we do not know.
+    #[error("unsupported key type `{0}`")]
+    UnsupportedKty(String),
+    /// An OKP/EC curve we do not verify with (e.g. `Ed448`, `X25519`, `secp256k1`).
+    #[error("unsupported curve `{0}`")]
+    UnsupportedCurve(String),
+    /// A required member is missing or has the wrong JSON type.
+    #[error("missing or invalid member `{0}`")]
+    MissingMember(&'static str),
+    /// A member is not canonical base64url.
+    #[error("member `{0}` is not canonical base64url")]
+    BadEncoding(&'static str),
+    /// `use` is `enc` (or anything but `sig`).
+    #[error("key is for `use`={0}, not signatures")]
+    NotForSignatures(String),
+    /// `key_ops` present but without `verify`.
+    #[error("`key_ops` does not allow `verify`")]
+    KeyOpsExcludeVerify,
+    /// `use` and `key_ops` both present and disagreeing (RFC 7517 §4.3).
+    #[error("`use` and `key_ops` disagree")]
+    UseKeyOpsConflict,
+    /// `alg` names an algorithm we never accept (`none`, HMAC) or do not know.
+    #[error("`alg` = {0} is not an accepted signature algorithm")]
+    UnsupportedAlg(String),
+    /// `alg` contradicts the key type or curve (e.g. `ES256` on an RSA key).
+    #[error("`alg` = {alg} does not fit a {kty} key")]
+    AlgKeyMismatch {
+        /// The JWK's `alg`.
+        alg: String,
+        /// The key's type description.
+        kty: String,
+    },
+    /// The set contains private key members (`d`, `p`, ...): a leaked private key is not trusted.
+    #[error("key contains private key material (`{0}`)")]
+    PrivateKeyMaterial(&'static str),
+    /// RSA modulus below 2048 bits.
+    #[error("RSA key too small ({bits} bits, minimum 2048)")]
+    RsaTooSmall {
+        /// Modulus size.
+        bits: usize,
+    },
+    /// RSA modulus above 8192 bits.
+    #[error("RSA key too large ({bits} bits, maximum 8192)")]
+    RsaTooLarge {
+        /// Modulus size.
+        bits: usize,
+    },
+    /// RSA exponent even, below 3 or longer than 32 bits.
+    #[error("RSA public exponent is not sane (must be odd, >= 3, at most 32 bits)")]
+    RsaBadExponent,
+    /// The key bytes do not form a valid public key.
+    #[error("invalid key material: {0}")]
+    InvalidKeyMaterial(String),
+    /// `x5c` present but its first certificate does not hold this key.
+    #[error("`x5c` certificate does not match the key")]
+    CertificateMismatch,
+    /// `kid` is not a string or too long.
+    #[error("`kid` is not a string of at most {MAX_KID_LEN} bytes")]
+    BadKid,
+    /// Two different keys share this `kid`: which one the IdP meant is ambiguous.
+    #[error("`kid` is shared by different keys in the set")]
+    DuplicateKid,
+    /// More than [`MAX_KEYS`] keys in the set.
+    #[error("more than {MAX_KEYS} keys in the set")]
+    TooManyKeys,
+}
+
+/// A key of the set that is not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredKey {
+    /// Position in the `keys` array.
+    pub index: usize,
+    /// The key's `kid`, if it had a usable one.
+    pub kid: Option<String>,
+    /// The key's `kty`, if present.
+    pub kty: Option<String>,
+    /// Why it is ignored.
+    pub reason: KeyIgnoredReason,
+}
+
+/// A usable key with its identifiers.
+#[derive(Debug)]
+pub struct Jwk {
+    /// Position in the `keys` array.
+    pub index: usize,
+    /// The `kid`, if any.
+    pub kid: Option<String>,
+    /// The parsed key.
+    pub key: VerifyingKey,
+}
+
+/// Why a whole JWK Set document is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwkSetError {
+    /// Not strict JSON.
+    #[error("JWKS is not valid JSON: {0}")]
+    Json(#[from] JsonError),
+    /// No `keys` array.
+    #[error("JWKS has no `keys` array")]
+    MissingKeys,
+}
+
+/// A parsed JWK Set: usable keys, indexed by `kid`, plus the ignored ones with reasons.
+#[derive(Debug, Default)]
+pub struct JwkSet {
+    keys: Vec<Arc<Jwk>>,
+    by_kid: HashMap<String, usize>,
+    ignored: Vec<IgnoredKey>,
+}
+
+impl JwkSet {
+    /// Parses a JWK Set document.
+    pub fn parse(document: &[u8]) -> Result<Self, JwkSetError> {
+        let root = strict_json::parse_object(document)?;
+        let Some(Value::Array(entries)) = root.get("keys") else {
+            return Err(JwkSetError::MissingKeys);
+        };
+        Ok(Self::from_entries(entries))
+    }
+
+    /// Builds a set from already-parsed key entries.
+    pub fn from_entries(entries: &[Value]) -> Self {
+        let mut parsed: Vec<Jwk> = Vec::new();
+        let mut ignored = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let kid = entry
+                .get("kid")
+                .and_then(Value::as_str)
+                .filter(|k| k.len() <= MAX_KID_LEN)
+                .map(str::to_owned);
+            let kty = entry.get("kty").and_then(Value::as_str).map(str::to_owned);
+            if index >= MAX_KEYS {
+                ignored.push(IgnoredKey { index, kid, kty, reason: KeyIgnoredReason::TooManyKeys });
+                continue;
+            }
+            match parse_jwk(entry) {
+                Ok(key) => parsed.push(Jwk { index, kid, key }),
+                Err(reason) => ignored.push(IgnoredKey { index, kid, kty, reason }),
+            }
+        }
+
+        // Conflicting duplicate kids: keep none of them. Identical re-publications of one key
+        // (same SPKI) are harmless and collapse to the first.
+        let mut spki_by_kid: HashMap<&str, Vec<(usize, Option<Vec<u8>>)>> = HashMap::new();
+        for (pos, jwk) in parsed.iter().enumerate() {
+            if let Some(kid) = &jwk.kid {
+                spki_by_kid.entry(kid).or_default().push((pos, jwk.key.spki_der()));
+            }
+        }
+        let mut drop = vec![false; parsed.len()];
+        let mut conflicting = vec![false; parsed.len()];
+        for group in spki_by_kid.values().filter(|g| g.len() > 1) {
+            let first = &group[0].1;
+            let all_same = first.is_some() && group.iter().all(|(_, spki)| spki == first);
+            for (n, (pos, _)) in group.iter().enumerate() {
+                if all_same {
+                    drop[*pos] = n > 0;
+                } else {
+                    drop[*pos] = true;
+                    conflicting[*pos] = true;
+                }
+            }
+        }
+        let mut set = JwkSet { ignored, ..Default::default() };
+        for (pos, jwk) in parsed.into_iter().enumerate() {
+            if conflicting[pos] {
+                set.ignored.push(IgnoredKey {
+                    index: jwk.index,
+                    kid: jwk.kid,
+                    kty: Some(jwk.key.params().kty().to_owned()),
+                    reason: KeyIgnoredReason::DuplicateKid,
+                });
+            } else if !drop[pos] {
+                if let Some(kid) = &jwk.kid {
+                    set.by_kid.insert(kid.clone(), set.keys.len());
+                }
+                set.keys.push(Arc::new(jwk));
+            }
+        }
+        set.ignored.sort_by_key(|k| k.index);
+        set
+    }
+
+    /// The usable keys, in document order.
+    pub fn keys(&self) -> &[Arc<Jwk>] {
+        &self.keys
+    }
+
+    /// The key with this `kid`, if the set has a usable one.
+    pub fn by_kid(&self, kid: &str) -> Option<&Arc<Jwk>> {
+        self.by_kid.get(kid).map(|i| &self.keys[*i])
+    }
+
+    /// Keys that were not usable, with reasons.
+    pub fn ignored(&self) -> &[IgnoredKey] {
+        &self.ignored
+    }
+
+    /// Whether at least one key is usable (a set without one is a failed fetch).
+    pub fn has_usable_key(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// The `kid`s of the usable keys.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(|k| k.kid.as_deref())
+    }
+}
+
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+
+fn b64_member(jwk: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, KeyIgnoredReason> {
+    let text = jwk
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or(KeyIgnoredReason::MissingMember(name))?;
+    base64url::decode(text).map_err(|_| KeyIgnoredReason::BadEncoding(name))
+}
+
+fn parse_jwk(entry: &Value) -> Result<VerifyingKey, KeyIgnoredReason> {
+    let jwk = entry.as_object().ok_or(KeyIgnoredReason::NotAnObject)?;
+    if let Some(kid) = jwk.get("kid")
+        && kid.as_str().is_none_or(|k| k.len() > MAX_KID_LEN)
+    {
+        return Err(KeyIgnoredReason::BadKid);
+    }
+    let kty = jwk
+        .get("kty")
+        .and_then(Value::as_str)
+        .ok_or(KeyIgnoredReason::MissingKty)?;
+    if kty == "oct" {
+        return Err(KeyIgnoredReason::SymmetricKey);
+    }
+    if let Some(member) = PRIVATE_MEMBERS.into_iter().find(|m| jwk.contains_key(*m)) {
+        return Err(KeyIgnoredReason::PrivateKeyMaterial(member));
+    }
+    check_use_and_key_ops(jwk)?;
+    let pinned = pinned_alg(jwk)?;
+
+    let key = match kty {
+        "RSA" => {
+            let n = b64_member(jwk, "n")?;
+            let e = b64_member(jwk, "e")?;
+            if let Some(alg) = pinned
+                && alg.key_family() != KeyFamily::Rsa
+            {
+                return Err(alg_mismatch(alg, "RSA"));
+            }
+            VerifyingKey::rsa(&n, &e, pinned)?
+        }
+        "EC" => {
+            let crv = jwk
+                .get("crv")
+                .and_then(Value::as_str)
+                .ok_or(KeyIgnoredReason::MissingMember("crv"))?;
+            let curve = Curve::from_name(crv)
+                .ok_or_else(|| KeyIgnoredReason::UnsupportedCurve(crv.to_owned()))?;
+            if let Some(alg) = pinned
+                && alg.key_family() != KeyFamily::Ec(curve)
+            {
+                return Err(alg_mismatch(alg, &format!("EC {crv}")));
+            }
+            let x = b64_member(jwk, "x")?;
+            let y = b64_member(jwk, "y")?;
+            VerifyingKey::ec(curve, &x, &y)?
+        }
+        "OKP" => {
+            let crv = jwk
+                .get("crv")
+                .and_then(Value::as_str)
+                .ok_or(KeyIgnoredReason::MissingMember("crv"))?;
+            if crv != "Ed25519" {
+                return Err(KeyIgnoredReason::UnsupportedCurve(crv.to_owned()));
+            }
+            if let Some(alg) = pinned
+                && alg != Algorithm::EdDSA
+            {
+                return Err(alg_mismatch(alg, "OKP Ed25519"));
+            }
+            VerifyingKey::ed25519(&b64_member(jwk, "x")?)?
+        }
+        other => return Err(KeyIgnoredReason::UnsupportedKty(other.to_owned())),
+    };
+    check_certificate(jwk, &key)?;
+    Ok(key)
+}
+
+fn alg_mismatch(alg: Algorithm, kty: &str) -> KeyIgnoredReason {
+    KeyIgnoredReason::AlgKeyMismatch { alg: alg.name().to_owned(), kty: kty.to_owned() }
+}
+
+fn pinned_alg(jwk: &Map<String, Value>) -> Result<Option<Algorithm>, KeyIgnoredReason> {
+    let Some(alg) = jwk.get("alg") else {
+        return Ok(None);
+    };
+    let name = alg.as_str().ok_or(KeyIgnoredReason::MissingMember("alg"))?;
+    match AlgName::classify(name) {
+        AlgName::Supported(alg) => Ok(Some(alg)),
+        _ => Err(KeyIgnoredReason::UnsupportedAlg(name.to_owned())),
+    }
+}
+
+fn check_use_and_key_ops(jwk: &Map<String, Value>) -> Result<(), KeyIgnoredReason> {
+    let key_use = match jwk.get("use") {
+        None => None,
+        Some(Value::String(u)) => Some(u.as_str()),
+        Some(_) => return Err(KeyIgnoredReason::MissingMember("use")),
+    };
+    if let Some(u) = key_use
+        && u != "sig"
+    {
+        return Err(KeyIgnoredReason::NotForSignatures(u.to_owned()));
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let ops = ops
+            .as_array()
+            .and_then(|a| a.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
+            .ok_or(KeyIgnoredReason::MissingMember("key_ops"))?;
+        if !ops.contains(&"verify") {
+            return Err(KeyIgnoredReason::KeyOpsExcludeVerify);
+        }
+        // With `use`=sig present, every operation must be a signature operation.
+        if key_use.is_some() && ops.iter().any(|op| *op != "verify" && *op != "sign") {
+            return Err(KeyIgnoredReason::UseKeyOpsConflict);
+        }
+    }
+    Ok(())
+}
+
+/// `x5c` is never a source of keys (RFC 8725 §3.10); when present it must at least agree with
+/// the key, because a mismatch means the IdP's metadata is broken or tampered with. The first
+/// certificate's DER must contain the key's SubjectPublicKeyInfo verbatim, which is how X.509
+/// embeds it; we do not parse or trust the certificate beyond that.
+fn check_certificate(
+    jwk: &Map<String, Value>,
+    key: &VerifyingKey,
+) -> Result<(), KeyIgnoredReason> {
+    let Some(chain) = jwk.get("x5c") else {
+        return Ok(());
+    };
+    let first = chain
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        .ok_or(KeyIgnoredReason::MissingMember("x5c"))?;
+    let der = base64url::decode_standard(first).map_err(|_| KeyIgnoredReason::BadEncoding("x5c"))?;
+    let spki = key.spki_der().ok_or(KeyIgnoredReason::CertificateMismatch)?;
+    if der.windows(spki.len()).any(|w| w == spki.as_slice()) {
+        Ok(())
+    } else {
+        Err(KeyIgnoredReason::CertificateMismatch)
+    }
+}

@@ -1,0 +1,32 @@
+//! The validation and authorization core of Portcullis: everything that decides, nothing that
+//! does I/O.
+//!
+//! - [`config`] and [`preset`]: an authorization server's settings and the vendor presets that fill
+//!   them, with field-level checks shared by the API, the portal and the config file.
+//! - [`validator`]: the token pipeline of DESIGN.md §2 (shape → server selection → key selection →
+//!   signature → claims) over an immutable set of [`TrustedServer`]s.
+//! - [`rejection`]: the typed reason for every refusal, its metrics label and its client-safe text.
+//! - [`trace`]: the evaluation trace shown by the sandbox API, the token debugger and the CLI.
+//! - [`scopes`]: scope extraction and `<cloud>::<orgId>::<role>` API-role scopes.
+//! - [`cache`]: the verified-token cache.
+//!
+//! This crate does not fetch keys, read clocks or know HTTP: callers pass keys, `now` and tokens.
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod claims;
+pub mod config;
+pub mod issuer;
+pub mod preset;
+pub mod rejection;
+pub mod sanitize;
+pub mod scopes;
+pub mod trace;
+pub mod validator;
+
+pub use cache::VerifiedTokenCache;
+pub use config::{FieldError, ServerConfig};
+pub use preset::{Preset, VendorHint};
+pub use rejection::{Rejected, Rejection};
+pub use trace::{EvaluationTrace, NoTrace, Outcome, Step, TraceSink};
+pub use validator::{TrustedServer, Validator, VerifiedToken};

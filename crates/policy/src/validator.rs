@@ -1,0 +1,431 @@
+//! The token pipeline (DESIGN.md §2): shape → algorithm → server selection → key selection →
+//! signature → claims → scopes, over an immutable set of trusted servers.
+//!
+//! A [`Validator`] is built once per configuration/key change and then only read, so the hot path
+//! takes no lock. Invariants it keeps:
+//! - a key is only ever used for the server whose JWK Set published it (RFC 8725 §3.8);
+//! - servers with an issuer are chosen by exact issuer (or `{tenantid}` template) match;
+//!   servers without one are candidates only when no issuer matched, and only if they publish
+//!   the token's `kid`;
+//! - the algorithm must be in the server's allowlist **and** fit the selected key; the header
+//!   `alg` alone decides nothing;
+//! - the signature is verified before any claim is believed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use portcullis_jose::{AlgName, Algorithm, CompactJws, JwkSet, JwsError, strict_json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::claims;
+use crate::config::ServerConfig;
+use crate::issuer::IssuerPattern;
+use crate::preset::{GRAPH_AUDIENCES, Preset, VendorHint};
+use crate::rejection::{Rejected, Rejection};
+use crate::sanitize::untrusted;
+use crate::scopes;
+use crate::trace::{NoTrace, Outcome, Step, TraceSink};
+
+/// An authorization server as the validator sees it: settings plus its current keys.
+#[derive(Debug, Clone)]
+pub struct TrustedServer {
+    /// Stable id.
+    pub id: String,
+    /// Whether tokens are checked against it (disabled servers only explain rejections).
+    pub enabled: bool,
+    /// Validation settings.
+    pub config: ServerConfig,
+    /// The keys its JWKS published (last good set).
+    pub keys: Arc<JwkSet>,
+    /// Changes whenever the keys or the settings change; the verified-token cache compares it
+    /// to drop entries verified under an older configuration.
+    pub generation: u64,
+}
+
+/// What a successfully validated token tells the rest of the system.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedToken {
+    /// Id of the server that verified it.
+    pub server_id: String,
+    /// Name of that server.
+    pub server_name: String,
+    /// The server's generation at verification time.
+    pub generation: u64,
+    /// `iss`.
+    pub issuer: Option<String>,
+    /// `sub`.
+    pub subject: Option<String>,
+    /// Client id, from the first present configured claim.
+    pub client_id: Option<String>,
+    /// Scopes merged from the configured scope claims.
+    pub scopes: Vec<String>,
+    /// `exp`.
+    pub expires_at: f64,
+    /// `exp` + clock skew: the token stops being accepted at this instant.
+    pub valid_until: f64,
+    /// Algorithm that verified the signature.
+    pub alg: Algorithm,
+    /// `kid` of the verifying key.
+    pub kid: Option<String>,
+    /// All claims of the payload.
+    pub claims: Map<String, Value>,
+}
+
+/// What the checks established, before the claims are moved into the [`VerifiedToken`].
+struct Checked {
+    exp: f64,
+    client_id: Option<String>,
+    scopes: Vec<String>,
+    kid: Option<String>,
+}
+
+impl Checked {
+    fn into_verified(self, server: &TrustedServer, alg: Algorithm, claims: Map<String, Value>) -> VerifiedToken {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        VerifiedToken {
+            server_id: server.id.clone(),
+            server_name: server.config.name.clone(),
+            generation: server.generation,
+            issuer: text("iss"),
+            subject: text("sub"),
+            client_id: self.client_id,
+            scopes: self.scopes,
+            expires_at: self.exp,
+            valid_until: self.exp + f64::from(server.config.clock_skew_s),
+            alg,
+            kid: self.kid,
+            claims,
+        }
+    }
+}
+
+struct Prepared {
+    server: TrustedServer,
+    issuer: Option<IssuerPattern>,
+}
+
+/// An immutable, indexed set of trusted servers that validates tokens.
+#[derive(Default)]
+pub struct Validator {
+    servers: Vec<Prepared>,
+    by_id: HashMap<String, usize>,
+    by_exact_issuer: HashMap<String, Vec<usize>>,
+    templates: Vec<usize>,
+    issuerless_by_kid: HashMap<String, Vec<usize>>,
+    presets_present: Vec<Preset>,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator").field("servers", &self.servers.len()).finish()
+    }
+}
+
+impl Validator {
+    /// Indexes `servers`. A server whose configured issuer does not parse can never match any
+    /// token (fail closed); configuration checks keep such servers from being saved.
+    pub fn new(servers: Vec<TrustedServer>) -> Self {
+        let mut v = Validator::default();
+        for server in servers {
+            let index = v.servers.len();
+            let issuer = match server.config.issuer.as_deref().map(IssuerPattern::parse) {
+                None => None,
+                Some(Ok(pattern)) => Some(pattern),
+                Some(Err(_)) => continue,
+            };
+            match &issuer {
+                Some(IssuerPattern::Exact(iss)) => v.by_exact_issuer.entry(iss.clone()).or_default().push(index),
+                Some(IssuerPattern::TenantTemplate { .. }) => v.templates.push(index),
+                None => {
+                    for kid in server.keys.key_ids() {
+                        v.issuerless_by_kid.entry(kid.to_owned()).or_default().push(index);
+                    }
+                }
+            }
+            if server.enabled && !v.presets_present.contains(&server.config.preset) {
+                v.presets_present.push(server.config.preset);
+            }
+            v.by_id.insert(server.id.clone(), index);
+            v.servers.push(Prepared { server, issuer });
+        }
+        v
+    }
+
+    /// The servers, in the order given.
+    pub fn servers(&self) -> impl Iterator<Item = &TrustedServer> {
+        self.servers.iter().map(|p| &p.server)
+    }
+
+    /// A server by id.
+    pub fn server(&self, id: &str) -> Option<&TrustedServer> {
+        self.by_id.get(id).map(|i| &self.servers[*i].server)
+    }
+
+    /// Whether a token verified by `server_id` at `generation` is still valid under this
+    /// configuration (same server, enabled, same keys and settings).
+    pub fn is_current(&self, server_id: &str, generation: u64) -> bool {
+        self.server(server_id).is_some_and(|s| s.enabled && s.generation == generation)
+    }
+
+    /// Validates `token` at time `now` (seconds since the Unix epoch).
+    pub fn validate(&self, token: &str, now: f64) -> Result<VerifiedToken, Rejected> {
+        self.validate_traced(token, now, &mut NoTrace)
+    }
+
+    /// Validates and records each step into `trace`.
+    pub fn validate_traced<T: TraceSink>(&self, token: &str, now: f64, trace: &mut T) -> Result<VerifiedToken, Rejected> {
+        let jws = CompactJws::parse(token).map_err(|e| {
+            trace.step(Step::Shape, Outcome::Fail, || e.to_string());
+            let hint = (e == JwsError::HeaderNonce).then_some(VendorHint::EntraTokenForMicrosoftApi);
+            Rejected { rejection: Rejection::Shape(e), server: None, hint }
+        })?;
+        let payload = strict_json::parse_object(&jws.payload);
+        if trace.is_recording() {
+            trace.decoded(&jws.header.members, payload.as_ref().ok());
+        }
+        let claims = payload.map_err(|e| {
+            trace.step(Step::Shape, Outcome::Fail, || format!("payload: {e}"));
+            Rejected::from(Rejection::PayloadJson(e))
+        })?;
+        trace.step(Step::Shape, Outcome::Pass, || {
+            let ignored = &jws.header.ignored_key_members;
+            if ignored.is_empty() {
+                "compact JWS, JSON header and payload".to_owned()
+            } else {
+                format!("compact JWS; header members {ignored:?} ignored (keys come only from the server's JWKS)")
+            }
+        });
+
+        let alg = match jws.header.alg_name {
+            AlgName::Supported(alg) => alg,
+            other => {
+                let alg_text = untrusted(&jws.header.alg);
+                let rejection = match other {
+                    AlgName::None => Rejection::AlgNone,
+                    AlgName::Hmac => Rejection::AlgHmac(alg_text),
+                    _ => Rejection::AlgUnsupported(alg_text),
+                };
+                trace.step(Step::Algorithm, Outcome::Fail, || rejection.to_string());
+                let hint = self.hmac_hint(&rejection, &claims);
+                return Err(Rejected { rejection, server: None, hint });
+            }
+        };
+        trace.step(Step::Algorithm, Outcome::Pass, || format!("{alg} is a supported signature algorithm"));
+
+        let iss = claims::string_claim(&claims, "iss").map_err(|r| self.reject(trace, Step::ServerSelection, r, None, &claims))?;
+        let kid = jws.header.kid.as_deref();
+        let candidates = self.candidates(iss, kid);
+        let mut enabled = candidates.iter().copied().filter(|i| self.servers[*i].server.enabled).peekable();
+        if enabled.peek().is_none() {
+            let rejection = match candidates.first() {
+                Some(i) => Rejection::ServerDisabled { server: self.servers[*i].server.config.name.clone() },
+                None => Rejection::UnknownIssuer { issuer: iss.map(untrusted) },
+            };
+            trace.step(Step::ServerSelection, Outcome::Fail, || rejection.to_string());
+            let hint = self.unknown_issuer_hint(iss, &claims);
+            return Err(Rejected { rejection, server: None, hint });
+        }
+
+        let mut best: Option<Rejected> = None;
+        for index in enabled {
+            let prepared = &self.servers[index];
+            trace.step(Step::ServerSelection, Outcome::Pass, || {
+                let how = if prepared.issuer.is_some() { "issuer" } else { "kid (server has no issuer)" };
+                format!("server {} matched by {how}", prepared.server.config.name)
+            });
+            match self.evaluate(prepared, &jws, alg, &claims, now, trace) {
+                Ok(checked) => return Ok(checked.into_verified(&prepared.server, alg, claims)),
+                Err(rejection) => {
+                    let hint = hint_for(&rejection, prepared.server.config.preset, &jws, &claims);
+                    let rejected = Rejected { rejection, server: Some(prepared.server.config.name.clone()), hint };
+                    if best.as_ref().is_none_or(|b| rejected.rejection.stage() > b.rejection.stage()) {
+                        best = Some(rejected);
+                    }
+                }
+            }
+        }
+        Err(best.unwrap_or_else(|| Rejection::UnknownIssuer { issuer: iss.map(untrusted) }.into()))
+    }
+
+    fn reject<T: TraceSink>(&self, trace: &mut T, step: Step, rejection: Rejection, server: Option<&str>, _claims: &Map<String, Value>) -> Rejected {
+        trace.step(step, Outcome::Fail, || rejection.to_string());
+        Rejected { rejection, server: server.map(str::to_owned), hint: None }
+    }
+
+    /// Servers that could have issued a token with this `iss` and `kid`, in configuration order.
+    fn candidates(&self, iss: Option<&str>, kid: Option<&str>) -> Vec<usize> {
+        let mut found: Vec<usize> = Vec::new();
+        if let Some(iss) = iss {
+            if let Some(exact) = self.by_exact_issuer.get(iss) {
+                found.extend(exact);
+            }
+            found.extend(self.templates.iter().copied().filter(|i| {
+                self.servers[*i].issuer.as_ref().is_some_and(|p| p.could_match(iss))
+            }));
+        }
+        if found.is_empty()
+            && let Some(kid) = kid
+            && let Some(issuerless) = self.issuerless_by_kid.get(kid)
+        {
+            found.extend(issuerless);
+        }
+        found.sort_unstable();
+        found
+    }
+
+    fn evaluate<T: TraceSink>(
+        &self,
+        prepared: &Prepared,
+        jws: &CompactJws<'_>,
+        alg: Algorithm,
+        claims: &Map<String, Value>,
+        now: f64,
+        trace: &mut T,
+    ) -> Result<Checked, Rejection> {
+        let server = &prepared.server;
+        let config = &server.config;
+        let fail = |trace: &mut T, step: Step, rejection: Rejection| {
+            trace.step(step, Outcome::Fail, || rejection.to_string());
+            rejection
+        };
+
+        // Key selection and signature.
+        if !config.allowed_algs.contains(&alg) {
+            return Err(fail(trace, Step::KeySelection, Rejection::AlgNotAllowed(alg.name().to_owned())));
+        }
+        if !server.keys.has_usable_key() {
+            return Err(fail(trace, Step::KeySelection, Rejection::NoKeys));
+        }
+        let message = jws.signing_input.as_bytes();
+        let verified_kid = match jws.header.kid.as_deref() {
+            Some(kid) => {
+                let Some(jwk) = server.keys.by_kid(kid) else {
+                    return Err(fail(trace, Step::KeySelection, Rejection::UnknownKid { kid: untrusted(kid) }));
+                };
+                if !jwk.key.supports(alg) {
+                    return Err(fail(
+                        trace,
+                        Step::KeySelection,
+                        Rejection::AlgKeyMismatch { alg: alg.name().to_owned(), kid: untrusted(kid) },
+                    ));
+                }
+                trace.step(Step::KeySelection, Outcome::Pass, || format!("key {} ({})", untrusted(kid), jwk.key.params().describe()));
+                if jwk.key.verify(alg, message, &jws.signature).is_err() {
+                    return Err(fail(trace, Step::Signature, Rejection::BadSignature));
+                }
+                jwk.kid.clone()
+            }
+            None => {
+                let mut compatible = server.keys.keys().iter().filter(|k| k.key.supports(alg)).peekable();
+                if compatible.peek().is_none() {
+                    return Err(fail(trace, Step::KeySelection, Rejection::NoCompatibleKey(alg.name().to_owned())));
+                }
+                trace.step(Step::KeySelection, Outcome::Pass, || "token has no kid: trying every compatible key".to_owned());
+                match compatible.find(|k| k.key.verify(alg, message, &jws.signature).is_ok()) {
+                    Some(jwk) => jwk.kid.clone(),
+                    None => return Err(fail(trace, Step::Signature, Rejection::BadSignature)),
+                }
+            }
+        };
+        trace.step(Step::Signature, Outcome::Pass, || format!("{alg} signature verified"));
+
+        // Claims.
+        let exp = claims::check_times(claims, now, config.clock_skew_s).map_err(|r| fail(trace, Step::Expiry, r))?;
+        trace.step(Step::Expiry, Outcome::Pass, || format!("exp {exp} is after now {now} (skew {}s); nbf/iat not in the future", config.clock_skew_s));
+
+        let iss = claims::string_claim(claims, "iss").map_err(|r| fail(trace, Step::Issuer, r))?;
+        match &prepared.issuer {
+            Some(pattern) => {
+                let tid = claims.get("tid").and_then(Value::as_str);
+                if !iss.is_some_and(|iss| pattern.matches(iss, tid)) {
+                    let rejection = Rejection::IssuerMismatch {
+                        expected: pattern.display(),
+                        actual: iss.map_or_else(|| "(absent)".to_owned(), untrusted),
+                    };
+                    return Err(fail(trace, Step::Issuer, rejection));
+                }
+                trace.step(Step::Issuer, Outcome::Pass, || format!("iss matches {}", pattern.display()));
+            }
+            None => trace.step(Step::Issuer, Outcome::Skip, || "no issuer configured".to_owned()),
+        }
+
+        claims::check_audience(claims, &config.audiences).map_err(|r| fail(trace, Step::Audience, r))?;
+        trace.step(Step::Audience, if config.audiences.is_empty() { Outcome::Skip } else { Outcome::Pass }, || {
+            if config.audiences.is_empty() { "no audience configured".to_owned() } else { "aud contains a configured audience".to_owned() }
+        });
+
+        claims::check_client_id(claims, &config.client_id_claims, &config.client_ids).map_err(|r| fail(trace, Step::ClientId, r))?;
+        let client_id = claims::client_id(claims, &config.client_id_claims).ok().flatten().map(|(_, id)| id.to_owned());
+        trace.step(Step::ClientId, if config.client_ids.is_empty() { Outcome::Skip } else { Outcome::Pass }, || {
+            if config.client_ids.is_empty() { "no client ids configured".to_owned() } else { "client id is configured".to_owned() }
+        });
+
+        claims::check_token_type(jws.header.typ.as_deref(), claims, config.require_typ_at_jwt)
+            .map_err(|r| fail(trace, Step::TokenType, r))?;
+        trace.step(Step::TokenType, Outcome::Pass, || "token is an access token".to_owned());
+
+        let scopes = scopes::extract(claims, &config.scope_claims);
+        trace.step(Step::Scopes, Outcome::Pass, || format!("scopes from {:?}: {}", config.scope_claims, untrusted(&scopes.join(" "))));
+
+        Ok(Checked { exp, client_id, scopes, kid: verified_kid })
+    }
+
+    fn hmac_hint(&self, rejection: &Rejection, claims: &Map<String, Value>) -> Option<VendorHint> {
+        if !matches!(rejection, Rejection::AlgHmac(_)) {
+            return None;
+        }
+        let iss = claims.get("iss").and_then(Value::as_str);
+        let from_pingfederate = self
+            .candidates(iss, None)
+            .iter()
+            .any(|i| self.servers[*i].server.config.preset == Preset::Pingfederate);
+        from_pingfederate.then_some(VendorHint::PingFederateSymmetricKey)
+    }
+
+    fn unknown_issuer_hint(&self, iss: Option<&str>, claims: &Map<String, Value>) -> Option<VendorHint> {
+        let iss = iss?;
+        if has_graph_audience(claims) {
+            return Some(VendorHint::EntraTokenForMicrosoftApi);
+        }
+        let alternate = match iss.strip_suffix('/') {
+            Some(trimmed) => trimmed.to_owned(),
+            None => format!("{iss}/"),
+        };
+        if self.by_exact_issuer.contains_key(&alternate) {
+            return Some(VendorHint::IssuerTrailingSlash);
+        }
+        if iss.starts_with("https://sts.windows.net/") && self.presets_present.contains(&Preset::EntraV2) {
+            return Some(VendorHint::EntraV1TokenOnV2Server);
+        }
+        if iss.starts_with("https://login.") && iss.ends_with("/v2.0") && self.presets_present.contains(&Preset::EntraV1) {
+            return Some(VendorHint::EntraV2TokenOnV1Server);
+        }
+        let okta_host = iss.contains(".okta.com") || iss.contains(".oktapreview.com") || iss.contains(".okta-emea.com");
+        if okta_host && !iss.contains("/oauth2/") {
+            return Some(VendorHint::OktaOrgServerToken);
+        }
+        None
+    }
+}
+
+fn has_graph_audience(claims: &Map<String, Value>) -> bool {
+    claims::audiences(claims).is_ok_and(|auds| auds.iter().any(|a| GRAPH_AUDIENCES.contains(a)))
+}
+
+/// Vendor advice for a rejection by a selected server.
+fn hint_for(rejection: &Rejection, preset: Preset, jws: &CompactJws<'_>, claims: &Map<String, Value>) -> Option<VendorHint> {
+    let entra = matches!(preset, Preset::EntraV1 | Preset::EntraV2);
+    match rejection {
+        _ if entra && has_graph_audience(claims) => Some(VendorHint::EntraTokenForMicrosoftApi),
+        Rejection::MissingClientId { .. } => Some(VendorHint::ClientIdClaimNames),
+        Rejection::WrongTokenType(_)
+            if jws.header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("application/okta-internal-at+jwt")) =>
+        {
+            Some(VendorHint::OktaInternalTokenType)
+        }
+        Rejection::IdToken(_) => Some(VendorHint::IdTokenNotAccessToken),
+        _ => None,
+    }
+}
