@@ -1,1 +1,38 @@
-fn main(){}
+//! `portcullis`: the one binary. It only parses the command line and wires the crates below;
+//! every decision is made in `portcullis-policy`, every key parsed in `portcullis-jose`.
+
+mod jwks_source;
+mod token;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Portcullis: accepts or rejects API requests by their OAuth 2.0 JWT access tokens.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with tokens offline: verify against a JWKS, or decode and explain.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout with success, usage errors to stderr.
+            let _ = err.print();
+            return if err.use_stderr() { ExitCode::from(token::EXIT_USAGE) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Token(command) => token::run(command),
+    }
+}
