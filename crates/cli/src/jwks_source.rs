@@ -15,7 +15,8 @@ pub const MAX_JWKS_BYTES: u64 = 1024 * 1024;
 
 /// Reads and parses a JWKS file.
 pub fn from_file(path: &str) -> anyhow::Result<JwkSet> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open JWKS file {path}"))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open JWKS file {path}"))?;
     let bytes = read_capped(file).with_context(|| format!("cannot read JWKS file {path}"))?;
     JwkSet::parse(&bytes).with_context(|| format!("{path} is not a usable JWK Set"))
 }
@@ -35,7 +36,10 @@ pub fn from_url(url: &str) -> anyhow::Result<JwkSet> {
         .context("cannot build the HTTP client")?;
     let response = client
         .get(url)
-        .header(reqwest::header::ACCEPT, "application/jwk-set+json, application/json")
+        .header(
+            reqwest::header::ACCEPT,
+            "application/jwk-set+json, application/json",
+        )
         .send()
         .with_context(|| format!("cannot fetch {url}"))?;
     let status = response.status();

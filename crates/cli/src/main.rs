@@ -29,7 +29,11 @@ fn main() -> ExitCode {
         Err(err) => {
             // clap prints help/version to stdout with success, usage errors to stderr.
             let _ = err.print();
-            return if err.use_stderr() { ExitCode::from(token::EXIT_USAGE) } else { ExitCode::SUCCESS };
+            return if err.use_stderr() {
+                ExitCode::from(token::EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {

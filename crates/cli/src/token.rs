@@ -33,7 +33,12 @@ pub enum TokenCommand {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// JWK Set file with the authorization server's public keys.
-    #[arg(long, value_name = "FILE", conflicts_with = "jwks_url", required_unless_present = "jwks_url")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "jwks_url",
+        required_unless_present = "jwks_url"
+    )]
     jwks: Option<String>,
     /// URL of the authorization server's JWKS (fetched once).
     #[arg(long, value_name = "URL")]
@@ -84,7 +89,9 @@ pub fn run(command: TokenCommand) -> ExitCode {
 fn read_token(arg: &str) -> anyhow::Result<String> {
     let raw = if arg == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("cannot read the token from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the token from standard input")?;
         text
     } else {
         arg.to_owned()
@@ -136,7 +143,10 @@ fn cli_flag(field: &str) -> &str {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
@@ -176,27 +186,48 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
     } else {
         match &result {
             Ok(verified) => {
-                println!("accepted: {} signature by key {} verified", verified.alg, verified.kid.as_deref().unwrap_or("(no kid)"));
+                println!(
+                    "accepted: {} signature by key {} verified",
+                    verified.alg,
+                    verified.kid.as_deref().unwrap_or("(no kid)")
+                );
                 print_field("issuer", verified.issuer.as_deref());
                 print_field("subject", verified.subject.as_deref());
                 print_field("client id", verified.client_id.as_deref());
                 println!("scopes: {}", verified.scopes.join(" "));
                 println!("expires: {}", describe_time(verified.expires_at));
-                println!("claims: {}", serde_json::to_string_pretty(&verified.claims)?);
+                println!(
+                    "claims: {}",
+                    serde_json::to_string_pretty(&verified.claims)?
+                );
             }
             Err(rejected) => {
-                println!("rejected [{}]: {}", rejected.rejection.code(), rejected.rejection);
+                println!(
+                    "rejected [{}]: {}",
+                    rejected.rejection.code(),
+                    rejected.rejection
+                );
                 if let Some(hint) = rejected.hint {
                     println!("hint: {}", hint.text());
                 }
             }
         }
     }
-    Ok(if result.is_ok() { EXIT_OK } else { EXIT_REJECTED })
+    Ok(if result.is_ok() {
+        EXIT_OK
+    } else {
+        EXIT_REJECTED
+    })
 }
 
 fn single_server_validator(config: ServerConfig, keys: JwkSet) -> Validator {
-    Validator::new(vec![TrustedServer { id: "cli".into(), enabled: true, config, keys: Arc::new(keys), generation: 0 }])
+    Validator::new(vec![TrustedServer {
+        id: "cli".into(),
+        enabled: true,
+        config,
+        keys: Arc::new(keys),
+        generation: 0,
+    }])
 }
 
 fn print_field(label: &str, value: Option<&str>) {
@@ -207,10 +238,17 @@ fn describe_time(seconds: f64) -> String {
     let whole = seconds.floor() as i64;
     let rfc3339 = time::OffsetDateTime::from_unix_timestamp(whole)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| "out of range".to_owned());
     let delta = seconds - unix_now();
-    let relative = if delta >= 0.0 { format!("in {}", human(delta)) } else { format!("{} ago", human(-delta)) };
+    let relative = if delta >= 0.0 {
+        format!("in {}", human(delta))
+    } else {
+        format!("{} ago", human(-delta))
+    };
     format!("{seconds} = {rfc3339} ({relative})")
 }
 
@@ -225,8 +263,14 @@ fn human(seconds: f64) -> String {
 }
 
 const CLAIM_MEANINGS: &[(&str, &str)] = &[
-    ("iss", "issuer: the authorization server that minted the token"),
-    ("sub", "subject: the user or (client credentials) the client"),
+    (
+        "iss",
+        "issuer: the authorization server that minted the token",
+    ),
+    (
+        "sub",
+        "subject: the user or (client credentials) the client",
+    ),
     ("aud", "audience: the API(s) the token is for"),
     ("exp", "expiry"),
     ("nbf", "not before"),
@@ -237,7 +281,10 @@ const CLAIM_MEANINGS: &[(&str, &str)] = &[
     ("appid", "client id (Entra v1.0)"),
     ("azp", "client id (Entra v2.0)"),
     ("scope", "scopes, space-separated (RFC 9068, PingOne)"),
-    ("scp", "scopes (Okta: array; Entra delegated: space-separated)"),
+    (
+        "scp",
+        "scopes (Okta: array; Entra delegated: space-separated)",
+    ),
     ("roles", "app roles (Entra client credentials)"),
     ("tid", "tenant id (Entra)"),
     ("ver", "token version (Okta 1; Entra 1.0 / 2.0)"),
@@ -252,7 +299,10 @@ fn inspect(arg: &str) -> anyhow::Result<u8> {
             return Ok(EXIT_REJECTED);
         }
     };
-    println!("header (unverified):\n{}", serde_json::to_string_pretty(&jws.header.members)?);
+    println!(
+        "header (unverified):\n{}",
+        serde_json::to_string_pretty(&jws.header.members)?
+    );
     let alg_note = match jws.header.alg_name {
         AlgName::Supported(alg) => format!("{alg}: supported asymmetric signature algorithm"),
         AlgName::None => "none: unsigned token, never accepted".to_owned(),
@@ -260,7 +310,13 @@ fn inspect(arg: &str) -> anyhow::Result<u8> {
         AlgName::Unsupported => "not a supported algorithm".to_owned(),
     };
     println!("  alg  {alg_note}");
-    println!("  kid  {}", jws.header.kid.as_deref().unwrap_or("(absent: every compatible key would be tried)"));
+    println!(
+        "  kid  {}",
+        jws.header
+            .kid
+            .as_deref()
+            .unwrap_or("(absent: every compatible key would be tried)")
+    );
     println!("  typ  {}", jws.header.typ.as_deref().unwrap_or("(absent)"));
     for member in &jws.header.ignored_key_members {
         println!("  {member}  present and ignored: keys come only from the trusted server's JWKS");
@@ -269,16 +325,26 @@ fn inspect(arg: &str) -> anyhow::Result<u8> {
         Ok(claims) => print_claims(&claims)?,
         Err(err) => println!("payload is not a JSON object: {err}"),
     }
-    println!("signature: {} bytes (not verified; use `portcullis token verify`)", jws.signature.len());
+    println!(
+        "signature: {} bytes (not verified; use `portcullis token verify`)",
+        jws.signature.len()
+    );
     Ok(EXIT_OK)
 }
 
 fn print_claims(claims: &Map<String, Value>) -> anyhow::Result<()> {
-    println!("payload (unverified):\n{}", serde_json::to_string_pretty(claims)?);
+    println!(
+        "payload (unverified):\n{}",
+        serde_json::to_string_pretty(claims)?
+    );
     for (name, meaning) in CLAIM_MEANINGS {
-        let Some(value) = claims.get(*name) else { continue };
+        let Some(value) = claims.get(*name) else {
+            continue;
+        };
         let shown = match (name, value) {
-            (&("exp" | "nbf" | "iat"), Value::Number(n)) => n.as_f64().map(describe_time).unwrap_or_default(),
+            (&("exp" | "nbf" | "iat"), Value::Number(n)) => {
+                n.as_f64().map(describe_time).unwrap_or_default()
+            }
             (_, Value::String(s)) => s.clone(),
             (_, other) => other.to_string(),
         };

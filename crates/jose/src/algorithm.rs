@@ -195,23 +195,6 @@ impl AlgName {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classification() {
-        assert_eq!(AlgName::classify("RS256"), AlgName::Supported(Algorithm::RS256));
-        assert_eq!(AlgName::classify("rs256"), AlgName::Unsupported);
-        assert_eq!(AlgName::classify("nOnE"), AlgName::None);
-        assert_eq!(AlgName::classify("hs256"), AlgName::Hmac);
-        assert_eq!(AlgName::classify("ES256K"), AlgName::Unsupported);
-        for alg in Algorithm::ALL {
-            assert_eq!(alg.name().parse::<Algorithm>(), Ok(alg));
-        }
-    }
-}
-
 impl serde::Serialize for Algorithm {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.name())
@@ -222,5 +205,25 @@ impl<'de> serde::Deserialize<'de> for Algorithm {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
         name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        assert_eq!(
+            AlgName::classify("RS256"),
+            AlgName::Supported(Algorithm::RS256)
+        );
+        assert_eq!(AlgName::classify("rs256"), AlgName::Unsupported);
+        assert_eq!(AlgName::classify("nOnE"), AlgName::None);
+        assert_eq!(AlgName::classify("hs256"), AlgName::Hmac);
+        assert_eq!(AlgName::classify("ES256K"), AlgName::Unsupported);
+        for alg in Algorithm::ALL {
+            assert_eq!(alg.name().parse::<Algorithm>(), Ok(alg));
+        }
     }
 }

@@ -117,7 +117,11 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 impl VerifyingKey {
     /// Builds an RSA key from big-endian modulus and exponent. Leading zero bytes are tolerated
     /// (some IdPs emit them; they do not change the value). `pinned_alg` is the JWK `alg`.
-    pub fn rsa(n: &[u8], e: &[u8], pinned_alg: Option<Algorithm>) -> Result<Self, KeyIgnoredReason> {
+    pub fn rsa(
+        n: &[u8],
+        e: &[u8],
+        pinned_alg: Option<Algorithm>,
+    ) -> Result<Self, KeyIgnoredReason> {
         let n = strip_leading_zeros(n);
         let e = strip_leading_zeros(e);
         let bits = match n.first() {

@@ -163,21 +163,34 @@ impl JwkSet {
                 .map(str::to_owned);
             let kty = entry.get("kty").and_then(Value::as_str).map(str::to_owned);
             if index >= MAX_KEYS {
-                ignored.push(IgnoredKey { index, kid, kty, reason: KeyIgnoredReason::TooManyKeys });
+                ignored.push(IgnoredKey {
+                    index,
+                    kid,
+                    kty,
+                    reason: KeyIgnoredReason::TooManyKeys,
+                });
                 continue;
             }
             match parse_jwk(entry) {
                 Ok(key) => parsed.push(Jwk { index, kid, key }),
-                Err(reason) => ignored.push(IgnoredKey { index, kid, kty, reason }),
+                Err(reason) => ignored.push(IgnoredKey {
+                    index,
+                    kid,
+                    kty,
+                    reason,
+                }),
             }
         }
 
         // Conflicting duplicate kids: keep none of them. Identical re-publications of one key
         // (same SPKI) are harmless and collapse to the first.
-        let mut spki_by_kid: HashMap<&str, Vec<(usize, Option<Vec<u8>>)>> = HashMap::new();
+        let mut spki_by_kid: HashMap<&str, Vec<PositionedSpki>> = HashMap::new();
         for (pos, jwk) in parsed.iter().enumerate() {
             if let Some(kid) = &jwk.kid {
-                spki_by_kid.entry(kid).or_default().push((pos, jwk.key.spki_der()));
+                spki_by_kid
+                    .entry(kid)
+                    .or_default()
+                    .push((pos, jwk.key.spki_der()));
             }
         }
         let mut drop = vec![false; parsed.len()];
@@ -194,7 +207,10 @@ impl JwkSet {
                 }
             }
         }
-        let mut set = JwkSet { ignored, ..Default::default() };
+        let mut set = JwkSet {
+            ignored,
+            ..Default::default()
+        };
         for (pos, jwk) in parsed.into_iter().enumerate() {
             if conflicting[pos] {
                 set.ignored.push(IgnoredKey {
@@ -239,6 +255,9 @@ impl JwkSet {
         self.keys.iter().filter_map(|k| k.kid.as_deref())
     }
 }
+
+/// A key's position among the parsed keys and its SubjectPublicKeyInfo, to compare duplicates.
+type PositionedSpki = (usize, Option<Vec<u8>>);
 
 const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
@@ -319,7 +338,10 @@ fn parse_jwk(entry: &Value) -> Result<VerifyingKey, KeyIgnoredReason> {
 }
 
 fn alg_mismatch(alg: Algorithm, kty: &str) -> KeyIgnoredReason {
-    KeyIgnoredReason::AlgKeyMismatch { alg: alg.name().to_owned(), kty: kty.to_owned() }
+    KeyIgnoredReason::AlgKeyMismatch {
+        alg: alg.name().to_owned(),
+        kty: kty.to_owned(),
+    }
 }
 
 fn pinned_alg(jwk: &Map<String, Value>) -> Result<Option<Algorithm>, KeyIgnoredReason> {
@@ -364,10 +386,7 @@ fn check_use_and_key_ops(jwk: &Map<String, Value>) -> Result<(), KeyIgnoredReaso
 /// the key, because a mismatch means the IdP's metadata is broken or tampered with. The first
 /// certificate's DER must contain the key's SubjectPublicKeyInfo verbatim, which is how X.509
 /// embeds it; we do not parse or trust the certificate beyond that.
-fn check_certificate(
-    jwk: &Map<String, Value>,
-    key: &VerifyingKey,
-) -> Result<(), KeyIgnoredReason> {
+fn check_certificate(jwk: &Map<String, Value>, key: &VerifyingKey) -> Result<(), KeyIgnoredReason> {
     let Some(chain) = jwk.get("x5c") else {
         return Ok(());
     };
@@ -376,8 +395,11 @@ fn check_certificate(
         .and_then(|a| a.first())
         .and_then(Value::as_str)
         .ok_or(KeyIgnoredReason::MissingMember("x5c"))?;
-    let der = base64url::decode_standard(first).map_err(|_| KeyIgnoredReason::BadEncoding("x5c"))?;
-    let spki = key.spki_der().ok_or(KeyIgnoredReason::CertificateMismatch)?;
+    let der =
+        base64url::decode_standard(first).map_err(|_| KeyIgnoredReason::BadEncoding("x5c"))?;
+    let spki = key
+        .spki_der()
+        .ok_or(KeyIgnoredReason::CertificateMismatch)?;
     if der.windows(spki.len()).any(|w| w == spki.as_slice()) {
         Ok(())
     } else {

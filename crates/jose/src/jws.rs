@@ -72,7 +72,9 @@ pub enum JwsError {
     UnencodedPayload,
     /// `nonce` in the header: an Entra token minted for another resource (e.g. Microsoft Graph)
     /// whose signature covers a transformed nonce and cannot be validated by a third party.
-    #[error("header has `nonce`: the token was issued for another resource (e.g. Microsoft Graph) and cannot be validated here")]
+    #[error(
+        "header has `nonce`: the token was issued for another resource (e.g. Microsoft Graph) and cannot be validated here"
+    )]
     HeaderNonce,
     /// `kid` is present but not a string of sane length.
     #[error("header `kid` is not a string of at most {MAX_KID_LEN} bytes")]
@@ -150,7 +152,12 @@ impl<'a> CompactJws<'a> {
         }
         let signature =
             base64url::decode(signature_b64).map_err(|e| JwsError::Base64(Part::Signature, e))?;
-        Ok(Self { header, payload, signing_input, signature })
+        Ok(Self {
+            header,
+            payload,
+            signing_input,
+            signature,
+        })
     }
 }
 
@@ -209,7 +216,11 @@ mod tests {
 
     #[test]
     fn splits_a_well_formed_token() {
-        let t = token(r#"{"alg":"RS256","kid":"k1","jku":"https://evil"}"#, "{}", "AAAA");
+        let t = token(
+            r#"{"alg":"RS256","kid":"k1","jku":"https://evil"}"#,
+            "{}",
+            "AAAA",
+        );
         let jws = CompactJws::parse(&t).unwrap();
         assert_eq!(jws.header.kid.as_deref(), Some("k1"));
         assert_eq!(jws.header.ignored_key_members, vec!["jku"]);
@@ -221,21 +232,45 @@ mod tests {
     #[test]
     fn shape_rules() {
         assert_eq!(CompactJws::parse("").unwrap_err(), JwsError::Empty);
-        assert_eq!(CompactJws::parse("a.b").unwrap_err(), JwsError::WrongPartCount(2));
-        assert_eq!(CompactJws::parse("a.b.c.d.e").unwrap_err(), JwsError::Encrypted);
+        assert_eq!(
+            CompactJws::parse("a.b").unwrap_err(),
+            JwsError::WrongPartCount(2)
+        );
+        assert_eq!(
+            CompactJws::parse("a.b.c.d.e").unwrap_err(),
+            JwsError::Encrypted
+        );
         let big = "a".repeat(MAX_TOKEN_BYTES + 1);
-        assert_eq!(CompactJws::parse(&big).unwrap_err(), JwsError::TooLarge(MAX_TOKEN_BYTES + 1));
+        assert_eq!(
+            CompactJws::parse(&big).unwrap_err(),
+            JwsError::TooLarge(MAX_TOKEN_BYTES + 1)
+        );
         let crit = token(r#"{"alg":"RS256","crit":["exp"]}"#, "{}", "AAAA");
         assert_eq!(CompactJws::parse(&crit).unwrap_err(), JwsError::Critical);
         let b64 = token(r#"{"alg":"RS256","b64":false}"#, "{}", "AAAA");
-        assert_eq!(CompactJws::parse(&b64).unwrap_err(), JwsError::UnencodedPayload);
+        assert_eq!(
+            CompactJws::parse(&b64).unwrap_err(),
+            JwsError::UnencodedPayload
+        );
         let nonce = token(r#"{"alg":"RS256","nonce":"x"}"#, "{}", "AAAA");
-        assert_eq!(CompactJws::parse(&nonce).unwrap_err(), JwsError::HeaderNonce);
+        assert_eq!(
+            CompactJws::parse(&nonce).unwrap_err(),
+            JwsError::HeaderNonce
+        );
         let no_sig = token(r#"{"alg":"RS256"}"#, "{}", "");
-        assert_eq!(CompactJws::parse(&no_sig).unwrap_err(), JwsError::EmptySignature);
+        assert_eq!(
+            CompactJws::parse(&no_sig).unwrap_err(),
+            JwsError::EmptySignature
+        );
         let unsecured = token(r#"{"alg":"none"}"#, "{}", "");
-        assert_eq!(CompactJws::parse(&unsecured).unwrap().header.alg_name, AlgName::None);
+        assert_eq!(
+            CompactJws::parse(&unsecured).unwrap().header.alg_name,
+            AlgName::None
+        );
         let numeric_kid = token(r#"{"alg":"RS256","kid":7}"#, "{}", "AAAA");
-        assert_eq!(CompactJws::parse(&numeric_kid).unwrap_err(), JwsError::BadKid);
+        assert_eq!(
+            CompactJws::parse(&numeric_kid).unwrap_err(),
+            JwsError::BadKid
+        );
     }
 }

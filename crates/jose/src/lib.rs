@@ -13,6 +13,7 @@
 //!   the key ([`VerifyingKey::supports`]); the header `alg` is only a request.
 //! - Every key is parsed once, when its set is loaded, never per token.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod algorithm;
 pub mod base64url;

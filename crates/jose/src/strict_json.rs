@@ -171,9 +171,17 @@ mod tests {
 
     #[test]
     fn bounds_depth() {
-        let ok = format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
         assert!(parse_value(ok.as_bytes()).is_ok());
-        let deep = format!("{}{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
+        let deep = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH + 1),
+            "]".repeat(MAX_JSON_DEPTH + 1)
+        );
         assert_eq!(parse_value(deep.as_bytes()), Err(JsonError::TooDeep));
         let very_deep = "[".repeat(100_000);
         assert_eq!(parse_value(very_deep.as_bytes()), Err(JsonError::TooDeep));
@@ -183,7 +191,13 @@ mod tests {
     fn rejects_non_objects_trailing_data_and_bad_utf8() {
         assert_eq!(parse_object(b"[]"), Err(JsonError::NotAnObject));
         assert!(matches!(parse_object(b"{} {}"), Err(JsonError::Syntax(_))));
-        assert!(matches!(parse_object(b"{\"a\":\"\xff\"}"), Err(JsonError::Syntax(_))));
-        assert!(matches!(parse_object(br#"{"a":"\ud800"}"#), Err(JsonError::Syntax(_))));
+        assert!(matches!(
+            parse_object(b"{\"a\":\"\xff\"}"),
+            Err(JsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_object(br#"{"a":"\ud800"}"#),
+            Err(JsonError::Syntax(_))
+        ));
     }
 }

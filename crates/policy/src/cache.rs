@@ -21,7 +21,9 @@ pub struct VerifiedTokenCache {
 
 impl std::fmt::Debug for VerifiedTokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifiedTokenCache").field("len", &self.entries.len()).finish()
+        f.debug_struct("VerifiedTokenCache")
+            .field("len", &self.entries.len())
+            .finish()
     }
 }
 
@@ -37,7 +39,9 @@ pub enum CacheOutcome {
 impl VerifiedTokenCache {
     /// A cache holding at most `capacity` tokens.
     pub fn new(capacity: usize) -> Self {
-        Self { entries: Cache::new(capacity.max(1)) }
+        Self {
+            entries: Cache::new(capacity.max(1)),
+        }
     }
 
     /// Number of entries (including ones not yet noticed as expired).
@@ -63,12 +67,18 @@ impl VerifiedTokenCache {
     }
 
     /// Validates `token`, from the cache when possible; accepted tokens are cached.
-    pub fn validate(&self, token: &str, now: f64, validator: &Validator) -> Result<(Arc<VerifiedToken>, CacheOutcome), Rejected> {
+    pub fn validate(
+        &self,
+        token: &str,
+        now: f64,
+        validator: &Validator,
+    ) -> Result<(Arc<VerifiedToken>, CacheOutcome), Rejected> {
         if let Some(hit) = self.get(token, now, validator) {
             return Ok((hit, CacheOutcome::Hit));
         }
         let verified = Arc::new(validator.validate(token, now)?);
-        self.entries.insert(sha256(token.as_bytes()), Arc::clone(&verified));
+        self.entries
+            .insert(sha256(token.as_bytes()), Arc::clone(&verified));
         Ok((verified, CacheOutcome::Miss))
     }
 

@@ -8,15 +8,25 @@ use crate::sanitize::untrusted;
 
 /// Reads a NumericDate claim (RFC 7519 §2): a JSON number, integer or fractional. Any other type
 /// is malformed — `"1700000000"` (string) and `true` are type confusion, not dates.
-pub fn numeric_date(claims: &Map<String, Value>, claim: &'static str) -> Result<Option<f64>, Rejection> {
+pub fn numeric_date(
+    claims: &Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<f64>, Rejection> {
     match claims.get(claim) {
         None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|v| v.is_finite())
-            .map(Some)
-            .ok_or(Rejection::MalformedClaim { claim, expected: "a NumericDate (number)" }),
-        Some(_) => Err(Rejection::MalformedClaim { claim, expected: "a NumericDate (number)" }),
+        Some(Value::Number(n)) => {
+            n.as_f64()
+                .filter(|v| v.is_finite())
+                .map(Some)
+                .ok_or(Rejection::MalformedClaim {
+                    claim,
+                    expected: "a NumericDate (number)",
+                })
+        }
+        Some(_) => Err(Rejection::MalformedClaim {
+            claim,
+            expected: "a NumericDate (number)",
+        }),
     }
 }
 
@@ -44,17 +54,26 @@ pub fn check_times(claims: &Map<String, Value>, now: f64, skew: u32) -> Result<f
 }
 
 /// Reads an optional string claim; a non-string value is malformed.
-pub fn string_claim<'a>(claims: &'a Map<String, Value>, claim: &'static str) -> Result<Option<&'a str>, Rejection> {
+pub fn string_claim<'a>(
+    claims: &'a Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<&'a str>, Rejection> {
     match claims.get(claim) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Rejection::MalformedClaim { claim, expected: "a string" }),
+        Some(_) => Err(Rejection::MalformedClaim {
+            claim,
+            expected: "a string",
+        }),
     }
 }
 
 /// The token's audiences: `aud` is a string or an array of strings (RFC 7519 §4.1.3).
 pub fn audiences(claims: &Map<String, Value>) -> Result<Vec<&str>, Rejection> {
-    const MALFORMED: Rejection = Rejection::MalformedClaim { claim: "aud", expected: "a string or an array of strings" };
+    const MALFORMED: Rejection = Rejection::MalformedClaim {
+        claim: "aud",
+        expected: "a string or an array of strings",
+    };
     match claims.get("aud") {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.as_str()]),
@@ -72,10 +91,15 @@ pub fn check_audience(claims: &Map<String, Value>, allowed: &[String]) -> Result
     if token_audiences.is_empty() {
         return Err(Rejection::MissingAudience);
     }
-    if token_audiences.iter().any(|a| allowed.iter().any(|want| want == a)) {
+    if token_audiences
+        .iter()
+        .any(|a| allowed.iter().any(|want| want == a))
+    {
         Ok(())
     } else {
-        Err(Rejection::AudienceMismatch { actual: untrusted(&token_audiences.join(" ")) })
+        Err(Rejection::AudienceMismatch {
+            actual: untrusted(&token_audiences.join(" ")),
+        })
     }
 }
 
@@ -88,7 +112,12 @@ pub fn client_id<'a>(
         match claims.get(name) {
             None => continue,
             Some(Value::String(id)) => return Ok(Some((name.as_str(), id.as_str()))),
-            Some(_) => return Err(Rejection::MalformedClaim { claim: "client_id", expected: "a string" }),
+            Some(_) => {
+                return Err(Rejection::MalformedClaim {
+                    claim: "client_id",
+                    expected: "a string",
+                });
+            }
         }
     }
     Ok(None)
@@ -105,9 +134,14 @@ pub fn check_client_id(
         return Ok(());
     }
     match found {
-        None => Err(Rejection::MissingClientId { looked_for: claim_names.join(", ") }),
+        None => Err(Rejection::MissingClientId {
+            looked_for: claim_names.join(", "),
+        }),
         Some((_, id)) if allowed.iter().any(|want| want == id) => Ok(()),
-        Some((claim, id)) => Err(Rejection::ClientIdMismatch { claim: claim.to_owned(), actual: untrusted(id) }),
+        Some((claim, id)) => Err(Rejection::ClientIdMismatch {
+            claim: claim.to_owned(),
+            actual: untrusted(id),
+        }),
     }
 }
 
@@ -153,8 +187,14 @@ mod tests {
     #[test]
     fn numeric_dates_must_be_numbers() {
         let c = obj(json!({"exp": "1700000000", "nbf": true, "iat": 1.5}));
-        assert!(matches!(numeric_date(&c, "exp"), Err(Rejection::MalformedClaim { claim: "exp", .. })));
-        assert!(matches!(numeric_date(&c, "nbf"), Err(Rejection::MalformedClaim { claim: "nbf", .. })));
+        assert!(matches!(
+            numeric_date(&c, "exp"),
+            Err(Rejection::MalformedClaim { claim: "exp", .. })
+        ));
+        assert!(matches!(
+            numeric_date(&c, "nbf"),
+            Err(Rejection::MalformedClaim { claim: "nbf", .. })
+        ));
         assert_eq!(numeric_date(&c, "iat"), Ok(Some(1.5)));
     }
 
@@ -162,11 +202,23 @@ mod tests {
     fn time_window_with_skew() {
         let c = obj(json!({"exp": 1000, "nbf": 900, "iat": 900}));
         assert_eq!(check_times(&c, 950.0, 0), Ok(1000.0));
-        assert!(matches!(check_times(&c, 1000.0, 0), Err(Rejection::Expired { .. })));
+        assert!(matches!(
+            check_times(&c, 1000.0, 0),
+            Err(Rejection::Expired { .. })
+        ));
         assert_eq!(check_times(&c, 1059.0, 60), Ok(1000.0));
-        assert!(matches!(check_times(&c, 1060.0, 60), Err(Rejection::Expired { .. })));
-        assert!(matches!(check_times(&c, 839.0, 60), Err(Rejection::NotYetValid { .. })));
-        assert_eq!(check_times(&obj(json!({})), 0.0, 60), Err(Rejection::MissingExpiry));
+        assert!(matches!(
+            check_times(&c, 1060.0, 60),
+            Err(Rejection::Expired { .. })
+        ));
+        assert!(matches!(
+            check_times(&c, 839.0, 60),
+            Err(Rejection::NotYetValid { .. })
+        ));
+        assert_eq!(
+            check_times(&obj(json!({})), 0.0, 60),
+            Err(Rejection::MissingExpiry)
+        );
         let fractional = obj(json!({"exp": 1000.5}));
         assert!(check_times(&fractional, 1000.4, 0).is_ok());
         assert!(check_times(&fractional, 1000.5, 0).is_err());
@@ -177,20 +229,41 @@ mod tests {
         let allowed = vec!["api://a".to_owned()];
         assert!(check_audience(&obj(json!({"aud": "api://a"})), &allowed).is_ok());
         assert!(check_audience(&obj(json!({"aud": ["x", "api://a"]})), &allowed).is_ok());
-        assert_eq!(check_audience(&obj(json!({})), &allowed), Err(Rejection::MissingAudience));
-        assert!(matches!(check_audience(&obj(json!({"aud": ["x"]})), &allowed), Err(Rejection::AudienceMismatch { .. })));
-        assert!(matches!(check_audience(&obj(json!({"aud": ["api://a", 1]})), &allowed), Err(Rejection::MalformedClaim { .. })));
-        assert!(matches!(check_audience(&obj(json!({"aud": {"api://a": 1}})), &[]), Err(Rejection::MalformedClaim { .. })));
+        assert_eq!(
+            check_audience(&obj(json!({})), &allowed),
+            Err(Rejection::MissingAudience)
+        );
+        assert!(matches!(
+            check_audience(&obj(json!({"aud": ["x"]})), &allowed),
+            Err(Rejection::AudienceMismatch { .. })
+        ));
+        assert!(matches!(
+            check_audience(&obj(json!({"aud": ["api://a", 1]})), &allowed),
+            Err(Rejection::MalformedClaim { .. })
+        ));
+        assert!(matches!(
+            check_audience(&obj(json!({"aud": {"api://a": 1}})), &[]),
+            Err(Rejection::MalformedClaim { .. })
+        ));
     }
 
     #[test]
     fn client_id_order() {
-        let names: Vec<String> = ["client_id", "cid", "appid", "azp"].iter().map(|s| (*s).to_owned()).collect();
+        let names: Vec<String> = ["client_id", "cid", "appid", "azp"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         let c = obj(json!({"azp": "z", "cid": "c"}));
         assert_eq!(client_id(&c, &names), Ok(Some(("cid", "c"))));
         assert!(check_client_id(&c, &names, &["c".to_owned()]).is_ok());
-        assert!(matches!(check_client_id(&c, &names, &["z".to_owned()]), Err(Rejection::ClientIdMismatch { .. })));
-        assert!(matches!(check_client_id(&obj(json!({})), &names, &["z".to_owned()]), Err(Rejection::MissingClientId { .. })));
+        assert!(matches!(
+            check_client_id(&c, &names, &["z".to_owned()]),
+            Err(Rejection::ClientIdMismatch { .. })
+        ));
+        assert!(matches!(
+            check_client_id(&obj(json!({})), &names, &["z".to_owned()]),
+            Err(Rejection::MissingClientId { .. })
+        ));
     }
 
     #[test]
@@ -200,10 +273,25 @@ mod tests {
         assert!(check_token_type(Some("JWT"), &none, false).is_ok());
         assert!(check_token_type(Some("at+JWT"), &none, true).is_ok());
         assert!(check_token_type(Some("application/at+jwt"), &none, true).is_ok());
-        assert!(matches!(check_token_type(Some("JWT"), &none, true), Err(Rejection::NotAtJwt(_))));
-        assert!(matches!(check_token_type(None, &none, true), Err(Rejection::NotAtJwt(None))));
-        assert!(matches!(check_token_type(Some("application/okta-internal-at+jwt"), &none, false), Err(Rejection::WrongTokenType(_))));
-        assert!(matches!(check_token_type(Some("logout+jwt"), &none, false), Err(Rejection::WrongTokenType(_))));
-        assert_eq!(check_token_type(None, &obj(json!({"at_hash": "x"})), false), Err(Rejection::IdToken("at_hash")));
+        assert!(matches!(
+            check_token_type(Some("JWT"), &none, true),
+            Err(Rejection::NotAtJwt(_))
+        ));
+        assert!(matches!(
+            check_token_type(None, &none, true),
+            Err(Rejection::NotAtJwt(None))
+        ));
+        assert!(matches!(
+            check_token_type(Some("application/okta-internal-at+jwt"), &none, false),
+            Err(Rejection::WrongTokenType(_))
+        ));
+        assert!(matches!(
+            check_token_type(Some("logout+jwt"), &none, false),
+            Err(Rejection::WrongTokenType(_))
+        ));
+        assert_eq!(
+            check_token_type(None, &obj(json!({"at_hash": "x"})), false),
+            Err(Rejection::IdToken("at_hash"))
+        );
     }
 }

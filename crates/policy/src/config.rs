@@ -104,11 +104,20 @@ impl ServerConfig {
                 fail("issuer", problem);
             }
         }
-        for (field, list) in [("audiences", &self.audiences), ("clientIds", &self.client_ids)] {
+        for (field, list) in [
+            ("audiences", &self.audiences),
+            ("clientIds", &self.client_ids),
+        ] {
             if list.len() > MAX_LIST_ENTRIES {
                 fail(field, format!("at most {MAX_LIST_ENTRIES} entries"));
-            } else if list.iter().any(|v| v.trim().is_empty() || v.len() > MAX_VALUE_LEN) {
-                fail(field, format!("entries must be non-blank and at most {MAX_VALUE_LEN} characters"));
+            } else if list
+                .iter()
+                .any(|v| v.trim().is_empty() || v.len() > MAX_VALUE_LEN)
+            {
+                fail(
+                    field,
+                    format!("entries must be non-blank and at most {MAX_VALUE_LEN} characters"),
+                );
             }
         }
         if self.allowed_algs.is_empty() {
@@ -118,10 +127,18 @@ impl ServerConfig {
             fail("clockSkewS", format!("at most {MAX_CLOCK_SKEW_S} seconds"));
         }
         if self.scope_claims.is_empty() || self.scope_claims.iter().any(|c| c.trim().is_empty()) {
-            fail("scopeClaims", "name at least one claim; names must be non-blank".into());
+            fail(
+                "scopeClaims",
+                "name at least one claim; names must be non-blank".into(),
+            );
         }
-        if self.client_id_claims.is_empty() || self.client_id_claims.iter().any(|c| c.trim().is_empty()) {
-            fail("clientIdClaims", "name at least one claim; names must be non-blank".into());
+        if self.client_id_claims.is_empty()
+            || self.client_id_claims.iter().any(|c| c.trim().is_empty())
+        {
+            fail(
+                "clientIdClaims",
+                "name at least one claim; names must be non-blank".into(),
+            );
         }
         errors
     }
@@ -132,7 +149,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > 64 {
         return Err("must be 1 to 64 characters".into());
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return Err("only letters, digits, '-', '_' and '.' are allowed (no spaces)".into());
     }
     Ok(())
@@ -150,7 +170,10 @@ pub struct FieldError {
 impl FieldError {
     /// A field error.
     pub fn new(field: &str, message: String) -> Self {
-        Self { field: field.to_owned(), message }
+        Self {
+            field: field.to_owned(),
+            message,
+        }
     }
 }
 
@@ -158,7 +181,8 @@ impl FieldError {
 pub fn fields_map(errors: &[FieldError]) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     for e in errors {
-        map.entry(e.field.clone()).or_insert_with(|| e.message.clone());
+        map.entry(e.field.clone())
+            .or_insert_with(|| e.message.clone());
     }
     map
 }
@@ -169,9 +193,11 @@ mod tests {
 
     #[test]
     fn field_rules() {
-        let ok = ServerConfig::new("okta-prod", Preset::Okta).with_issuer("https://acme.okta.com/oauth2/default");
+        let ok = ServerConfig::new("okta-prod", Preset::Okta)
+            .with_issuer("https://acme.okta.com/oauth2/default");
         assert!(ok.field_errors().is_empty());
-        let mut bad = ServerConfig::new("has space", Preset::Okta).with_issuer("https://acme.okta.com");
+        let mut bad =
+            ServerConfig::new("has space", Preset::Okta).with_issuer("https://acme.okta.com");
         bad.clock_skew_s = 301;
         bad.allowed_algs.clear();
         let fields: Vec<_> = bad.field_errors().into_iter().map(|e| e.field).collect();

@@ -22,7 +22,11 @@ pub enum IssuerPattern {
 fn is_loopback_host(rest: &str) -> bool {
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) { h } else { host }
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
     });
     host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
@@ -38,7 +42,9 @@ impl IssuerPattern {
             return Err("issuer must not contain spaces or control characters".into());
         }
         let https = issuer.strip_prefix("https://");
-        let http_loopback = issuer.strip_prefix("http://").filter(|rest| is_loopback_host(rest));
+        let http_loopback = issuer
+            .strip_prefix("http://")
+            .filter(|rest| is_loopback_host(rest));
         let Some(rest) = https.or(http_loopback) else {
             return Err("issuer must be an https URL (http only for localhost)".into());
         };
@@ -51,8 +57,13 @@ impl IssuerPattern {
         match issuer.matches(TENANT_PLACEHOLDER).count() {
             0 => Ok(IssuerPattern::Exact(issuer.to_owned())),
             1 => {
-                let (prefix, suffix) = issuer.split_once(TENANT_PLACEHOLDER).unwrap_or((issuer, ""));
-                Ok(IssuerPattern::TenantTemplate { prefix: prefix.to_owned(), suffix: suffix.to_owned() })
+                let (prefix, suffix) = issuer
+                    .split_once(TENANT_PLACEHOLDER)
+                    .unwrap_or((issuer, ""));
+                Ok(IssuerPattern::TenantTemplate {
+                    prefix: prefix.to_owned(),
+                    suffix: suffix.to_owned(),
+                })
             }
             _ => Err("issuer may contain {tenantid} only once".into()),
         }
@@ -89,7 +100,9 @@ impl IssuerPattern {
     pub fn display(&self) -> String {
         match self {
             IssuerPattern::Exact(s) => s.clone(),
-            IssuerPattern::TenantTemplate { prefix, suffix } => format!("{prefix}{TENANT_PLACEHOLDER}{suffix}"),
+            IssuerPattern::TenantTemplate { prefix, suffix } => {
+                format!("{prefix}{TENANT_PLACEHOLDER}{suffix}")
+            }
         }
     }
 }
@@ -98,7 +111,10 @@ impl IssuerPattern {
 pub fn is_guid(value: &str) -> bool {
     let groups: Vec<&str> = value.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

@@ -213,9 +213,7 @@ impl Rejection {
             Rejection::Shape(_)
             | Rejection::PayloadJson(_)
             | Rejection::MalformedClaim { .. }
-            | Rejection::MissingExpiry => {
-                "The access token is malformed"
-            }
+            | Rejection::MissingExpiry => "The access token is malformed",
             Rejection::AlgNone
             | Rejection::AlgHmac(_)
             | Rejection::AlgUnsupported(_)
@@ -274,11 +272,15 @@ pub struct Rejected {
 }
 
 fn server_suffix(server: &Option<String>) -> String {
-    server.as_ref().map(|s| format!(" (server {s})")).unwrap_or_default()
+    server
+        .as_ref()
+        .map(|s| format!(" (server {s})"))
+        .unwrap_or_default()
 }
 
 fn hint_suffix(hint: &Option<VendorHint>) -> String {
-    hint.map(|h| format!("; hint: {}", h.text())).unwrap_or_default()
+    hint.map(|h| format!("; hint: {}", h.text()))
+        .unwrap_or_default()
 }
 
 impl Rejected {
@@ -290,6 +292,10 @@ impl Rejected {
 
 impl From<Rejection> for Rejected {
     fn from(rejection: Rejection) -> Self {
-        Self { rejection, server: None, hint: None }
+        Self {
+            rejection,
+            server: None,
+            hint: None,
+        }
     }
 }

@@ -44,7 +44,11 @@ pub fn parse_role_scope(scope: &str) -> Option<RoleScope<'_>> {
     if org_id.is_empty() || !org_id.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    Some(RoleScope { cloud, org_id, role })
+    Some(RoleScope {
+        cloud,
+        org_id,
+        role,
+    })
 }
 
 /// The role names granted to `org_id` in `cloud` by these scopes (DESIGN.md §1.2: the cloud must
@@ -77,7 +81,10 @@ mod tests {
     fn merges_string_and_array_claims() {
         let claims = json!({"scope": "a b  c", "scp": ["b", "d", 5], "roles": "x"});
         let claims = claims.as_object().unwrap();
-        assert_eq!(extract(claims, &names(&["scope", "scp", "roles"])), ["a", "b", "c", "d", "x"]);
+        assert_eq!(
+            extract(claims, &names(&["scope", "scp", "roles"])),
+            ["a", "b", "c", "d", "x"]
+        );
         assert_eq!(extract(claims, &names(&["scp"])), ["b", "d"]);
         assert!(extract(claims, &names(&["missing"])).is_empty());
     }
@@ -86,12 +93,30 @@ mod tests {
     fn role_scopes() {
         assert_eq!(
             parse_role_scope("portcullis.local::272378::automation"),
-            Some(RoleScope { cloud: "portcullis.local", org_id: "272378", role: "automation" })
+            Some(RoleScope {
+                cloud: "portcullis.local",
+                org_id: "272378",
+                role: "automation"
+            })
         );
-        for bad in ["a::b::c", "::1::r", "c::1::", "c::1::r::x", "c::1", "plain", "c::-1::r"] {
+        for bad in [
+            "a::b::c",
+            "::1::r",
+            "c::1::",
+            "c::1::r::x",
+            "c::1",
+            "plain",
+            "c::-1::r",
+        ] {
             assert_eq!(parse_role_scope(bad), None, "{bad}");
         }
-        let scopes = names(&["portcullis.local::1::a", "other.cloud::1::b", "portcullis.local::2::c", "portcullis.local::1::a", "portcullis.local::1::d"]);
+        let scopes = names(&[
+            "portcullis.local::1::a",
+            "other.cloud::1::b",
+            "portcullis.local::2::c",
+            "portcullis.local::1::a",
+            "portcullis.local::1::d",
+        ]);
         assert_eq!(roles_for(&scopes, "portcullis.local", "1"), ["a", "d"]);
     }
 }

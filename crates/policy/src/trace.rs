@@ -101,7 +101,11 @@ pub struct EvaluationTrace {
 
 impl TraceSink for EvaluationTrace {
     fn step(&mut self, step: Step, outcome: Outcome, detail: impl FnOnce() -> String) {
-        self.steps.push(TraceEntry { step, outcome, detail: detail() });
+        self.steps.push(TraceEntry {
+            step,
+            outcome,
+            detail: detail(),
+        });
     }
     fn decoded(&mut self, header: &Map<String, Value>, payload: Option<&Map<String, Value>>) {
         self.header = Some(header.clone());

@@ -82,7 +82,12 @@ struct Checked {
 }
 
 impl Checked {
-    fn into_verified(self, server: &TrustedServer, alg: Algorithm, claims: Map<String, Value>) -> VerifiedToken {
+    fn into_verified(
+        self,
+        server: &TrustedServer,
+        alg: Algorithm,
+        claims: Map<String, Value>,
+    ) -> VerifiedToken {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         VerifiedToken {
             server_id: server.id.clone(),
@@ -119,7 +124,9 @@ pub struct Validator {
 
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Validator").field("servers", &self.servers.len()).finish()
+        f.debug_struct("Validator")
+            .field("servers", &self.servers.len())
+            .finish()
     }
 }
 
@@ -136,11 +143,18 @@ impl Validator {
                 Some(Err(_)) => continue,
             };
             match &issuer {
-                Some(IssuerPattern::Exact(iss)) => v.by_exact_issuer.entry(iss.clone()).or_default().push(index),
+                Some(IssuerPattern::Exact(iss)) => v
+                    .by_exact_issuer
+                    .entry(iss.clone())
+                    .or_default()
+                    .push(index),
                 Some(IssuerPattern::TenantTemplate { .. }) => v.templates.push(index),
                 None => {
                     for kid in server.keys.key_ids() {
-                        v.issuerless_by_kid.entry(kid.to_owned()).or_default().push(index);
+                        v.issuerless_by_kid
+                            .entry(kid.to_owned())
+                            .or_default()
+                            .push(index);
                     }
                 }
             }
@@ -166,7 +180,8 @@ impl Validator {
     /// Whether a token verified by `server_id` at `generation` is still valid under this
     /// configuration (same server, enabled, same keys and settings).
     pub fn is_current(&self, server_id: &str, generation: u64) -> bool {
-        self.server(server_id).is_some_and(|s| s.enabled && s.generation == generation)
+        self.server(server_id)
+            .is_some_and(|s| s.enabled && s.generation == generation)
     }
 
     /// Validates `token` at time `now` (seconds since the Unix epoch).
@@ -175,11 +190,21 @@ impl Validator {
     }
 
     /// Validates and records each step into `trace`.
-    pub fn validate_traced<T: TraceSink>(&self, token: &str, now: f64, trace: &mut T) -> Result<VerifiedToken, Rejected> {
+    pub fn validate_traced<T: TraceSink>(
+        &self,
+        token: &str,
+        now: f64,
+        trace: &mut T,
+    ) -> Result<VerifiedToken, Rejected> {
         let jws = CompactJws::parse(token).map_err(|e| {
             trace.step(Step::Shape, Outcome::Fail, || e.to_string());
-            let hint = (e == JwsError::HeaderNonce).then_some(VendorHint::EntraTokenForMicrosoftApi);
-            Rejected { rejection: Rejection::Shape(e), server: None, hint }
+            let hint =
+                (e == JwsError::HeaderNonce).then_some(VendorHint::EntraTokenForMicrosoftApi);
+            Rejected {
+                rejection: Rejection::Shape(e),
+                server: None,
+                hint,
+            }
         })?;
         let payload = strict_json::parse_object(&jws.payload);
         if trace.is_recording() {
@@ -209,49 +234,97 @@ impl Validator {
                 };
                 trace.step(Step::Algorithm, Outcome::Fail, || rejection.to_string());
                 let hint = self.hmac_hint(&rejection, &claims);
-                return Err(Rejected { rejection, server: None, hint });
+                return Err(Rejected {
+                    rejection,
+                    server: None,
+                    hint,
+                });
             }
         };
-        trace.step(Step::Algorithm, Outcome::Pass, || format!("{alg} is a supported signature algorithm"));
+        trace.step(Step::Algorithm, Outcome::Pass, || {
+            format!("{alg} is a supported signature algorithm")
+        });
 
-        let iss = claims::string_claim(&claims, "iss").map_err(|r| self.reject(trace, Step::ServerSelection, r, None, &claims))?;
+        let iss = claims::string_claim(&claims, "iss")
+            .map_err(|r| self.reject(trace, Step::ServerSelection, r, None, &claims))?;
         let kid = jws.header.kid.as_deref();
         let candidates = self.candidates(iss, kid);
-        let mut enabled = candidates.iter().copied().filter(|i| self.servers[*i].server.enabled).peekable();
+        let mut enabled = candidates
+            .iter()
+            .copied()
+            .filter(|i| self.servers[*i].server.enabled)
+            .peekable();
         if enabled.peek().is_none() {
             let rejection = match candidates.first() {
-                Some(i) => Rejection::ServerDisabled { server: self.servers[*i].server.config.name.clone() },
-                None => Rejection::UnknownIssuer { issuer: iss.map(untrusted) },
+                Some(i) => Rejection::ServerDisabled {
+                    server: self.servers[*i].server.config.name.clone(),
+                },
+                None => Rejection::UnknownIssuer {
+                    issuer: iss.map(untrusted),
+                },
             };
-            trace.step(Step::ServerSelection, Outcome::Fail, || rejection.to_string());
+            trace.step(Step::ServerSelection, Outcome::Fail, || {
+                rejection.to_string()
+            });
             let hint = self.unknown_issuer_hint(iss, &claims);
-            return Err(Rejected { rejection, server: None, hint });
+            return Err(Rejected {
+                rejection,
+                server: None,
+                hint,
+            });
         }
 
         let mut best: Option<Rejected> = None;
         for index in enabled {
             let prepared = &self.servers[index];
             trace.step(Step::ServerSelection, Outcome::Pass, || {
-                let how = if prepared.issuer.is_some() { "issuer" } else { "kid (server has no issuer)" };
+                let how = if prepared.issuer.is_some() {
+                    "issuer"
+                } else {
+                    "kid (server has no issuer)"
+                };
                 format!("server {} matched by {how}", prepared.server.config.name)
             });
             match self.evaluate(prepared, &jws, alg, &claims, now, trace) {
                 Ok(checked) => return Ok(checked.into_verified(&prepared.server, alg, claims)),
                 Err(rejection) => {
                     let hint = hint_for(&rejection, prepared.server.config.preset, &jws, &claims);
-                    let rejected = Rejected { rejection, server: Some(prepared.server.config.name.clone()), hint };
-                    if best.as_ref().is_none_or(|b| rejected.rejection.stage() > b.rejection.stage()) {
+                    let rejected = Rejected {
+                        rejection,
+                        server: Some(prepared.server.config.name.clone()),
+                        hint,
+                    };
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| rejected.rejection.stage() > b.rejection.stage())
+                    {
                         best = Some(rejected);
                     }
                 }
             }
         }
-        Err(best.unwrap_or_else(|| Rejection::UnknownIssuer { issuer: iss.map(untrusted) }.into()))
+        Err(best.unwrap_or_else(|| {
+            Rejection::UnknownIssuer {
+                issuer: iss.map(untrusted),
+            }
+            .into()
+        }))
     }
 
-    fn reject<T: TraceSink>(&self, trace: &mut T, step: Step, rejection: Rejection, server: Option<&str>, _claims: &Map<String, Value>) -> Rejected {
+    fn reject<T: TraceSink>(
+        &self,
+        trace: &mut T,
+        step: Step,
+        rejection: Rejection,
+        server: Option<&str>,
+        _claims: &Map<String, Value>,
+    ) -> Rejected {
         trace.step(step, Outcome::Fail, || rejection.to_string());
-        Rejected { rejection, server: server.map(str::to_owned), hint: None }
+        Rejected {
+            rejection,
+            server: server.map(str::to_owned),
+            hint: None,
+        }
     }
 
     /// Servers that could have issued a token with this `iss` and `kid`, in configuration order.
@@ -262,7 +335,10 @@ impl Validator {
                 found.extend(exact);
             }
             found.extend(self.templates.iter().copied().filter(|i| {
-                self.servers[*i].issuer.as_ref().is_some_and(|p| p.could_match(iss))
+                self.servers[*i]
+                    .issuer
+                    .as_ref()
+                    .is_some_and(|p| p.could_match(iss))
             }));
         }
         if found.is_empty()
@@ -293,7 +369,11 @@ impl Validator {
 
         // Key selection and signature.
         if !config.allowed_algs.contains(&alg) {
-            return Err(fail(trace, Step::KeySelection, Rejection::AlgNotAllowed(alg.name().to_owned())));
+            return Err(fail(
+                trace,
+                Step::KeySelection,
+                Rejection::AlgNotAllowed(alg.name().to_owned()),
+            ));
         }
         if !server.keys.has_usable_key() {
             return Err(fail(trace, Step::KeySelection, Rejection::NoKeys));
@@ -302,38 +382,68 @@ impl Validator {
         let verified_kid = match jws.header.kid.as_deref() {
             Some(kid) => {
                 let Some(jwk) = server.keys.by_kid(kid) else {
-                    return Err(fail(trace, Step::KeySelection, Rejection::UnknownKid { kid: untrusted(kid) }));
+                    return Err(fail(
+                        trace,
+                        Step::KeySelection,
+                        Rejection::UnknownKid {
+                            kid: untrusted(kid),
+                        },
+                    ));
                 };
                 if !jwk.key.supports(alg) {
                     return Err(fail(
                         trace,
                         Step::KeySelection,
-                        Rejection::AlgKeyMismatch { alg: alg.name().to_owned(), kid: untrusted(kid) },
+                        Rejection::AlgKeyMismatch {
+                            alg: alg.name().to_owned(),
+                            kid: untrusted(kid),
+                        },
                     ));
                 }
-                trace.step(Step::KeySelection, Outcome::Pass, || format!("key {} ({})", untrusted(kid), jwk.key.params().describe()));
+                trace.step(Step::KeySelection, Outcome::Pass, || {
+                    format!("key {} ({})", untrusted(kid), jwk.key.params().describe())
+                });
                 if jwk.key.verify(alg, message, &jws.signature).is_err() {
                     return Err(fail(trace, Step::Signature, Rejection::BadSignature));
                 }
                 jwk.kid.clone()
             }
             None => {
-                let mut compatible = server.keys.keys().iter().filter(|k| k.key.supports(alg)).peekable();
+                let mut compatible = server
+                    .keys
+                    .keys()
+                    .iter()
+                    .filter(|k| k.key.supports(alg))
+                    .peekable();
                 if compatible.peek().is_none() {
-                    return Err(fail(trace, Step::KeySelection, Rejection::NoCompatibleKey(alg.name().to_owned())));
+                    return Err(fail(
+                        trace,
+                        Step::KeySelection,
+                        Rejection::NoCompatibleKey(alg.name().to_owned()),
+                    ));
                 }
-                trace.step(Step::KeySelection, Outcome::Pass, || "token has no kid: trying every compatible key".to_owned());
+                trace.step(Step::KeySelection, Outcome::Pass, || {
+                    "token has no kid: trying every compatible key".to_owned()
+                });
                 match compatible.find(|k| k.key.verify(alg, message, &jws.signature).is_ok()) {
                     Some(jwk) => jwk.kid.clone(),
                     None => return Err(fail(trace, Step::Signature, Rejection::BadSignature)),
                 }
             }
         };
-        trace.step(Step::Signature, Outcome::Pass, || format!("{alg} signature verified"));
+        trace.step(Step::Signature, Outcome::Pass, || {
+            format!("{alg} signature verified")
+        });
 
         // Claims.
-        let exp = claims::check_times(claims, now, config.clock_skew_s).map_err(|r| fail(trace, Step::Expiry, r))?;
-        trace.step(Step::Expiry, Outcome::Pass, || format!("exp {exp} is after now {now} (skew {}s); nbf/iat not in the future", config.clock_skew_s));
+        let exp = claims::check_times(claims, now, config.clock_skew_s)
+            .map_err(|r| fail(trace, Step::Expiry, r))?;
+        trace.step(Step::Expiry, Outcome::Pass, || {
+            format!(
+                "exp {exp} is after now {now} (skew {}s); nbf/iat not in the future",
+                config.clock_skew_s
+            )
+        });
 
         let iss = claims::string_claim(claims, "iss").map_err(|r| fail(trace, Step::Issuer, r))?;
         match &prepared.issuer {
@@ -346,30 +456,76 @@ impl Validator {
                     };
                     return Err(fail(trace, Step::Issuer, rejection));
                 }
-                trace.step(Step::Issuer, Outcome::Pass, || format!("iss matches {}", pattern.display()));
+                trace.step(Step::Issuer, Outcome::Pass, || {
+                    format!("iss matches {}", pattern.display())
+                });
             }
-            None => trace.step(Step::Issuer, Outcome::Skip, || "no issuer configured".to_owned()),
+            None => trace.step(Step::Issuer, Outcome::Skip, || {
+                "no issuer configured".to_owned()
+            }),
         }
 
-        claims::check_audience(claims, &config.audiences).map_err(|r| fail(trace, Step::Audience, r))?;
-        trace.step(Step::Audience, if config.audiences.is_empty() { Outcome::Skip } else { Outcome::Pass }, || {
-            if config.audiences.is_empty() { "no audience configured".to_owned() } else { "aud contains a configured audience".to_owned() }
-        });
+        claims::check_audience(claims, &config.audiences)
+            .map_err(|r| fail(trace, Step::Audience, r))?;
+        trace.step(
+            Step::Audience,
+            if config.audiences.is_empty() {
+                Outcome::Skip
+            } else {
+                Outcome::Pass
+            },
+            || {
+                if config.audiences.is_empty() {
+                    "no audience configured".to_owned()
+                } else {
+                    "aud contains a configured audience".to_owned()
+                }
+            },
+        );
 
-        claims::check_client_id(claims, &config.client_id_claims, &config.client_ids).map_err(|r| fail(trace, Step::ClientId, r))?;
-        let client_id = claims::client_id(claims, &config.client_id_claims).ok().flatten().map(|(_, id)| id.to_owned());
-        trace.step(Step::ClientId, if config.client_ids.is_empty() { Outcome::Skip } else { Outcome::Pass }, || {
-            if config.client_ids.is_empty() { "no client ids configured".to_owned() } else { "client id is configured".to_owned() }
-        });
+        claims::check_client_id(claims, &config.client_id_claims, &config.client_ids)
+            .map_err(|r| fail(trace, Step::ClientId, r))?;
+        let client_id = claims::client_id(claims, &config.client_id_claims)
+            .ok()
+            .flatten()
+            .map(|(_, id)| id.to_owned());
+        trace.step(
+            Step::ClientId,
+            if config.client_ids.is_empty() {
+                Outcome::Skip
+            } else {
+                Outcome::Pass
+            },
+            || {
+                if config.client_ids.is_empty() {
+                    "no client ids configured".to_owned()
+                } else {
+                    "client id is configured".to_owned()
+                }
+            },
+        );
 
         claims::check_token_type(jws.header.typ.as_deref(), claims, config.require_typ_at_jwt)
             .map_err(|r| fail(trace, Step::TokenType, r))?;
-        trace.step(Step::TokenType, Outcome::Pass, || "token is an access token".to_owned());
+        trace.step(Step::TokenType, Outcome::Pass, || {
+            "token is an access token".to_owned()
+        });
 
         let scopes = scopes::extract(claims, &config.scope_claims);
-        trace.step(Step::Scopes, Outcome::Pass, || format!("scopes from {:?}: {}", config.scope_claims, untrusted(&scopes.join(" "))));
+        trace.step(Step::Scopes, Outcome::Pass, || {
+            format!(
+                "scopes from {:?}: {}",
+                config.scope_claims,
+                untrusted(&scopes.join(" "))
+            )
+        });
 
-        Ok(Checked { exp, client_id, scopes, kid: verified_kid })
+        Ok(Checked {
+            exp,
+            client_id,
+            scopes,
+            kid: verified_kid,
+        })
     }
 
     fn hmac_hint(&self, rejection: &Rejection, claims: &Map<String, Value>) -> Option<VendorHint> {
@@ -384,7 +540,11 @@ impl Validator {
         from_pingfederate.then_some(VendorHint::PingFederateSymmetricKey)
     }
 
-    fn unknown_issuer_hint(&self, iss: Option<&str>, claims: &Map<String, Value>) -> Option<VendorHint> {
+    fn unknown_issuer_hint(
+        &self,
+        iss: Option<&str>,
+        claims: &Map<String, Value>,
+    ) -> Option<VendorHint> {
         let iss = iss?;
         if has_graph_audience(claims) {
             return Some(VendorHint::EntraTokenForMicrosoftApi);
@@ -396,13 +556,20 @@ impl Validator {
         if self.by_exact_issuer.contains_key(&alternate) {
             return Some(VendorHint::IssuerTrailingSlash);
         }
-        if iss.starts_with("https://sts.windows.net/") && self.presets_present.contains(&Preset::EntraV2) {
+        if iss.starts_with("https://sts.windows.net/")
+            && self.presets_present.contains(&Preset::EntraV2)
+        {
             return Some(VendorHint::EntraV1TokenOnV2Server);
         }
-        if iss.starts_with("https://login.") && iss.ends_with("/v2.0") && self.presets_present.contains(&Preset::EntraV1) {
+        if iss.starts_with("https://login.")
+            && iss.ends_with("/v2.0")
+            && self.presets_present.contains(&Preset::EntraV1)
+        {
             return Some(VendorHint::EntraV2TokenOnV1Server);
         }
-        let okta_host = iss.contains(".okta.com") || iss.contains(".oktapreview.com") || iss.contains(".okta-emea.com");
+        let okta_host = iss.contains(".okta.com")
+            || iss.contains(".oktapreview.com")
+            || iss.contains(".okta-emea.com");
         if okta_host && !iss.contains("/oauth2/") {
             return Some(VendorHint::OktaOrgServerToken);
         }
@@ -415,13 +582,22 @@ fn has_graph_audience(claims: &Map<String, Value>) -> bool {
 }
 
 /// Vendor advice for a rejection by a selected server.
-fn hint_for(rejection: &Rejection, preset: Preset, jws: &CompactJws<'_>, claims: &Map<String, Value>) -> Option<VendorHint> {
+fn hint_for(
+    rejection: &Rejection,
+    preset: Preset,
+    jws: &CompactJws<'_>,
+    claims: &Map<String, Value>,
+) -> Option<VendorHint> {
     let entra = matches!(preset, Preset::EntraV1 | Preset::EntraV2);
     match rejection {
         _ if entra && has_graph_audience(claims) => Some(VendorHint::EntraTokenForMicrosoftApi),
         Rejection::MissingClientId { .. } => Some(VendorHint::ClientIdClaimNames),
         Rejection::WrongTokenType(_)
-            if jws.header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("application/okta-internal-at+jwt")) =>
+            if jws
+                .header
+                .typ
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("application/okta-internal-at+jwt")) =>
         {
             Some(VendorHint::OktaInternalTokenType)
         }

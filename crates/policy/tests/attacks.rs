@@ -34,7 +34,13 @@ struct Fixture {
 
 fn server(id: &str, enabled: bool, config: ServerConfig, jwks: Value) -> TrustedServer {
     let keys = JwkSet::parse(jwks.to_string().as_bytes()).expect("fixture JWKS parses");
-    TrustedServer { id: id.into(), enabled, config, keys: Arc::new(keys), generation: 1 }
+    TrustedServer {
+        id: id.into(),
+        enabled,
+        config,
+        keys: Arc::new(keys),
+        generation: 1,
+    }
 }
 
 /// A 1024-bit "modulus" (odd, top bit set): the key must be ignored for its size.
@@ -67,16 +73,28 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .with_audiences(&[AUDIENCE])
         .with_client_ids(&[CLIENT]);
     let other_cfg = ServerConfig::new("other", Preset::Generic).with_issuer(OTHER_ISSUER);
-    let mut rs_only = ServerConfig::new("rs-only", Preset::Generic).with_issuer("https://rs-only.example.com");
+    let mut rs_only =
+        ServerConfig::new("rs-only", Preset::Generic).with_issuer("https://rs-only.example.com");
     rs_only.allowed_algs = vec![portcullis_jose::Algorithm::RS256];
-    let disabled = ServerConfig::new("disabled", Preset::Generic).with_issuer("https://disabled.example.com");
+    let disabled =
+        ServerConfig::new("disabled", Preset::Generic).with_issuer("https://disabled.example.com");
     let validator = Validator::new(vec![
         server("1", true, main, main_jwks),
         server("2", true, other_cfg, jwks_of(vec![other.jwk()])),
         server("3", true, rs_only, jwks_of(vec![ec.jwk()])),
         server("4", false, disabled, jwks_of(vec![rsa.jwk()])),
     ]);
-    Fixture { rsa, ps, ec, ed, enc, other, attacker, pinned, validator }
+    Fixture {
+        rsa,
+        ps,
+        ec,
+        ed,
+        enc,
+        other,
+        attacker,
+        pinned,
+        validator,
+    }
 });
 
 fn claims() -> Value {
@@ -101,7 +119,12 @@ fn b64(v: &str) -> String {
 
 /// A token with arbitrary header/payload text and arbitrary signature bytes.
 fn forged(header: &str, payload: &str, signature: &[u8]) -> String {
-    format!("{}.{}.{}", b64(header), b64(payload), base64url::encode(signature))
+    format!(
+        "{}.{}.{}",
+        b64(header),
+        b64(payload),
+        base64url::encode(signature)
+    )
 }
 
 fn hmac_token(alg: &str, secret: &[u8]) -> String {
@@ -119,7 +142,11 @@ fn replace_signature(token: &str, signature: &[u8]) -> String {
 
 fn der_integer(bytes: &[u8]) -> Vec<u8> {
     let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-    let mut body = if trimmed.first().is_some_and(|b| b & 0x80 != 0) { vec![0] } else { vec![] };
+    let mut body = if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+        vec![0]
+    } else {
+        vec![]
+    };
     body.extend(trimmed);
     let mut out = vec![0x02, body.len() as u8];
     out.extend(body);
@@ -140,7 +167,10 @@ fn der_ecdsa(fixed: &[u8]) -> Vec<u8> {
 const P256_ORDER: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn nested(depth: usize) -> String {
@@ -156,10 +186,26 @@ struct Attack {
 
 const ATTACKS: &[Attack] = &[
     // alg none, in any case (RFC 8725 §2.1, §3.1)
-    Attack { name: "alg none", token: |_| forged(r#"{"alg":"none"}"#, &claims().to_string(), b""), code: "alg_none" },
-    Attack { name: "alg None", token: |_| forged(r#"{"alg":"None"}"#, &claims().to_string(), b""), code: "alg_none" },
-    Attack { name: "alg NONE", token: |_| forged(r#"{"alg":"NONE"}"#, &claims().to_string(), b""), code: "alg_none" },
-    Attack { name: "alg nOnE with a signature", token: |_| forged(r#"{"alg":"nOnE"}"#, &claims().to_string(), b"sig"), code: "alg_none" },
+    Attack {
+        name: "alg none",
+        token: |_| forged(r#"{"alg":"none"}"#, &claims().to_string(), b""),
+        code: "alg_none",
+    },
+    Attack {
+        name: "alg None",
+        token: |_| forged(r#"{"alg":"None"}"#, &claims().to_string(), b""),
+        code: "alg_none",
+    },
+    Attack {
+        name: "alg NONE",
+        token: |_| forged(r#"{"alg":"NONE"}"#, &claims().to_string(), b""),
+        code: "alg_none",
+    },
+    Attack {
+        name: "alg nOnE with a signature",
+        token: |_| forged(r#"{"alg":"nOnE"}"#, &claims().to_string(), b"sig"),
+        code: "alg_none",
+    },
     // HMAC with the public key as the secret (algorithm confusion)
     Attack {
         name: "HS256 keyed with the RSA public JWK",
@@ -168,15 +214,33 @@ const ATTACKS: &[Attack] = &[
     },
     Attack {
         name: "HS256 keyed with the RSA modulus bytes",
-        token: |f| hmac_token("HS256", &base64url::decode(f.rsa.jwk()["n"].as_str().unwrap()).unwrap()),
+        token: |f| {
+            hmac_token(
+                "HS256",
+                &base64url::decode(f.rsa.jwk()["n"].as_str().unwrap()).unwrap(),
+            )
+        },
         code: "alg_hmac",
     },
-    Attack { name: "hs512 lower case", token: |_| hmac_token("hs512", b"secret"), code: "alg_hmac" },
+    Attack {
+        name: "hs512 lower case",
+        token: |_| hmac_token("hs512", b"secret"),
+        code: "alg_hmac",
+    },
     // Psychic signatures (CVE-2022-21449) and signature encodings
-    Attack { name: "ECDSA r = s = 0", token: |f| replace_signature(&f.ec.sign(&claims()), &[0u8; 64]), code: "signature_invalid" },
+    Attack {
+        name: "ECDSA r = s = 0",
+        token: |f| replace_signature(&f.ec.sign(&claims()), &[0u8; 64]),
+        code: "signature_invalid",
+    },
     Attack {
         name: "ECDSA r = s = n",
-        token: |f| replace_signature(&f.ec.sign(&claims()), &[hex(P256_ORDER), hex(P256_ORDER)].concat()),
+        token: |f| {
+            replace_signature(
+                &f.ec.sign(&claims()),
+                &[hex(P256_ORDER), hex(P256_ORDER)].concat(),
+            )
+        },
         code: "signature_invalid",
     },
     Attack {
@@ -197,7 +261,11 @@ const ATTACKS: &[Attack] = &[
         },
         code: "signature_invalid",
     },
-    Attack { name: "RSA signature all zero", token: |f| replace_signature(&f.rsa.sign(&claims()), &[0u8; 256]), code: "signature_invalid" },
+    Attack {
+        name: "RSA signature all zero",
+        token: |f| replace_signature(&f.rsa.sign(&claims()), &[0u8; 256]),
+        code: "signature_invalid",
+    },
     // Wrong key type for the algorithm
     Attack {
         name: "ES256 header naming an RSA key",
@@ -216,7 +284,9 @@ const ATTACKS: &[Attack] = &[
     },
     Attack {
         name: "PS256 against a key pinned to RS256",
-        token: |f| f.ps.sign_with_header(&json!({"kid": "pinned-1"}), &claims()),
+        token: |f| {
+            f.ps.sign_with_header(&json!({"kid": "pinned-1"}), &claims())
+        },
         code: "alg_key_mismatch",
     },
     Attack {
@@ -226,53 +296,119 @@ const ATTACKS: &[Attack] = &[
     },
     Attack {
         name: "algorithm outside the server allowlist",
-        token: |f| f.ec.sign(&with(claims(), "iss", json!("https://rs-only.example.com"))),
+        token: |f| {
+            f.ec.sign(&with(claims(), "iss", json!("https://rs-only.example.com")))
+        },
         code: "alg_not_allowed",
     },
     // Keys that must not be used
-    Attack { name: "key published with use=enc", token: |f| f.enc.sign(&claims()), code: "kid_unknown" },
+    Attack {
+        name: "key published with use=enc",
+        token: |f| f.enc.sign(&claims()),
+        code: "kid_unknown",
+    },
     Attack {
         name: "RSA key below 2048 bits",
-        token: |f| f.rsa.sign_with_header(&json!({"kid": "small-1"}), &claims()),
+        token: |f| {
+            f.rsa
+                .sign_with_header(&json!({"kid": "small-1"}), &claims())
+        },
         code: "kid_unknown",
     },
     // Header members that point at attacker keys (RFC 8725 §3.10)
     Attack {
         name: "embedded jwk header with the attacker's key",
-        token: |f| f.attacker.sign_with_header(&json!({"jwk": f.attacker.jwk()}), &claims()),
+        token: |f| {
+            f.attacker
+                .sign_with_header(&json!({"jwk": f.attacker.jwk()}), &claims())
+        },
         code: "signature_invalid",
     },
     Attack {
         name: "jku header pointing at the attacker's JWKS",
-        token: |f| f.attacker.sign_with_header(&json!({"jku": "https://evil.example/jwks.json"}), &claims()),
+        token: |f| {
+            f.attacker
+                .sign_with_header(&json!({"jku": "https://evil.example/jwks.json"}), &claims())
+        },
         code: "signature_invalid",
     },
     Attack {
         name: "x5u header pointing at the attacker's certificate",
-        token: |f| f.attacker.sign_with_header(&json!({"x5u": "https://evil.example/cert.pem"}), &claims()),
+        token: |f| {
+            f.attacker
+                .sign_with_header(&json!({"x5u": "https://evil.example/cert.pem"}), &claims())
+        },
         code: "signature_invalid",
     },
     Attack {
         name: "x5c header with a self-signed certificate",
-        token: |f| f.attacker.sign_with_header(&json!({"x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"], "kid": null}), &claims()),
+        token: |f| {
+            f.attacker.sign_with_header(
+                &json!({"x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"], "kid": null}),
+                &claims(),
+            )
+        },
         code: "signature_invalid",
     },
     // Hostile kid values (RFC 8725 §3.10: kid is untrusted input)
-    Attack { name: "kid path traversal", token: |f| f.rsa.sign_with_header(&json!({"kid": "../../../etc/passwd"}), &claims()), code: "kid_unknown" },
-    Attack { name: "kid SQL injection", token: |f| f.rsa.sign_with_header(&json!({"kid": "' OR '1'='1"}), &claims()), code: "kid_unknown" },
-    Attack { name: "kid with log-injection newline", token: |f| f.rsa.sign_with_header(&json!({"kid": "x\nlevel=ERROR forged"}), &claims()), code: "kid_unknown" },
-    Attack { name: "kid 10 KB long", token: |f| f.rsa.sign_with_header(&json!({"kid": "k".repeat(10_000)}), &claims()), code: "header_bad_kid" },
-    Attack { name: "kid not a string", token: |f| f.rsa.sign_with_header(&json!({"kid": {"$ne": null}}), &claims()), code: "header_bad_kid" },
+    Attack {
+        name: "kid path traversal",
+        token: |f| {
+            f.rsa
+                .sign_with_header(&json!({"kid": "../../../etc/passwd"}), &claims())
+        },
+        code: "kid_unknown",
+    },
+    Attack {
+        name: "kid SQL injection",
+        token: |f| {
+            f.rsa
+                .sign_with_header(&json!({"kid": "' OR '1'='1"}), &claims())
+        },
+        code: "kid_unknown",
+    },
+    Attack {
+        name: "kid with log-injection newline",
+        token: |f| {
+            f.rsa
+                .sign_with_header(&json!({"kid": "x\nlevel=ERROR forged"}), &claims())
+        },
+        code: "kid_unknown",
+    },
+    Attack {
+        name: "kid 10 KB long",
+        token: |f| {
+            f.rsa
+                .sign_with_header(&json!({"kid": "k".repeat(10_000)}), &claims())
+        },
+        code: "header_bad_kid",
+    },
+    Attack {
+        name: "kid not a string",
+        token: |f| {
+            f.rsa
+                .sign_with_header(&json!({"kid": {"$ne": null}}), &claims())
+        },
+        code: "header_bad_kid",
+    },
     // Duplicate JSON members (parser differentials)
     Attack {
         name: "duplicate alg in header",
-        token: |f| f.rsa.sign_raw(r#"{"alg":"RS256","kid":"rsa-1","alg":"none"}"#, &claims().to_string()),
+        token: |f| {
+            f.rsa.sign_raw(
+                r#"{"alg":"RS256","kid":"rsa-1","alg":"none"}"#,
+                &claims().to_string(),
+            )
+        },
         code: "header_bad_json",
     },
     Attack {
         name: "duplicate iss in payload",
         token: |f| {
-            let payload = claims().to_string().replacen('{', r#"{"iss":"https://other.example.com","#, 1);
+            let payload =
+                claims()
+                    .to_string()
+                    .replacen('{', r#"{"iss":"https://other.example.com","#, 1);
             f.rsa.sign_raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, &payload)
         },
         code: "payload_bad_json",
@@ -286,66 +422,223 @@ const ATTACKS: &[Attack] = &[
             let last = token.chars().last().unwrap();
             let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
             let pos = alphabet.find(last).unwrap();
-            let bumped = alphabet.chars().nth((pos & !0x0f) | ((pos + 1) & 0x0f)).unwrap();
+            let bumped = alphabet
+                .chars()
+                .nth((pos & !0x0f) | ((pos + 1) & 0x0f))
+                .unwrap();
             format!("{}{bumped}", &token[..token.len() - 1])
         },
         code: "token_bad_base64",
     },
-    Attack { name: "padded base64url", token: |f| format!("{}==", f.rsa.sign(&claims())), code: "token_bad_base64" },
+    Attack {
+        name: "padded base64url",
+        token: |f| format!("{}==", f.rsa.sign(&claims())),
+        code: "token_bad_base64",
+    },
     Attack {
         name: "standard base64 alphabet",
         token: |f| f.rsa.sign(&claims()).replace('-', "+").replace('_', "/"),
         code: "token_bad_base64",
     },
-    Attack { name: "whitespace inside the token", token: |f| f.rsa.sign(&claims()).replacen('.', ". ", 1), code: "token_bad_base64" },
+    Attack {
+        name: "whitespace inside the token",
+        token: |f| f.rsa.sign(&claims()).replacen('.', ". ", 1),
+        code: "token_bad_base64",
+    },
     // Size and nesting
     Attack {
         name: "oversized token",
-        token: |f| f.rsa.sign(&with(claims(), "pad", json!("x".repeat(20_000)))),
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "pad", json!("x".repeat(20_000))))
+        },
         code: "token_too_large",
     },
     Attack {
         name: "deeply nested payload",
-        token: |f| f.rsa.sign_raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, &format!(r#"{{"deep":{}}}"#, nested(40))),
+        token: |f| {
+            f.rsa.sign_raw(
+                r#"{"alg":"RS256","kid":"rsa-1"}"#,
+                &format!(r#"{{"deep":{}}}"#, nested(40)),
+            )
+        },
         code: "payload_bad_json",
     },
     Attack {
         name: "deeply nested header",
-        token: |f| f.rsa.sign_raw(&format!(r#"{{"alg":"RS256","deep":{}}}"#, nested(40)), &claims().to_string()),
+        token: |f| {
+            f.rsa.sign_raw(
+                &format!(r#"{{"alg":"RS256","deep":{}}}"#, nested(40)),
+                &claims().to_string(),
+            )
+        },
         code: "header_bad_json",
     },
-    Attack { name: "payload not JSON", token: |f| f.rsa.sign_raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, "foo"), code: "payload_bad_json" },
-    Attack { name: "payload a JSON array", token: |f| f.rsa.sign_raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, "[1]"), code: "payload_bad_json" },
-    Attack { name: "header a JSON string", token: |f| f.rsa.sign_raw(r#""RS256""#, &claims().to_string()), code: "header_bad_json" },
+    Attack {
+        name: "payload not JSON",
+        token: |f| f.rsa.sign_raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, "foo"),
+        code: "payload_bad_json",
+    },
+    Attack {
+        name: "payload a JSON array",
+        token: |f| f.rsa.sign_raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, "[1]"),
+        code: "payload_bad_json",
+    },
+    Attack {
+        name: "header a JSON string",
+        token: |f| f.rsa.sign_raw(r#""RS256""#, &claims().to_string()),
+        code: "header_bad_json",
+    },
     // Shapes we never process
-    Attack { name: "JWE (five parts)", token: |_| "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d".to_owned(), code: "token_encrypted" },
-    Attack { name: "two parts", token: |f| f.rsa.sign(&claims()).rsplit_once('.').unwrap().0.to_owned(), code: "token_malformed" },
-    Attack { name: "crit header", token: |f| f.rsa.sign_with_header(&json!({"crit": ["exp"], "exp": 1}), &claims()), code: "header_crit" },
-    Attack { name: "b64=false header (RFC 7797)", token: |f| f.rsa.sign_with_header(&json!({"b64": false}), &claims()), code: "header_b64" },
-    Attack { name: "nonce header (token for Microsoft Graph)", token: |f| f.rsa.sign_with_header(&json!({"nonce": "abc"}), &claims()), code: "header_nonce" },
-    Attack { name: "unsupported alg ES256K", token: |f| f.ec.sign_with_header(&json!({"alg": "ES256K"}), &claims()), code: "alg_unsupported" },
+    Attack {
+        name: "JWE (five parts)",
+        token: |_| "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d".to_owned(),
+        code: "token_encrypted",
+    },
+    Attack {
+        name: "two parts",
+        token: |f| f.rsa.sign(&claims()).rsplit_once('.').unwrap().0.to_owned(),
+        code: "token_malformed",
+    },
+    Attack {
+        name: "crit header",
+        token: |f| {
+            f.rsa
+                .sign_with_header(&json!({"crit": ["exp"], "exp": 1}), &claims())
+        },
+        code: "header_crit",
+    },
+    Attack {
+        name: "b64=false header (RFC 7797)",
+        token: |f| f.rsa.sign_with_header(&json!({"b64": false}), &claims()),
+        code: "header_b64",
+    },
+    Attack {
+        name: "nonce header (token for Microsoft Graph)",
+        token: |f| f.rsa.sign_with_header(&json!({"nonce": "abc"}), &claims()),
+        code: "header_nonce",
+    },
+    Attack {
+        name: "unsupported alg ES256K",
+        token: |f| f.ec.sign_with_header(&json!({"alg": "ES256K"}), &claims()),
+        code: "alg_unsupported",
+    },
     // NumericDate type confusion
-    Attack { name: "exp as a string", token: |f| f.rsa.sign(&with(claims(), "exp", json!((now() + 600).to_string()))), code: "claim_malformed" },
-    Attack { name: "exp as a boolean", token: |f| f.rsa.sign(&with(claims(), "exp", json!(true))), code: "claim_malformed" },
-    Attack { name: "nbf as a string", token: |f| f.rsa.sign(&with(claims(), "nbf", json!("0"))), code: "claim_malformed" },
-    Attack { name: "iat as an array", token: |f| f.rsa.sign(&with(claims(), "iat", json!([now()]))), code: "claim_malformed" },
-    Attack { name: "exp missing", token: |f| f.rsa.sign(&without(claims(), "exp")), code: "exp_missing" },
-    Attack { name: "exp null", token: |f| f.rsa.sign(&with(claims(), "exp", Value::Null)), code: "claim_malformed" },
+    Attack {
+        name: "exp as a string",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "exp", json!((now() + 600).to_string())))
+        },
+        code: "claim_malformed",
+    },
+    Attack {
+        name: "exp as a boolean",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(true))),
+        code: "claim_malformed",
+    },
+    Attack {
+        name: "nbf as a string",
+        token: |f| f.rsa.sign(&with(claims(), "nbf", json!("0"))),
+        code: "claim_malformed",
+    },
+    Attack {
+        name: "iat as an array",
+        token: |f| f.rsa.sign(&with(claims(), "iat", json!([now()]))),
+        code: "claim_malformed",
+    },
+    Attack {
+        name: "exp missing",
+        token: |f| f.rsa.sign(&without(claims(), "exp")),
+        code: "exp_missing",
+    },
+    Attack {
+        name: "exp null",
+        token: |f| f.rsa.sign(&with(claims(), "exp", Value::Null)),
+        code: "claim_malformed",
+    },
     // Time
-    Attack { name: "expired beyond skew", token: |f| f.rsa.sign(&with(claims(), "exp", json!(now() - 61))), code: "expired" },
-    Attack { name: "not yet valid beyond skew", token: |f| f.rsa.sign(&with(claims(), "nbf", json!(now() + 120))), code: "not_yet_valid" },
-    Attack { name: "issued in the future beyond skew", token: |f| f.rsa.sign(&with(claims(), "iat", json!(now() + 120))), code: "iat_in_future" },
+    Attack {
+        name: "expired beyond skew",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(now() - 61))),
+        code: "expired",
+    },
+    Attack {
+        name: "not yet valid beyond skew",
+        token: |f| f.rsa.sign(&with(claims(), "nbf", json!(now() + 120))),
+        code: "not_yet_valid",
+    },
+    Attack {
+        name: "issued in the future beyond skew",
+        token: |f| f.rsa.sign(&with(claims(), "iat", json!(now() + 120))),
+        code: "iat_in_future",
+    },
     // Issuer, audience, client id
-    Attack { name: "unknown issuer", token: |f| f.rsa.sign(&with(claims(), "iss", json!("https://evil.example.com"))), code: "issuer_unknown" },
-    Attack { name: "issuer with trailing slash", token: |f| f.rsa.sign(&with(claims(), "iss", json!(format!("{ISSUER}/")))), code: "issuer_unknown" },
-    Attack { name: "issuer case changed", token: |f| f.rsa.sign(&with(claims(), "iss", json!("https://IDP.example.com"))), code: "issuer_unknown" },
-    Attack { name: "issuer not a string", token: |f| f.rsa.sign(&with(claims(), "iss", json!([ISSUER]))), code: "claim_malformed" },
-    Attack { name: "issuer of a disabled server", token: |f| f.rsa.sign(&with(claims(), "iss", json!("https://disabled.example.com"))), code: "server_disabled" },
-    Attack { name: "audience for another resource", token: |f| f.rsa.sign(&with(claims(), "aud", json!("api://payroll"))), code: "aud_mismatch" },
-    Attack { name: "audience missing", token: |f| f.rsa.sign(&without(claims(), "aud")), code: "aud_missing" },
-    Attack { name: "audience array with a non-string", token: |f| f.rsa.sign(&with(claims(), "aud", json!([AUDIENCE, 7]))), code: "claim_malformed" },
-    Attack { name: "client id not allowed", token: |f| f.rsa.sign(&with(claims(), "client_id", json!("intruder"))), code: "client_id_mismatch" },
-    Attack { name: "client id missing", token: |f| f.rsa.sign(&without(claims(), "client_id")), code: "client_id_missing" },
+    Attack {
+        name: "unknown issuer",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "iss", json!("https://evil.example.com")))
+        },
+        code: "issuer_unknown",
+    },
+    Attack {
+        name: "issuer with trailing slash",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "iss", json!(format!("{ISSUER}/"))))
+        },
+        code: "issuer_unknown",
+    },
+    Attack {
+        name: "issuer case changed",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "iss", json!("https://IDP.example.com")))
+        },
+        code: "issuer_unknown",
+    },
+    Attack {
+        name: "issuer not a string",
+        token: |f| f.rsa.sign(&with(claims(), "iss", json!([ISSUER]))),
+        code: "claim_malformed",
+    },
+    Attack {
+        name: "issuer of a disabled server",
+        token: |f| {
+            f.rsa.sign(&with(
+                claims(),
+                "iss",
+                json!("https://disabled.example.com"),
+            ))
+        },
+        code: "server_disabled",
+    },
+    Attack {
+        name: "audience for another resource",
+        token: |f| f.rsa.sign(&with(claims(), "aud", json!("api://payroll"))),
+        code: "aud_mismatch",
+    },
+    Attack {
+        name: "audience missing",
+        token: |f| f.rsa.sign(&without(claims(), "aud")),
+        code: "aud_missing",
+    },
+    Attack {
+        name: "audience array with a non-string",
+        token: |f| f.rsa.sign(&with(claims(), "aud", json!([AUDIENCE, 7]))),
+        code: "claim_malformed",
+    },
+    Attack {
+        name: "client id not allowed",
+        token: |f| f.rsa.sign(&with(claims(), "client_id", json!("intruder"))),
+        code: "client_id_mismatch",
+    },
+    Attack {
+        name: "client id missing",
+        token: |f| f.rsa.sign(&without(claims(), "client_id")),
+        code: "client_id_missing",
+    },
     // Cross-issuer keys (RFC 8725 §3.8): a key verifies only for the server that published it
     Attack {
         name: "token claiming idp, signed with other server's key",
@@ -359,13 +652,36 @@ const ATTACKS: &[Attack] = &[
     },
     Attack {
         name: "token claiming other, idp's key, other's kid",
-        token: |f| f.rsa.sign_with_header(&json!({"kid": "other-1"}), &with(claims(), "iss", json!(OTHER_ISSUER))),
+        token: |f| {
+            f.rsa.sign_with_header(
+                &json!({"kid": "other-1"}),
+                &with(claims(), "iss", json!(OTHER_ISSUER)),
+            )
+        },
         code: "signature_invalid",
     },
     // Token kinds (RFC 8725 §3.11, §3.12)
-    Attack { name: "ID token (nonce claim)", token: |f| f.rsa.sign(&with(claims(), "nonce", json!("n-0S6"))), code: "id_token" },
-    Attack { name: "ID token (at_hash claim)", token: |f| f.rsa.sign(&with(claims(), "at_hash", json!("77QmUPtjPfzWtF2AnpK9RQ"))), code: "id_token" },
-    Attack { name: "logout token typ", token: |f| f.rsa.sign_with_header(&json!({"typ": "logout+jwt"}), &claims()), code: "typ_wrong" },
+    Attack {
+        name: "ID token (nonce claim)",
+        token: |f| f.rsa.sign(&with(claims(), "nonce", json!("n-0S6"))),
+        code: "id_token",
+    },
+    Attack {
+        name: "ID token (at_hash claim)",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "at_hash", json!("77QmUPtjPfzWtF2AnpK9RQ")))
+        },
+        code: "id_token",
+    },
+    Attack {
+        name: "logout token typ",
+        token: |f| {
+            f.rsa
+                .sign_with_header(&json!({"typ": "logout+jwt"}), &claims())
+        },
+        code: "typ_wrong",
+    },
 ];
 
 fn reject(token: &str) -> Rejected {
@@ -382,14 +698,23 @@ fn every_attack_is_rejected_with_its_precise_reason() {
         let token = (attack.token)(&FIXTURE);
         match FIXTURE.validator.validate(&token, now() as f64) {
             Ok(_) => failures.push(format!("{}: ACCEPTED", attack.name)),
-            Err(r) if r.rejection.code() != attack.code => {
-                failures.push(format!("{}: expected {}, got {} ({r})", attack.name, attack.code, r.rejection.code()))
-            }
+            Err(r) if r.rejection.code() != attack.code => failures.push(format!(
+                "{}: expected {}, got {} ({r})",
+                attack.name,
+                attack.code,
+                r.rejection.code()
+            )),
             Err(_) => {}
         }
     }
     println!("{} attack cases", ATTACKS.len());
-    assert!(failures.is_empty(), "{} of {} attacks misjudged:\n{}", failures.len(), ATTACKS.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} attacks misjudged:\n{}",
+        failures.len(),
+        ATTACKS.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -403,7 +728,10 @@ fn attack_names_are_unique() {
 #[test]
 fn honest_tokens_are_accepted_for_every_algorithm() {
     for key in [&FIXTURE.rsa, &FIXTURE.ps, &FIXTURE.ec, &FIXTURE.ed] {
-        let verified = FIXTURE.validator.validate(&key.sign(&claims()), now() as f64).unwrap_or_else(|e| panic!("{}: {e}", key.alg));
+        let verified = FIXTURE
+            .validator
+            .validate(&key.sign(&claims()), now() as f64)
+            .unwrap_or_else(|e| panic!("{}: {e}", key.alg));
         assert_eq!(verified.server_name, "idp");
         assert_eq!(verified.alg.name(), key.alg);
         assert_eq!(verified.kid.as_deref(), Some(key.kid.as_str()));
@@ -411,23 +739,58 @@ fn honest_tokens_are_accepted_for_every_algorithm() {
         assert_eq!(verified.scopes, ["orders:read", "orders:write"]);
     }
     // Within the skew: expired 30 s ago, not before 30 s from now.
-    let lenient = with(with(claims(), "exp", json!(now() - 30)), "nbf", json!(now() + 30));
-    assert!(FIXTURE.validator.validate(&FIXTURE.rsa.sign(&lenient), now() as f64).is_ok());
+    let lenient = with(
+        with(claims(), "exp", json!(now() - 30)),
+        "nbf",
+        json!(now() + 30),
+    );
+    assert!(
+        FIXTURE
+            .validator
+            .validate(&FIXTURE.rsa.sign(&lenient), now() as f64)
+            .is_ok()
+    );
     // The pinned key verifies its own algorithm; a token without kid finds its key.
-    assert!(FIXTURE.validator.validate(&FIXTURE.pinned.sign(&claims()), now() as f64).is_ok());
-    let no_kid = FIXTURE.ec.sign_with_header(&json!({"kid": null}), &claims());
-    assert_eq!(FIXTURE.validator.validate(&no_kid, now() as f64).unwrap().kid.as_deref(), Some("ec-1"));
+    assert!(
+        FIXTURE
+            .validator
+            .validate(&FIXTURE.pinned.sign(&claims()), now() as f64)
+            .is_ok()
+    );
+    let no_kid = FIXTURE
+        .ec
+        .sign_with_header(&json!({"kid": null}), &claims());
+    assert_eq!(
+        FIXTURE
+            .validator
+            .validate(&no_kid, now() as f64)
+            .unwrap()
+            .kid
+            .as_deref(),
+        Some("ec-1")
+    );
 }
 
 #[test]
 fn unusable_keys_are_ignored_with_reasons_not_fatal() {
     let server = FIXTURE.validator.server("1").unwrap();
-    let reasons: Vec<_> = server.keys.ignored().iter().map(|k| (k.kid.clone().unwrap_or_default(), k.reason.clone())).collect();
+    let reasons: Vec<_> = server
+        .keys
+        .ignored()
+        .iter()
+        .map(|k| (k.kid.clone().unwrap_or_default(), k.reason.clone()))
+        .collect();
     assert_eq!(
         reasons,
         [
-            ("enc-1".to_owned(), KeyIgnoredReason::NotForSignatures("enc".into())),
-            ("small-1".to_owned(), KeyIgnoredReason::RsaTooSmall { bits: 1024 }),
+            (
+                "enc-1".to_owned(),
+                KeyIgnoredReason::NotForSignatures("enc".into())
+            ),
+            (
+                "small-1".to_owned(),
+                KeyIgnoredReason::RsaTooSmall { bits: 1024 }
+            ),
         ]
     );
     assert_eq!(server.keys.keys().len(), 5);
@@ -435,9 +798,15 @@ fn unusable_keys_are_ignored_with_reasons_not_fatal() {
 
 #[test]
 fn untrusted_values_are_escaped_in_reasons() {
-    let rejected = reject(&FIXTURE.rsa.sign_with_header(&json!({"kid": "x\nlevel=ERROR \u{1b}[31mforged"}), &claims()));
+    let rejected = reject(&FIXTURE.rsa.sign_with_header(
+        &json!({"kid": "x\nlevel=ERROR \u{1b}[31mforged"}),
+        &claims(),
+    ));
     let message = rejected.to_string();
-    assert!(!message.contains('\n') && !message.contains('\u{1b}'), "{message}");
+    assert!(
+        !message.contains('\n') && !message.contains('\u{1b}'),
+        "{message}"
+    );
     assert!(message.contains("\\u{a}"), "{message}");
     let long_issuer = format!("https://{}.example.com", "a".repeat(5000));
     let message = reject(&FIXTURE.rsa.sign(&with(claims(), "iss", json!(long_issuer)))).to_string();
@@ -450,7 +819,11 @@ fn client_descriptions_leak_no_configuration() {
         let rejected = reject(&(attack.token)(&FIXTURE));
         let description = rejected.rejection.client_description();
         for secret in [ISSUER, AUDIENCE, CLIENT, "rsa-1", "idp"] {
-            assert!(!description.contains(secret), "{}: {description}", attack.name);
+            assert!(
+                !description.contains(secret),
+                "{}: {description}",
+                attack.name
+            );
         }
     }
 }

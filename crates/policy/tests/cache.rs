@@ -13,7 +13,13 @@ use serde_json::json;
 fn validator(key: &TestKey, enabled: bool, generation: u64) -> Validator {
     let keys = JwkSet::parse(jwks(&[key]).to_string().as_bytes()).unwrap();
     let config = ServerConfig::new("idp", Preset::Generic).with_issuer("https://idp.example.com");
-    Validator::new(vec![TrustedServer { id: "1".into(), enabled, config, keys: Arc::new(keys), generation }])
+    Validator::new(vec![TrustedServer {
+        id: "1".into(),
+        enabled,
+        config,
+        keys: Arc::new(keys),
+        generation,
+    }])
 }
 
 fn token(key: &TestKey, exp: i64) -> String {
@@ -62,11 +68,29 @@ fn a_changed_or_disabled_server_invalidates_its_entries() {
     let key = TestKey::ec("k", "ES256");
     let cache = VerifiedTokenCache::new(100);
     let t = token(&key, now() + 600);
-    cache.validate(&t, now() as f64, &validator(&key, true, 1)).unwrap();
-    assert!(cache.get(&t, now() as f64, &validator(&key, true, 1)).is_some());
-    assert!(cache.get(&t, now() as f64, &validator(&key, true, 2)).is_none(), "generation bump must invalidate");
-    cache.validate(&t, now() as f64, &validator(&key, true, 1)).unwrap();
-    assert!(cache.get(&t, now() as f64, &validator(&key, false, 1)).is_none(), "disabling must invalidate");
+    cache
+        .validate(&t, now() as f64, &validator(&key, true, 1))
+        .unwrap();
+    assert!(
+        cache
+            .get(&t, now() as f64, &validator(&key, true, 1))
+            .is_some()
+    );
+    assert!(
+        cache
+            .get(&t, now() as f64, &validator(&key, true, 2))
+            .is_none(),
+        "generation bump must invalidate"
+    );
+    cache
+        .validate(&t, now() as f64, &validator(&key, true, 1))
+        .unwrap();
+    assert!(
+        cache
+            .get(&t, now() as f64, &validator(&key, false, 1))
+            .is_none(),
+        "disabling must invalidate"
+    );
     // Keys rotated away: the new generation has another key, the token is now rejected outright.
     let rotated = validator(&TestKey::ec("k2", "ES256"), true, 3);
     assert!(cache.validate(&t, now() as f64, &rotated).is_err());

@@ -22,16 +22,28 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
     let config = ServerConfig::new("idp", Preset::Generic)
         .with_issuer("https://idp.example.com")
         .with_audiences(&["api://x"]);
-    let validator = Validator::new(vec![TrustedServer { id: "1".into(), enabled: true, config, keys: Arc::new(keys), generation: 1 }]);
+    let validator = Validator::new(vec![TrustedServer {
+        id: "1".into(),
+        enabled: true,
+        config,
+        keys: Arc::new(keys),
+        generation: 1,
+    }]);
     let claims = json!({"iss": "https://idp.example.com", "aud": "api://x", "sub": "s", "scope": "a b",
                         "iat": now(), "exp": now() + 3600});
     let token = rsa.sign(&claims);
-    assert!(validator.validate(&token, now() as f64).is_ok(), "the unmodified token must be accepted");
+    assert!(
+        validator.validate(&token, now() as f64).is_ok(),
+        "the unmodified token must be accepted"
+    );
     Setup { token, validator }
 });
 
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 2000, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: 2000,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -80,7 +92,10 @@ fn every_position_and_bit_of_the_token_matters() {
             let mut changed = original.to_vec();
             changed[at] ^= bit;
             let changed = String::from_utf8_lossy(&changed);
-            assert!(SETUP.validator.validate(&changed, now() as f64).is_err(), "accepted with byte {at} ^ {bit:#x}");
+            assert!(
+                SETUP.validator.validate(&changed, now() as f64).is_err(),
+                "accepted with byte {at} ^ {bit:#x}"
+            );
         }
     }
 }

@@ -34,7 +34,11 @@ impl TestKey {
             other => panic!("unsupported RSA size {other}"),
         };
         let pair = RsaKeyPair::generate(size).expect("RSA key generation");
-        Self { kid: kid.into(), alg, signer: Signer::Rsa(pair) }
+        Self {
+            kid: kid.into(),
+            alg,
+            signer: Signer::Rsa(pair),
+        }
     }
 
     /// A fresh ECDSA key on the curve that `alg` (`ES256`, `ES384`, `ES512`) implies.
@@ -46,13 +50,21 @@ impl TestKey {
             other => panic!("unsupported ECDSA alg {other}"),
         };
         let pair = EcdsaKeyPair::generate(signing).expect("EC key generation");
-        Self { kid: kid.into(), alg, signer: Signer::Ec(pair, crv, len) }
+        Self {
+            kid: kid.into(),
+            alg,
+            signer: Signer::Ec(pair, crv, len),
+        }
     }
 
     /// A fresh Ed25519 key (`EdDSA`).
     pub fn ed25519(kid: &str) -> Self {
         let pair = Ed25519KeyPair::generate().expect("Ed25519 key generation");
-        Self { kid: kid.into(), alg: "EdDSA", signer: Signer::Ed25519(pair) }
+        Self {
+            kid: kid.into(),
+            alg: "EdDSA",
+            signer: Signer::Ed25519(pair),
+        }
     }
 
     /// The public JWK, with `kid` and `use`=`sig` (no `alg`, like most IdPs publish).
@@ -132,10 +144,15 @@ impl TestKey {
                     other => panic!("unsupported RSA alg {other}"),
                 };
                 let mut out = vec![0u8; pair.public_modulus_len()];
-                pair.sign(padding, &rng, message, &mut out).expect("RSA signing");
+                pair.sign(padding, &rng, message, &mut out)
+                    .expect("RSA signing");
                 out
             }
-            Signer::Ec(pair, _, _) => pair.sign(&rng, message).expect("ECDSA signing").as_ref().to_vec(),
+            Signer::Ec(pair, _, _) => pair
+                .sign(&rng, message)
+                .expect("ECDSA signing")
+                .as_ref()
+                .to_vec(),
             Signer::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
         }
     }
