@@ -78,6 +78,9 @@ pub enum KeyIgnoredReason {
         /// Modulus size.
         bits: usize,
     },
+    /// RSA modulus with the ROCA fingerprint (CVE-2017-15361): factorable.
+    #[error("RSA key has the ROCA weakness (CVE-2017-15361) and is factorable")]
+    RsaRocaVulnerable,
     /// RSA exponent even, below 3 or longer than 32 bits.
     #[error("RSA public exponent is not sane (must be odd, >= 3, at most 32 bits)")]
     RsaBadExponent,

@@ -123,14 +123,6 @@ fn deviations() -> Vec<Deviation> {
             ours: Ours::Rejected(Rejection::KeyIgnored(unsupported_alg("ES521"))),
             reason: "as tcId 347, with key_ops [verify]: key alg \"ES521\" is not a JWS algorithm",
         },
-        Deviation {
-            file: VectorFile::Jwk,
-            tc_id: 7,
-            ours: Ours::Accepted,
-            // Not a policy: a missing check, reported. The key is a structurally valid 2049-bit
-            // RSA key with e = 65537 and the signature is correct for it.
-            reason: "KNOWN GAP: ROCA-weak RSA moduli (CVE-2017-15361) are not detected",
-        },
     ]
 }
 
@@ -146,6 +138,7 @@ fn key_rejections() -> Vec<(VectorFile, u64, KeyIgnoredReason)> {
         (VectorFile::Jws, 355, KeyIgnoredReason::KeyOpsExcludeVerify),
         (VectorFile::Jws, 356, KeyIgnoredReason::KeyOpsExcludeVerify),
         (VectorFile::Jwk, 6, not_for_signatures.clone()),
+        (VectorFile::Jwk, 7, KeyIgnoredReason::RsaRocaVulnerable),
         (
             VectorFile::Jwk,
             8,
@@ -474,5 +467,5 @@ fn json_web_key_vectors() {
     let tally = run(VectorFile::Jwk);
     report("JWK", &tally);
     assert_eq!(tally.cases, 26);
-    assert_eq!(tally.deviations, 1);
+    assert_eq!(tally.deviations, 0);
 }
