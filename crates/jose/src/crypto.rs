@@ -282,7 +282,9 @@ const ROCA_PRIMES: [u32; 38] = [
 /// negligible probability; a ROCA modulus always does. Such keys are factorable: never trust them.
 fn has_roca_fingerprint(n: &[u8]) -> bool {
     ROCA_PRIMES.iter().all(|&p| {
-        let residue = n.iter().fold(0u32, |acc, b| (acc * 256 + u32::from(*b)) % p);
+        let residue = n
+            .iter()
+            .fold(0u32, |acc, b| (acc * 256 + u32::from(*b)) % p);
         let generator = 65_537 % p;
         let mut element = 1u32;
         for _ in 0..p {

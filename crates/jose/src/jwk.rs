@@ -121,6 +121,9 @@ pub struct Jwk {
     pub index: usize,
     /// The `kid`, if any.
     pub kid: Option<String>,
+    /// The key's own `issuer` member (Entra v2 publishes one per key, possibly a `{tenantid}`
+    /// template): when present, the key may only verify tokens of that issuer.
+    pub issuer: Option<String>,
     /// The parsed key.
     pub key: VerifyingKey,
 }
@@ -175,7 +178,18 @@ impl JwkSet {
                 continue;
             }
             match parse_jwk(entry) {
-                Ok(key) => parsed.push(Jwk { index, kid, key }),
+                Ok(key) => {
+                    let issuer = entry
+                        .get("issuer")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    parsed.push(Jwk {
+                        index,
+                        kid,
+                        issuer,
+                        key,
+                    })
+                }
                 Err(reason) => ignored.push(IgnoredKey {
                     index,
                     kid,

@@ -30,26 +30,48 @@ pub fn numeric_date(
     }
 }
 
-/// Validity window: `exp` required and in the future, `nbf` and `iat` not in the future, each
-/// with `skew` seconds of tolerance. Returns `exp`.
-pub fn check_times(claims: &Map<String, Value>, now: f64, skew: u32) -> Result<f64, Rejection> {
-    let tolerance = f64::from(skew);
+/// `exp` is required, a NumericDate, and `now` must be before `exp` + `skew`. Returns `exp`.
+pub fn check_expiry(claims: &Map<String, Value>, now: f64, skew: u32) -> Result<f64, Rejection> {
     let exp = numeric_date(claims, "exp")?.ok_or(Rejection::MissingExpiry)?;
-    let nbf = numeric_date(claims, "nbf")?;
-    let iat = numeric_date(claims, "iat")?;
-    if now >= exp + tolerance {
+    if now >= exp + f64::from(skew) {
         return Err(Rejection::Expired { exp, now, skew });
     }
-    if let Some(nbf) = nbf
-        && nbf - tolerance > now
-    {
-        return Err(Rejection::NotYetValid { nbf, now, skew });
+    Ok(exp)
+}
+
+/// `nbf`, when present, must not be later than `now` + `skew`.
+pub fn check_not_before(
+    claims: &Map<String, Value>,
+    now: f64,
+    skew: u32,
+) -> Result<Option<f64>, Rejection> {
+    let nbf = numeric_date(claims, "nbf")?;
+    match nbf {
+        Some(nbf) if nbf - f64::from(skew) > now => Err(Rejection::NotYetValid { nbf, now, skew }),
+        _ => Ok(nbf),
     }
-    if let Some(iat) = iat
-        && iat - tolerance > now
-    {
-        return Err(Rejection::IssuedInFuture { iat, now, skew });
+}
+
+/// `iat`, when present, must not be later than `now` + `skew`.
+pub fn check_issued_at(
+    claims: &Map<String, Value>,
+    now: f64,
+    skew: u32,
+) -> Result<Option<f64>, Rejection> {
+    let iat = numeric_date(claims, "iat")?;
+    match iat {
+        Some(iat) if iat - f64::from(skew) > now => {
+            Err(Rejection::IssuedInFuture { iat, now, skew })
+        }
+        _ => Ok(iat),
     }
+}
+
+/// The whole validity window (`exp`, `nbf`, `iat`) with `skew` seconds of tolerance. Returns `exp`.
+pub fn check_times(claims: &Map<String, Value>, now: f64, skew: u32) -> Result<f64, Rejection> {
+    let exp = check_expiry(claims, now, skew)?;
+    check_not_before(claims, now, skew)?;
+    check_issued_at(claims, now, skew)?;
     Ok(exp)
 }
 

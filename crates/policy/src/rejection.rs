@@ -114,6 +114,12 @@ pub enum Rejection {
         /// Token's `iss`, sanitized.
         actual: String,
     },
+    /// The verifying key carries its own `issuer` (Entra v2 JWKS) and the token's `iss` is not it.
+    #[error("the verifying key is bound to issuer {key_issuer}, not the token's")]
+    KeyIssuerMismatch {
+        /// The key's `issuer` member, sanitized.
+        key_issuer: String,
+    },
     /// `aud` is missing while audiences are configured.
     #[error("token has no `aud` claim but the server requires one of its audiences")]
     MissingAudience,
@@ -193,6 +199,7 @@ impl Rejection {
             Rejection::NotYetValid { .. } => "not_yet_valid",
             Rejection::IssuedInFuture { .. } => "iat_in_future",
             Rejection::IssuerMismatch { .. } => "issuer_mismatch",
+            Rejection::KeyIssuerMismatch { .. } => "key_issuer_mismatch",
             Rejection::MissingAudience => "aud_missing",
             Rejection::AudienceMismatch { .. } => "aud_mismatch",
             Rejection::MissingClientId { .. } => "client_id_missing",
@@ -227,7 +234,8 @@ impl Rejection {
             | Rejection::IdToken(_) => "The access token was not issued for this API",
             Rejection::UnknownIssuer { .. }
             | Rejection::ServerDisabled { .. }
-            | Rejection::IssuerMismatch { .. } => "The token issuer is not trusted",
+            | Rejection::IssuerMismatch { .. }
+            | Rejection::KeyIssuerMismatch { .. } => "The token issuer is not trusted",
             Rejection::UnknownKid { .. }
             | Rejection::NoKeys
             | Rejection::AlgKeyMismatch { .. }

@@ -233,7 +233,7 @@ impl Validator {
                     _ => Rejection::AlgUnsupported(alg_text),
                 };
                 trace.step(Step::Algorithm, Outcome::Fail, || rejection.to_string());
-                let hint = self.hmac_hint(&rejection, &claims);
+                let hint = self.hmac_hint(&rejection, &claims, jws.header.kid.as_deref());
                 return Err(Rejected {
                     rejection,
                     server: None,
@@ -379,7 +379,7 @@ impl Validator {
             return Err(fail(trace, Step::KeySelection, Rejection::NoKeys));
         }
         let message = jws.signing_input.as_bytes();
-        let verified_kid = match jws.header.kid.as_deref() {
+        let verifying_key = match jws.header.kid.as_deref() {
             Some(kid) => {
                 let Some(jwk) = server.keys.by_kid(kid) else {
                     return Err(fail(
@@ -406,7 +406,7 @@ impl Validator {
                 if jwk.key.verify(alg, message, &jws.signature).is_err() {
                     return Err(fail(trace, Step::Signature, Rejection::BadSignature));
                 }
-                jwk.kid.clone()
+                jwk
             }
             None => {
                 let mut compatible = server
@@ -426,24 +426,52 @@ impl Validator {
                     "token has no kid: trying every compatible key".to_owned()
                 });
                 match compatible.find(|k| k.key.verify(alg, message, &jws.signature).is_ok()) {
-                    Some(jwk) => jwk.kid.clone(),
+                    Some(jwk) => jwk,
                     None => return Err(fail(trace, Step::Signature, Rejection::BadSignature)),
                 }
             }
         };
+        let verified_kid = verifying_key.kid.clone();
+        let verifying_key_issuer = &verifying_key.issuer;
         trace.step(Step::Signature, Outcome::Pass, || {
             format!("{alg} signature verified")
         });
 
         // Claims.
-        let exp = claims::check_times(claims, now, config.clock_skew_s)
-            .map_err(|r| fail(trace, Step::Expiry, r))?;
+        let skew = config.clock_skew_s;
+        let exp =
+            claims::check_expiry(claims, now, skew).map_err(|r| fail(trace, Step::Expiry, r))?;
         trace.step(Step::Expiry, Outcome::Pass, || {
-            format!(
-                "exp {exp} is after now {now} (skew {}s); nbf/iat not in the future",
-                config.clock_skew_s
-            )
+            format!("exp {exp} is after now {now} (skew {skew}s)")
         });
+        let nbf = claims::check_not_before(claims, now, skew)
+            .map_err(|r| fail(trace, Step::NotBefore, r))?;
+        trace.step(
+            Step::NotBefore,
+            if nbf.is_some() {
+                Outcome::Pass
+            } else {
+                Outcome::Skip
+            },
+            || match nbf {
+                Some(nbf) => format!("nbf {nbf} is not after now {now} (skew {skew}s)"),
+                None => "no nbf claim".to_owned(),
+            },
+        );
+        let iat = claims::check_issued_at(claims, now, skew)
+            .map_err(|r| fail(trace, Step::IssuedAt, r))?;
+        trace.step(
+            Step::IssuedAt,
+            if iat.is_some() {
+                Outcome::Pass
+            } else {
+                Outcome::Skip
+            },
+            || match iat {
+                Some(iat) => format!("iat {iat} is not after now {now} (skew {skew}s)"),
+                None => "no iat claim".to_owned(),
+            },
+        );
 
         let iss = claims::string_claim(claims, "iss").map_err(|r| fail(trace, Step::Issuer, r))?;
         match &prepared.issuer {
@@ -464,9 +492,37 @@ impl Validator {
                 "no issuer configured".to_owned()
             }),
         }
+        if let Some(key_issuer) = verifying_key_issuer {
+            let tid = claims.get("tid").and_then(Value::as_str);
+            let bound = match IssuerPattern::parse(key_issuer) {
+                Ok(pattern) => iss.is_some_and(|iss| pattern.matches(iss, tid)),
+                Err(_) => iss == Some(key_issuer.as_str()),
+            };
+            if !bound {
+                let rejection = Rejection::KeyIssuerMismatch {
+                    key_issuer: untrusted(key_issuer),
+                };
+                return Err(fail(trace, Step::Issuer, rejection));
+            }
+            trace.step(Step::Issuer, Outcome::Pass, || {
+                format!("iss matches the key's own issuer {}", untrusted(key_issuer))
+            });
+        }
 
         claims::check_audience(claims, &config.audiences)
             .map_err(|r| fail(trace, Step::Audience, r))?;
+        if matches!(config.preset, Preset::EntraV1 | Preset::EntraV2) && has_graph_audience(claims)
+        {
+            // Tokens for Microsoft's own APIs are not ours to validate, whatever else is configured.
+            let actual = claims::audiences(claims)
+                .map(|a| untrusted(&a.join(" ")))
+                .unwrap_or_default();
+            return Err(fail(
+                trace,
+                Step::Audience,
+                Rejection::AudienceMismatch { actual },
+            ));
+        }
         trace.step(
             Step::Audience,
             if config.audiences.is_empty() {
@@ -528,13 +584,18 @@ impl Validator {
         })
     }
 
-    fn hmac_hint(&self, rejection: &Rejection, claims: &Map<String, Value>) -> Option<VendorHint> {
+    fn hmac_hint(
+        &self,
+        rejection: &Rejection,
+        claims: &Map<String, Value>,
+        kid: Option<&str>,
+    ) -> Option<VendorHint> {
         if !matches!(rejection, Rejection::AlgHmac(_)) {
             return None;
         }
         let iss = claims.get("iss").and_then(Value::as_str);
         let from_pingfederate = self
-            .candidates(iss, None)
+            .candidates(iss, kid)
             .iter()
             .any(|i| self.servers[*i].server.config.preset == Preset::Pingfederate);
         from_pingfederate.then_some(VendorHint::PingFederateSymmetricKey)
@@ -592,7 +653,7 @@ fn hint_for(
     match rejection {
         _ if entra && has_graph_audience(claims) => Some(VendorHint::EntraTokenForMicrosoftApi),
         Rejection::MissingClientId { .. } => Some(VendorHint::ClientIdClaimNames),
-        Rejection::WrongTokenType(_)
+        Rejection::WrongTokenType(_) | Rejection::NotAtJwt(_)
             if jws
                 .header
                 .typ
@@ -602,6 +663,13 @@ fn hint_for(
             Some(VendorHint::OktaInternalTokenType)
         }
         Rejection::IdToken(_) => Some(VendorHint::IdTokenNotAccessToken),
+        Rejection::MissingAudience | Rejection::AudienceMismatch { .. }
+            if ["nonce", "at_hash", "c_hash"]
+                .iter()
+                .any(|c| claims.contains_key(*c)) =>
+        {
+            Some(VendorHint::IdTokenNotAccessToken)
+        }
         _ => None,
     }
 }
