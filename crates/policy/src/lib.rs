@@ -17,7 +17,9 @@
 pub mod cache;
 pub mod claims;
 pub mod config;
+pub mod definition;
 pub mod issuer;
+pub mod permissions;
 pub mod preset;
 pub mod rejection;
 pub mod sanitize;
@@ -27,6 +29,7 @@ pub mod validator;
 
 pub use cache::VerifiedTokenCache;
 pub use config::{FieldError, ServerConfig};
+pub use definition::{ServerDefinition, ServerInput, UrlRules};
 pub use preset::{Preset, VendorHint};
 pub use rejection::{Rejected, Rejection};
 pub use trace::{EvaluationTrace, NoTrace, Outcome, Step, TraceSink};
