@@ -1,0 +1,348 @@
+//! Admins (portal and API users) and sign-in failure tracking for lockout.
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::audit::{AuditEntry, AuditResult, append_in};
+use crate::{Actor, Conflict, Store, StoreError, map_unique, new_id, now_ms};
+
+/// A stored admin. The password hash never leaves the store except for verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminRecord {
+    /// Stable id.
+    pub id: String,
+    /// Sign-in name, unique per org.
+    pub login: String,
+    /// Display name.
+    pub name: String,
+    /// Admin role id.
+    pub role_id: String,
+    /// argon2id PHC string.
+    #[serde(skip)]
+    pub password_hash: String,
+    /// Locked until (ms), after repeated failures.
+    pub locked_until: Option<i64>,
+    /// Version.
+    pub version: i64,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Updated (ms).
+    pub updated_at: i64,
+}
+
+/// A new admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAdmin {
+    /// Sign-in name.
+    pub login: String,
+    /// Display name.
+    pub name: String,
+    /// argon2id PHC string (hashed by the caller).
+    pub password_hash: String,
+    /// Admin role id.
+    pub role_id: String,
+}
+
+const COLUMNS: &str =
+    "id, login, name, role_id, password_hash, locked_until, version, created_at, updated_at";
+
+fn record(row: &AnyRow) -> Result<AdminRecord, StoreError> {
+    Ok(AdminRecord {
+        id: row.try_get("id")?,
+        login: row.try_get("login")?,
+        name: row.try_get("name")?,
+        role_id: row.try_get("role_id")?,
+        password_hash: row.try_get("password_hash")?,
+        locked_until: row.try_get("locked_until")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn audit_view(admin: &NewAdmin) -> serde_json::Value {
+    json!({"login": admin.login, "name": admin.name, "roleId": admin.role_id, "password": "(redacted)"})
+}
+
+impl Store {
+    /// Number of admins in the org.
+    pub async fn count_admins(&self, org: i64) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM admins WHERE org_id = $1")
+            .bind(org)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// Admins of the org, by login.
+    pub async fn list_admins(&self, org: i64) -> Result<Vec<AdminRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 ORDER BY login"
+        ))
+        .bind(org)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// One admin by id.
+    pub async fn get_admin(&self, org: i64, id: &str) -> Result<AdminRecord, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        record(&row)
+    }
+
+    /// One admin by login.
+    pub async fn find_admin_by_login(
+        &self,
+        org: i64,
+        login: &str,
+    ) -> Result<Option<AdminRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND login = $2"
+        ))
+        .bind(org)
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    /// Creates an admin (the role must be an admin role of the org).
+    pub async fn create_admin(
+        &self,
+        org: i64,
+        admin: &NewAdmin,
+        actor: &Actor,
+    ) -> Result<AdminRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let role: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM roles WHERE org_id = $1 AND kind = 'admin' AND id = $2")
+                .bind(org)
+                .bind(&admin.role_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if role.is_none() {
+            return Err(StoreError::Conflict(Conflict::InUse(format!(
+                "admin role {} does not exist",
+                admin.role_id
+            ))));
+        }
+        let id = new_id();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO admins (id, org_id, login, name, password_hash, role_id, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)",
+        )
+        .bind(&id)
+        .bind(org)
+        .bind(&admin.login)
+        .bind(&admin.name)
+        .bind(&admin.password_hash)
+        .bind(&admin.role_id)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_unique(e, "login", &admin.login))?;
+        let entry = AuditEntry {
+            action: "create".into(),
+            category: "admins".into(),
+            resource: admin.login.clone(),
+            result: AuditResult::Success,
+            before: None,
+            after: Some(audit_view(admin)),
+            detail: None,
+        };
+        append_in(&mut tx, org, actor, &entry).await?;
+        tx.commit().await?;
+        self.get_admin(org, &id).await
+    }
+
+    /// Replaces an admin's name, role and (when given) password hash.
+    pub async fn update_admin(
+        &self,
+        org: i64,
+        id: &str,
+        expected_version: Option<i64>,
+        update: &NewAdmin,
+        actor: &Actor,
+    ) -> Result<AdminRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let current = record(&row)?;
+        if let Some(expected) = expected_version
+            && expected != current.version
+        {
+            return Err(StoreError::Conflict(Conflict::StaleVersion {
+                current: current.version,
+            }));
+        }
+        let hash = if update.password_hash.is_empty() {
+            current.password_hash.clone()
+        } else {
+            update.password_hash.clone()
+        };
+        let done = sqlx::query(
+            "UPDATE admins SET login = $1, name = $2, password_hash = $3, role_id = $4, version = version + 1, updated_at = $5 \
+             WHERE org_id = $6 AND id = $7 AND version = $8",
+        )
+        .bind(&update.login)
+        .bind(&update.name)
+        .bind(&hash)
+        .bind(&update.role_id)
+        .bind(now_ms())
+        .bind(org)
+        .bind(id)
+        .bind(current.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_unique(e, "login", &update.login))?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(Conflict::StaleVersion {
+                current: current.version + 1,
+            }));
+        }
+        let before = NewAdmin {
+            login: current.login.clone(),
+            name: current.name.clone(),
+            password_hash: String::new(),
+            role_id: current.role_id.clone(),
+        };
+        let entry = AuditEntry {
+            action: "update".into(),
+            category: "admins".into(),
+            resource: update.login.clone(),
+            result: AuditResult::Success,
+            before: Some(audit_view(&before)),
+            after: Some(audit_view(update)),
+            detail: (!update.password_hash.is_empty()).then(|| "password changed".to_owned()),
+        };
+        append_in(&mut tx, org, actor, &entry).await?;
+        tx.commit().await?;
+        self.get_admin(org, id).await
+    }
+
+    /// Deletes an admin (never the last one).
+    pub async fn delete_admin(
+        &self,
+        org: i64,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<AdminRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let current = record(&row)?;
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM admins WHERE org_id = $1")
+            .bind(org)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count <= 1 {
+            return Err(StoreError::Conflict(Conflict::InUse(
+                "the last admin cannot be deleted".into(),
+            )));
+        }
+        sqlx::query("DELETE FROM admins WHERE org_id = $1 AND id = $2")
+            .bind(org)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let entry = AuditEntry {
+            action: "delete".into(),
+            category: "admins".into(),
+            resource: current.login.clone(),
+            result: AuditResult::Success,
+            before: Some(
+                json!({"login": current.login, "name": current.name, "roleId": current.role_id}),
+            ),
+            after: None,
+            detail: None,
+        };
+        append_in(&mut tx, org, actor, &entry).await?;
+        tx.commit().await?;
+        Ok(current)
+    }
+
+    /// Records a failed sign-in; when `threshold` failures fall within `window_ms`, locks the admin
+    /// for `lock_ms`. Returns whether the admin is now locked.
+    pub async fn record_login_failure(
+        &self,
+        org: i64,
+        admin_id: &str,
+        threshold: i64,
+        window_ms: i64,
+        lock_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO login_failures (admin_id, at) VALUES ($1, $2)")
+            .bind(admin_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM login_failures WHERE admin_id = $1 AND at < $2")
+            .bind(admin_id)
+            .bind(now - window_ms)
+            .execute(&mut *tx)
+            .await?;
+        let (recent,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE admin_id = $1")
+                .bind(admin_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let locked = recent >= threshold;
+        if locked {
+            sqlx::query("UPDATE admins SET locked_until = $1 WHERE org_id = $2 AND id = $3")
+                .bind(now + lock_ms)
+                .bind(org)
+                .bind(admin_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM login_failures WHERE admin_id = $1")
+                .bind(admin_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    /// Clears failures and any lock after a successful sign-in.
+    pub async fn clear_login_failures(&self, org: i64, admin_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM login_failures WHERE admin_id = $1")
+            .bind(admin_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE admins SET locked_until = NULL WHERE org_id = $1 AND id = $2")
+            .bind(org)
+            .bind(admin_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

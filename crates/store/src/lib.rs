@@ -1,0 +1,342 @@
+//! Persistence for Portcullis: one set of repository operations over two real backends,
+//! embedded SQLite (the zero-setup default) and PostgreSQL (the multi-node store), with versioned
+//! migrations applied at start-up.
+//!
+//! Invariants:
+//! - every query is scoped by `org_id`: no operation reads or changes another org's rows;
+//! - every configuration change writes its audit entry in the same transaction, so a change is
+//!   never recorded without happening, nor happens without being recorded;
+//! - concurrent updates carry the version they were based on; a stale version is a
+//!   [`StoreError::Conflict`], never a lost write.
+//!
+//! Both backends run the same SQL through `sqlx`'s `Any` driver. Portability rules for queries
+//! here: numbered placeholders `$1, $2, ...` in ascending order of first use; times as BIGINT
+//! milliseconds; booleans as BIGINT 0/1; JSON as TEXT.
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod admins;
+mod audit;
+mod roles;
+mod servers;
+mod sessions;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use admins::{AdminRecord, NewAdmin};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
+pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
+pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
+pub use sessions::SessionRecord;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file (WAL mode).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist in this org.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule or a version precondition failed.
+    #[error("{0}")]
+    Conflict(Conflict),
+    /// An org limit would be exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The database cannot be reached (connection refused, pool timeout): retryable.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database URL is not usable.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// Stored data could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+/// The kind of conflict.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// Another row of the org already uses this value of `field`.
+    #[error("{field} `{value}` is already in use")]
+    Duplicate {
+        /// The camelCase field name.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// The row changed since the caller read it.
+    #[error(
+        "the resource was changed by someone else (now at version {current}); reload and retry"
+    )]
+    StaleVersion {
+        /// The current version.
+        current: i64,
+    },
+    /// The row is referenced or built in.
+    #[error("{0}")]
+    InUse(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(err.to_string()),
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.code()
+                .is_some_and(|c| c == "23505" || c == "2067" || c == "1555")
+                || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}
+
+/// Who makes a change, from where and through which interface: recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Login of an admin, `oauth-<role>$@<org>.<cloud>` for tokens, `config` or `system`.
+    pub name: String,
+    /// Client IP address, when the change came over the network.
+    pub client_ip: Option<String>,
+    /// Which interface.
+    pub interface: Interface,
+}
+
+impl Actor {
+    /// Changes made by Portcullis itself (bootstrap, declarative config).
+    pub fn system(name: &str, interface: Interface) -> Self {
+        Self {
+            name: name.to_owned(),
+            client_ip: None,
+            interface,
+        }
+    }
+}
+
+/// An organization (tenant) and its limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    /// Numeric org id.
+    pub id: i64,
+    /// Most authorization servers.
+    pub max_authorization_servers: i64,
+    /// Most enabled authorization servers.
+    pub max_enabled_authorization_servers: i64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Opens `url` (`sqlite://path` or `postgres://...`), creating a SQLite file and its folder
+    /// when missing, and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::InvalidUrl(
+                "use sqlite://PATH or postgres://...".into(),
+            ));
+        };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options =
+            AnyConnectOptions::from_str(&url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(e.into()))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The org with `id`, creating it (and its built-in Super Admin role) when missing. With no
+    /// id, the first org, or a new one with a generated id.
+    pub async fn ensure_org(&self, id: Option<i64>) -> Result<Org, StoreError> {
+        let existing = match id {
+            Some(id) => self.get_org(id).await?,
+            None => {
+                let first: Option<(i64,)> =
+                    sqlx::query_as("SELECT id FROM orgs ORDER BY created_at LIMIT 1")
+                        .fetch_optional(&self.pool)
+                        .await?;
+                match first {
+                    Some((id,)) => self.get_org(id).await?,
+                    None => None,
+                }
+            }
+        };
+        if let Some(org) = existing {
+            return Ok(org);
+        }
+        let id = id.unwrap_or_else(generate_org_id);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO orgs (id, created_at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        roles::insert_super_admin(&mut tx, id).await?;
+        tx.commit().await?;
+        self.get_org(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// An org by id.
+    pub async fn get_org(&self, id: i64) -> Result<Option<Org>, StoreError> {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, max_authorization_servers, max_enabled_authorization_servers FROM orgs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, max, max_enabled)| Org {
+            id,
+            max_authorization_servers: max,
+            max_enabled_authorization_servers: max_enabled,
+        }))
+    }
+
+    /// Sets an org's server limits.
+    pub async fn set_org_limits(
+        &self,
+        org: i64,
+        max: i64,
+        max_enabled: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE orgs SET max_authorization_servers = $1, max_enabled_authorization_servers = $2 WHERE id = $3")
+            .bind(max)
+            .bind(max_enabled)
+            .bind(org)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A six-digit org id, as the product this is modelled on uses.
+fn generate_org_id() -> i64 {
+    let seed = uuid::Uuid::new_v4().as_u128();
+    100_000 + i64::try_from(seed % 900_000).unwrap_or(0)
+}
+
+fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::InvalidUrl(
+            "SQLite needs a file path (sqlite://DIR/portcullis.db)".into(),
+        ));
+    }
+    if let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::InvalidUrl(format!("cannot create {}: {e}", parent.display()))
+        })?;
+    }
+    Ok(format!("sqlite://{path}?mode=rwc"))
+}
+
+/// Maps a unique-constraint failure to a field conflict, other errors through `From`.
+fn map_unique(err: sqlx::Error, field: &'static str, value: &str) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::Conflict(Conflict::Duplicate {
+            field,
+            value: value.to_owned(),
+        })
+    } else {
+        err.into()
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,542 @@
+//! The store suite, run against every backend: embedded SQLite always, PostgreSQL when
+//! `PORTCULLIS_TEST_DATABASE_URL` names a server (each run gets a fresh database). Without it the
+//! PostgreSQL half says loudly that it was skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use portcullis_policy::permissions::{Access, Permissions, RoleInput};
+use portcullis_policy::{ServerDefinition, ServerInput};
+use portcullis_store::{
+    Actor, AuditFilter, Conflict, FetchOutcome, Interface, NewAdmin, RoleKind, SUPER_ADMIN_ROLE,
+    Store, StoreError,
+};
+use serde_json::json;
+
+/// Opens a fresh store per backend available.
+async fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/portcullis.db", dir.path().display());
+    let mut out = vec![("sqlite", Store::open(&url).await.unwrap(), Some(dir))];
+    match std::env::var("PORTCULLIS_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            out.push(("postgres", fresh_postgres(&admin_url).await, None))
+        }
+        _ => eprintln!(
+            "SKIPPED: PostgreSQL half of the store suite (set PORTCULLIS_TEST_DATABASE_URL to run it)"
+        ),
+    }
+    out
+}
+
+/// Creates a uniquely named database on the server and opens a store on it.
+async fn fresh_postgres(admin_url: &str) -> Store {
+    use sqlx::Executor;
+    let name = format!("portcullis_test_{}", uuid_like());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
+        .await
+        .expect("PostgreSQL reachable");
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url, |(base, _)| base);
+    Store::open(&format!("{base}/{name}")).await.unwrap()
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{}", std::process::id(), nanos)
+}
+
+fn admin_actor() -> Actor {
+    Actor {
+        name: "admin".into(),
+        client_ip: Some("127.0.0.1".into()),
+        interface: Interface::Api,
+    }
+}
+
+fn definition(name: &str) -> ServerDefinition {
+    serde_json::from_value::<ServerInput>(json!({"name": name, "preset": "okta",
+        "jwksUri": "https://acme.okta.com/oauth2/default/v1/keys", "issuer": "https://acme.okta.com/oauth2/default",
+        "audiences": ["api://portcullis"]}))
+    .unwrap()
+    .resolve()
+}
+
+#[tokio::test]
+async fn server_lifecycle_with_audit() {
+    for (backend, store, _dir) in stores().await {
+        let org = store.ensure_org(Some(272_378)).await.unwrap().id;
+        let created = store
+            .create_server(org, &definition("okta-prod"), None, &admin_actor())
+            .await
+            .unwrap();
+        assert_eq!(created.version, 1, "{backend}");
+        assert_eq!(store.list_servers(org).await.unwrap().len(), 1);
+
+        let mut changed = definition("okta-prod");
+        changed.description = "Terraform clients".into();
+        let updated = store
+            .update_server(org, &created.id, Some(1), &changed, None, &admin_actor())
+            .await
+            .unwrap();
+        assert_eq!(
+            (updated.version, updated.definition.description.as_str()),
+            (2, "Terraform clients")
+        );
+
+        changed.enabled = false;
+        store
+            .update_server(org, &created.id, Some(2), &changed, None, &admin_actor())
+            .await
+            .unwrap();
+        store
+            .delete_server(org, &created.id, &admin_actor())
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.get_server(org, &created.id).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let actions: Vec<String> = store
+            .query_audit(
+                org,
+                &AuditFilter {
+                    category: Some("authorizationServers".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            ["delete", "disable", "update", "create"],
+            "{backend}"
+        );
+        let update = &store
+            .query_audit(
+                org,
+                &AuditFilter {
+                    action: Some("update".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()[0];
+        assert_eq!(
+            update.before.as_ref().unwrap()["description"],
+            "",
+            "{backend}"
+        );
+        assert_eq!(
+            update.after.as_ref().unwrap()["description"],
+            "Terraform clients"
+        );
+        assert_eq!(
+            (update.actor.as_str(), update.interface.as_str()),
+            ("admin", "API")
+        );
+        assert_eq!(update.client_ip.as_deref(), Some("127.0.0.1"));
+    }
+}
+
+#[tokio::test]
+async fn conflicts_and_limits() {
+    for (backend, store, _dir) in stores().await {
+        let org = store.ensure_org(Some(1)).await.unwrap().id;
+        let first = store
+            .create_server(org, &definition("a"), None, &admin_actor())
+            .await
+            .unwrap();
+        let duplicate = store
+            .create_server(org, &definition("a"), None, &admin_actor())
+            .await;
+        assert!(
+            matches!(
+                duplicate,
+                Err(StoreError::Conflict(Conflict::Duplicate {
+                    field: "name",
+                    ..
+                }))
+            ),
+            "{backend}: {duplicate:?}"
+        );
+
+        // Two writers start from version 1: the second loses with a conflict, not silently.
+        store
+            .update_server(
+                org,
+                &first.id,
+                Some(1),
+                &definition("a"),
+                None,
+                &admin_actor(),
+            )
+            .await
+            .unwrap();
+        let stale = store
+            .update_server(
+                org,
+                &first.id,
+                Some(1),
+                &definition("a"),
+                None,
+                &admin_actor(),
+            )
+            .await;
+        assert!(
+            matches!(
+                stale,
+                Err(StoreError::Conflict(Conflict::StaleVersion { current: 2 }))
+            ),
+            "{backend}: {stale:?}"
+        );
+
+        store.set_org_limits(org, 2, 1).await.unwrap();
+        let second_enabled = store
+            .create_server(org, &definition("b"), None, &admin_actor())
+            .await;
+        assert!(
+            matches!(second_enabled, Err(StoreError::LimitExceeded(_))),
+            "{backend}"
+        );
+        let mut disabled = definition("b");
+        disabled.enabled = false;
+        let b = store
+            .create_server(org, &disabled, None, &admin_actor())
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_server(org, &definition("c"), None, &admin_actor())
+                .await,
+            Err(StoreError::LimitExceeded(_))
+        ));
+        let enable_b = store
+            .update_server(org, &b.id, None, &definition("b"), None, &admin_actor())
+            .await;
+        assert!(
+            matches!(enable_b, Err(StoreError::LimitExceeded(_))),
+            "{backend}"
+        );
+        // Nothing half-written: still two servers, one enabled, and no audit entry for refusals.
+        let servers = store.list_servers(org).await.unwrap();
+        assert_eq!(servers.iter().filter(|s| s.definition.enabled).count(), 1);
+        assert_eq!(servers.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn orgs_are_isolated() {
+    for (backend, store, _dir) in stores().await {
+        let a = store.ensure_org(Some(100)).await.unwrap().id;
+        let b = store.ensure_org(Some(200)).await.unwrap().id;
+        let server = store
+            .create_server(a, &definition("shared-name"), None, &admin_actor())
+            .await
+            .unwrap();
+        // The same name is free in another org.
+        store
+            .create_server(b, &definition("shared-name"), None, &admin_actor())
+            .await
+            .unwrap();
+        assert_eq!(store.list_servers(b).await.unwrap().len(), 1);
+        assert!(
+            matches!(
+                store.get_server(b, &server.id).await,
+                Err(StoreError::NotFound)
+            ),
+            "{backend}"
+        );
+        assert!(matches!(
+            store
+                .update_server(b, &server.id, None, &definition("x"), None, &admin_actor())
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_server(b, &server.id, &admin_actor()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store
+                .record_fetch(b, &server.id, &FetchOutcome::Failure { error: "x".into() })
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store
+                .get_server(a, &server.id)
+                .await
+                .unwrap()
+                .definition
+                .name,
+            "shared-name"
+        );
+        assert!(
+            store
+                .query_audit(b, &AuditFilter::default())
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.resource == "shared-name")
+        );
+        assert_eq!(
+            store
+                .query_audit(a, &AuditFilter::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn fetch_status_keeps_last_good_keys_on_failure() {
+    for (backend, store, _dir) in stores().await {
+        let org = store.ensure_org(Some(7)).await.unwrap().id;
+        let ok = FetchOutcome::Success {
+            jwks: r#"{"keys":[]}"#.into(),
+            key_ids: vec!["k1".into()],
+        };
+        let server = store
+            .create_server(org, &definition("s"), Some(&ok), &admin_actor())
+            .await
+            .unwrap();
+        let good_at = server
+            .status
+            .last_successful_fetch_at
+            .expect("success recorded");
+        store
+            .record_fetch(
+                org,
+                &server.id,
+                &FetchOutcome::Failure {
+                    error: "connection refused".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let after = store.get_server(org, &server.id).await.unwrap();
+        assert_eq!(
+            after.status.last_successful_fetch_at,
+            Some(good_at),
+            "{backend}"
+        );
+        assert_eq!(
+            after.status.last_fetch_error.as_deref(),
+            Some("connection refused")
+        );
+        assert_eq!(after.status.key_ids, ["k1"]);
+        assert_eq!(after.last_good_jwks.as_deref(), Some(r#"{"keys":[]}"#));
+        store.record_fetch(org, &server.id, &ok).await.unwrap();
+        assert_eq!(
+            store
+                .get_server(org, &server.id)
+                .await
+                .unwrap()
+                .status
+                .last_fetch_error,
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn roles_admins_sessions_and_lockout() {
+    for (backend, store, _dir) in stores().await {
+        let org = store.ensure_org(Some(9)).await.unwrap().id;
+        let admin_roles = store.list_roles(org, RoleKind::Admin).await.unwrap();
+        assert_eq!(admin_roles.len(), 1, "{backend}");
+        let super_admin = &admin_roles[0];
+        assert!(super_admin.builtin && super_admin.name == SUPER_ADMIN_ROLE);
+        assert_eq!(super_admin.permissions, Permissions::FULL);
+        let renamed = RoleInput {
+            name: "x".into(),
+            permissions: Permissions::default(),
+        };
+        assert!(matches!(
+            store
+                .update_role(
+                    org,
+                    RoleKind::Admin,
+                    &super_admin.id,
+                    None,
+                    &renamed,
+                    &admin_actor()
+                )
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        let automation = RoleInput {
+            name: "automation".into(),
+            permissions: Permissions {
+                routes: Access::Full,
+                ..Default::default()
+            },
+        };
+        let role = store
+            .create_role(org, RoleKind::Api, &automation, 16, &admin_actor())
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_role(org, RoleKind::Api, &automation, 16, &admin_actor())
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store
+                .create_role(
+                    org,
+                    RoleKind::Api,
+                    &RoleInput {
+                        name: "second".into(),
+                        ..automation.clone()
+                    },
+                    1,
+                    &admin_actor()
+                )
+                .await,
+            Err(StoreError::LimitExceeded(_))
+        ));
+        store
+            .delete_role(org, RoleKind::Api, &role.id, &admin_actor())
+            .await
+            .unwrap();
+
+        let new_admin = NewAdmin {
+            login: "alice".into(),
+            name: "Alice".into(),
+            password_hash: "$argon2id$x".into(),
+            role_id: super_admin.id.clone(),
+        };
+        let alice = store
+            .create_admin(org, &new_admin, &admin_actor())
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                store.delete_admin(org, &alice.id, &admin_actor()).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "last admin stays"
+        );
+        assert_eq!(
+            store
+                .find_admin_by_login(org, "alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash,
+            "$argon2id$x"
+        );
+        assert!(matches!(
+            store
+                .delete_role(org, RoleKind::Admin, &super_admin.id, &admin_actor())
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        for attempt in 1..=5 {
+            let locked = store
+                .record_login_failure(org, &alice.id, 5, 60_000, 300_000)
+                .await
+                .unwrap();
+            assert_eq!(locked, attempt == 5, "{backend}: attempt {attempt}");
+        }
+        assert!(
+            store
+                .get_admin(org, &alice.id)
+                .await
+                .unwrap()
+                .locked_until
+                .is_some()
+        );
+        store.clear_login_failures(org, &alice.id).await.unwrap();
+        assert!(
+            store
+                .get_admin(org, &alice.id)
+                .await
+                .unwrap()
+                .locked_until
+                .is_none()
+        );
+
+        store
+            .create_session("hash-1", org, &alice.id, "csrf-1")
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .touch_session("hash-1", 60_000)
+                .await
+                .unwrap()
+                .unwrap()
+                .csrf_token,
+            "csrf-1"
+        );
+        assert!(
+            store.touch_session("hash-1", -1).await.unwrap().is_none(),
+            "idle-expired session is gone"
+        );
+        assert!(
+            store
+                .touch_session("hash-1", 60_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nested/dir/portcullis.db", dir.path().display());
+    let id = {
+        let store = Store::open(&url).await.unwrap();
+        let org = store.ensure_org(None).await.unwrap().id;
+        let id = store
+            .create_server(org, &definition("persisted"), None, &admin_actor())
+            .await
+            .unwrap()
+            .id;
+        store.close().await;
+        id
+    };
+    let store = Store::open(&url).await.unwrap();
+    let org = store.ensure_org(None).await.unwrap().id;
+    assert_eq!(
+        store.get_server(org, &id).await.unwrap().definition.name,
+        "persisted"
+    );
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_clearly() {
+    assert!(matches!(
+        Store::open("mysql://x").await,
+        Err(StoreError::InvalidUrl(_))
+    ));
+    assert!(matches!(
+        Store::open("sqlite://").await,
+        Err(StoreError::InvalidUrl(_))
+    ));
+    let unreachable = Store::open("postgres://postgres@127.0.0.1:1/none").await;
+    assert!(
+        matches!(unreachable, Err(StoreError::Unavailable(_))),
+        "{unreachable:?}"
+    );
+}
