@@ -2,6 +2,7 @@
 //! every decision is made in `portcullis-policy`, every key parsed in `portcullis-jose`.
 
 mod jwks_source;
+mod serve;
 mod token;
 
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the server: cloud service API, key checks and (as they land) forward auth and portal.
+    Serve(serve::ServeArgs),
     /// Work with tokens offline: verify against a JWKS, or decode and explain.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -38,5 +41,12 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Token(command) => token::run(command),
+        Command::Serve(args) => match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -340,3 +340,24 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
+
+/// Helpers for other crates' tests (creating throw-away PostgreSQL databases).
+pub mod testing {
+    use sqlx::{Connection, Executor};
+
+    /// Creates database `name` on the server of `admin_url`.
+    pub async fn create_postgres_database(
+        admin_url: &str,
+        name: &str,
+    ) -> Result<(), crate::StoreError> {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(crate::StoreError::InvalidUrl(
+                "database names are letters, digits and _".into(),
+            ));
+        }
+        let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! `portcullis serve`: wires the store, the outbound fetcher and the HTTP server, bootstraps the
+//! first admin, and runs until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use portcullis_keys::fetch::{FetchPolicy, Fetcher};
+use portcullis_server::{AppState, Settings};
+use portcullis_store::Store;
+
+/// Audit entries older than this are deleted (DESIGN.md §1.5: 180 days by default).
+const AUDIT_RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Folder for the embedded database and generated secrets.
+    #[arg(long, env = "PORTCULLIS_DATA_DIR", default_value = "./portcullis-data")]
+    data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...` (default: SQLite in the data dir).
+    #[arg(long, env = "PORTCULLIS_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Deployment cloud name.
+    #[arg(
+        long,
+        env = "PORTCULLIS_CLOUD_NAME",
+        default_value = "portcullis.local"
+    )]
+    cloud_name: String,
+    /// Numeric id of the default org (generated once when unset).
+    #[arg(long, env = "PORTCULLIS_ORG_ID")]
+    org_id: Option<i64>,
+    /// Password of the bootstrap admin `admin` (only used on an empty store).
+    #[arg(long, env = "PORTCULLIS_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Allow http and loopback JWKS/metadata URLs (development and tests only).
+    #[arg(long, env = "PORTCULLIS_ALLOW_INSECURE_JWKS", default_value_t = false)]
+    allow_insecure_jwks: bool,
+    /// Private networks JWKS may be fetched from (comma-separated CIDRs, for on-premises IdPs).
+    #[arg(long, env = "PORTCULLIS_ALLOWED_JWKS_NETWORKS", value_delimiter = ',')]
+    allowed_jwks_networks: Vec<ipnet::IpNet>,
+    /// Base URL clients use to reach this deployment (default: http://LISTEN).
+    #[arg(long, env = "PORTCULLIS_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long, env = "PORTCULLIS_LOG_JSON", default_value_t = false)]
+    log_json: bool,
+    /// Declarative configuration file (TOML).
+    #[arg(long, env = "PORTCULLIS_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.config.is_some() {
+        bail!("--config (declarative configuration) is not implemented yet");
+    }
+    let database_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", args.data_dir.join("portcullis.db").display()),
+    };
+    if args.allow_insecure_jwks {
+        tracing::warn!(
+            "PORTCULLIS_ALLOW_INSECURE_JWKS is on: http and loopback JWKS URLs are accepted; never use this in production"
+        );
+    }
+    let store = Store::open(&database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&database_url)))?;
+    let org = store
+        .ensure_org(args.org_id)
+        .await
+        .context("cannot load the organization")?;
+    let policy = FetchPolicy {
+        allow_insecure: args.allow_insecure_jwks,
+        allowed_networks: args.allowed_jwks_networks.clone(),
+        ..FetchPolicy::default()
+    };
+    let fetcher = Fetcher::new(policy).context("cannot build the outbound HTTP client")?;
+    let mut settings = Settings::new(
+        &args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.listen)),
+    );
+    settings.cloud_name = args.cloud_name.clone();
+    settings.allow_insecure_jwks = args.allow_insecure_jwks;
+    let state = AppState {
+        store: store.clone(),
+        org: org.id,
+        settings: Arc::new(settings),
+        fetcher: Arc::new(fetcher),
+    };
+
+    match portcullis_server::api::session::bootstrap_admin(&state, args.admin_password.as_deref())
+        .await
+    {
+        Ok(Some(generated)) => tracing::warn!(
+            login = "admin",
+            password = %generated,
+            "created the first admin with a generated password; it is shown only this once: sign in and change it"
+        ),
+        Ok(None) => {}
+        Err(err) => bail!("cannot create the first admin: {}", err.message),
+    }
+
+    spawn_housekeeping(store.clone());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(
+        listen = %args.listen,
+        org_id = org.id,
+        backend = ?store.backend(),
+        "portcullis is serving; API at {}/api/v1",
+        state.settings.public_base_url
+    );
+    portcullis_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Daily: audit retention and idle-session cleanup. Failures are logged and retried next time.
+fn spawn_housekeeping(store: Store) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
+        loop {
+            tick.tick().await;
+            let cutoff = portcullis_store::now_ms()
+                - i64::try_from(AUDIT_RETENTION.as_millis()).unwrap_or(i64::MAX);
+            match store.purge_audit_before(cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "audit retention"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "audit retention failed"),
+            }
+            if let Err(err) = store.purge_idle_sessions(24 * 3600 * 1000).await {
+                tracing::warn!(%err, "session cleanup failed");
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

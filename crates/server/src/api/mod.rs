@@ -1,0 +1,8 @@
+//! The cloud service API (`/api/v1`) handlers, one module per resource.
+
+pub mod admins;
+pub mod audit;
+pub mod ops;
+pub mod roles;
+pub mod servers;
+pub mod session;

@@ -1,0 +1,41 @@
+//! Operations endpoints: `/healthz`, `/readyz`, `/api/v1/status`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// Alive.
+pub async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, Json(json!({"status": "ok"})))
+}
+
+/// Ready: the store answers.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "store": "ok"})),
+        ),
+        Err(err) => {
+            tracing::warn!(%err, "readiness: store unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "degraded", "store": "unreachable"})),
+            )
+        }
+    }
+}
+
+/// Version, cloud name, org id and the API base URL.
+pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "cloudName": state.settings.cloud_name,
+        "orgId": state.org,
+        "apiBaseUrl": format!("{}/api/v1", state.settings.public_base_url),
+    }))
+}

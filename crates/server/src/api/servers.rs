@@ -1,0 +1,315 @@
+//! `/api/v1/authorizationServers`: register, list, change, delete, validate and refresh
+//! trusted authorization servers (DESIGN.md §1.1, §6).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use portcullis_policy::permissions::Category;
+use portcullis_policy::{ServerDefinition, ServerInput};
+use portcullis_store::{FetchOutcome, ServerRecord};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::json::{self, ApiJson};
+use crate::keycheck::{self, KeyCheck};
+use crate::state::AppState;
+use crate::time::rfc3339;
+
+/// Warning attached to servers that check neither audience nor client id.
+pub const ANY_AUDIENCE_WARNING: &str = "this server has no audiences and no client ids: it accepts tokens its issuer mints for any resource (token substitution, RFC 8725 section 3.9)";
+
+/// A server as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerView {
+    id: String,
+    #[serde(flatten)]
+    definition: ServerDefinition,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+    status: StatusView,
+    warnings: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusView {
+    last_successful_fetch_at: Option<String>,
+    last_fetch_attempt_at: Option<String>,
+    last_fetch_error: Option<String>,
+    key_ids: Vec<String>,
+    keys_source: &'static str,
+}
+
+fn keys_source(record: &ServerRecord, now_ms: i64) -> &'static str {
+    match record.status.last_successful_fetch_at {
+        None => "none",
+        Some(at) => {
+            let age_ms = now_ms - at;
+            let refresh_ms = i64::from(record.definition.refresh_interval_s) * 1000;
+            let stale_ms = i64::from(record.definition.max_stale_s) * 1000;
+            if record.status.last_fetch_error.is_none() && age_ms <= refresh_ms * 2 {
+                "fresh"
+            } else if age_ms <= stale_ms {
+                "stale_but_usable"
+            } else {
+                "expired"
+            }
+        }
+    }
+}
+
+/// The API view of a stored server.
+pub fn view(record: ServerRecord) -> ServerView {
+    let now = portcullis_store::now_ms();
+    let source = keys_source(&record, now);
+    let warnings = if record.definition.accepts_any_audience() {
+        vec![ANY_AUDIENCE_WARNING]
+    } else {
+        Vec::new()
+    };
+    ServerView {
+        status: StatusView {
+            last_successful_fetch_at: record.status.last_successful_fetch_at.map(rfc3339),
+            last_fetch_attempt_at: record.status.last_fetch_attempt_at.map(rfc3339),
+            last_fetch_error: record.status.last_fetch_error,
+            key_ids: record.status.key_ids,
+            keys_source: source,
+        },
+        id: record.id,
+        definition: record.definition,
+        version: record.version,
+        created_at: rfc3339(record.created_at),
+        updated_at: rfc3339(record.updated_at),
+        warnings,
+    }
+}
+
+/// A create/replace body: a [`ServerInput`] plus the request flags `skipValidation` and
+/// (for replace) `version`.
+struct Submitted {
+    input: ServerInput,
+    skip_validation: bool,
+    version: Option<i64>,
+}
+
+fn split_flags(body: Value) -> Result<Submitted, ApiError> {
+    let Value::Object(mut members) = body else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    let take_bool = |members: &mut Map<String, Value>, name: &str| -> Result<bool, ApiError> {
+        match members.remove(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(b),
+            Some(_) => Err(ApiError::invalid_field(name, "must be true or false")),
+        }
+    };
+    let skip_validation = take_bool(&mut members, "skipValidation")?;
+    let version = match members.remove("version") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_i64()
+                .ok_or_else(|| ApiError::invalid_field("version", "must be an integer"))?,
+        ),
+        Some(_) => return Err(ApiError::invalid_field("version", "must be an integer")),
+    };
+    for read_only in ["id", "createdAt", "updatedAt", "status", "warnings"] {
+        members.remove(read_only);
+    }
+    let bytes = serde_json::to_vec(&Value::Object(members)).map_err(|e| ApiError::internal(&e))?;
+    let input: ServerInput = json::parse(&bytes)?;
+    Ok(Submitted {
+        input,
+        skip_validation,
+        version,
+    })
+}
+
+/// Resolves, checks fields, then fetches the keys exactly as the key manager will. Without
+/// `skipValidation`, a server whose JWKS has no usable key is refused (422, the reason on
+/// `jwksUri`); with it, the server is saved with the fetch error recorded.
+async fn prepare(
+    state: &AppState,
+    submitted: Submitted,
+) -> Result<(ServerDefinition, FetchOutcome), ApiError> {
+    let mut definition = submitted.input.resolve();
+    let errors = definition.field_errors(state.settings.url_rules());
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(&errors));
+    }
+    let check: KeyCheck = keycheck::check(state, &definition).await;
+    if let (None, Some(discovered)) = (&definition.jwks_uri, &check.discovered_jwks_uri) {
+        definition.jwks_uri = Some(discovered.clone());
+    }
+    if let (None, Some(discovered)) = (&definition.issuer, &check.discovered_issuer) {
+        definition.issuer = Some(discovered.clone());
+    }
+    if let FetchOutcome::Failure { error } = &check.outcome
+        && !submitted.skip_validation
+    {
+        let field = if definition.metadata_url.is_some() && check.discovered_jwks_uri.is_none() {
+            "metadataUrl"
+        } else {
+            "jwksUri"
+        };
+        let mut err = ApiError::invalid_field(field, error.clone());
+        err.message =
+            format!("the key check failed: {error} (send \"skipValidation\": true to save anyway)");
+        return Err(err);
+    }
+    Ok((definition, check.outcome))
+}
+
+/// `GET /api/v1/authorizationServers`.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::AuthorizationServers, false)?;
+    let items: Vec<ServerView> = state
+        .store
+        .list_servers(state.org)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `GET /api/v1/authorizationServers/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::AuthorizationServers, false)?;
+    Ok(Json(view(
+        state
+            .store
+            .get_server(state.org, &id)
+            .await
+            .map_err(not_found)?,
+    )))
+}
+
+/// `POST /api/v1/authorizationServers`.
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::AuthorizationServers, true)?;
+    let (definition, outcome) = prepare(&state, split_flags(body)?).await?;
+    let record = state
+        .store
+        .create_server(state.org, &definition, Some(&outcome), &principal.actor())
+        .await?;
+    Ok((StatusCode::CREATED, Json(view(record))))
+}
+
+/// `PUT /api/v1/authorizationServers/{id}`: replaces the definition. With `version`, a
+/// concurrent change since that version is a 409.
+pub async fn replace(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::AuthorizationServers, true)?;
+    state
+        .store
+        .get_server(state.org, &id)
+        .await
+        .map_err(not_found)?;
+    let submitted = split_flags(body)?;
+    let version = submitted.version;
+    let (definition, outcome) = prepare(&state, submitted).await?;
+    let record = state
+        .store
+        .update_server(
+            state.org,
+            &id,
+            version,
+            &definition,
+            Some(&outcome),
+            &principal.actor(),
+        )
+        .await?;
+    Ok(Json(view(record)))
+}
+
+/// `DELETE /api/v1/authorizationServers/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::AuthorizationServers, true)?;
+    state
+        .store
+        .delete_server(state.org, &id, &principal.actor())
+        .await
+        .map_err(not_found)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/authorizationServers/validate`: fetch and report, save nothing.
+pub async fn validate(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::AuthorizationServers, false)?;
+    let mut members = match body {
+        Value::Object(members) => members,
+        _ => return Err(ApiError::bad_request("the body must be a JSON object")),
+    };
+    // Validate needs only the key location; a name is optional here.
+    members.entry("name").or_insert_with(|| json!("validate"));
+    let submitted = split_flags(Value::Object(members))?;
+    let definition = submitted.input.resolve();
+    let url_errors: Vec<_> = definition
+        .field_errors(state.settings.url_rules())
+        .into_iter()
+        .filter(|e| e.field == "jwksUri" || e.field == "metadataUrl")
+        .collect();
+    if !url_errors.is_empty() {
+        return Err(ApiError::invalid_fields(&url_errors));
+    }
+    let check = keycheck::check(&state, &definition).await;
+    Ok(Json(check.report))
+}
+
+/// `POST /api/v1/authorizationServers/{id}/refresh`: fetch the keys now and record the outcome.
+pub async fn refresh(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::AuthorizationServers, true)?;
+    let record = state
+        .store
+        .get_server(state.org, &id)
+        .await
+        .map_err(not_found)?;
+    let check = keycheck::check(&state, &record.definition).await;
+    state
+        .store
+        .record_fetch(state.org, &id, &check.outcome)
+        .await?;
+    let record = state.store.get_server(state.org, &id).await?;
+    Ok(Json(
+        json!({"server": view(record), "report": check.report}),
+    ))
+}
+
+fn not_found(err: portcullis_store::StoreError) -> ApiError {
+    match err {
+        portcullis_store::StoreError::NotFound => ApiError::not_found("authorization server"),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,207 @@
+//! Who is calling: admin sessions (cookie + CSRF) today, OAuth bearer tokens and the legacy API
+//! key session later. Handlers take a [`Principal`] and ask it for a permission.
+
+use std::net::SocketAddr;
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use aws_lc_rs::constant_time;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum_extra::extract::CookieJar;
+use portcullis_jose::base64url;
+use portcullis_policy::permissions::{Category, Permissions};
+use portcullis_store::{Actor, Interface, RoleKind};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The session cookie (HttpOnly).
+pub const SESSION_COOKIE: &str = "portcullis_session";
+/// The CSRF cookie (readable by the portal's script, echoed in `X-CSRF-Token`).
+pub const CSRF_COOKIE: &str = "portcullis_csrf";
+/// The CSRF header.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Audit actor name (admin login).
+    pub name: String,
+    /// Effective permissions.
+    pub permissions: Permissions,
+    /// Client address.
+    pub client_ip: Option<String>,
+    /// The admin id, for session-based callers.
+    pub admin_id: Option<String>,
+    /// The session id hash, for session-based callers.
+    pub session_hash: Option<String>,
+}
+
+impl Principal {
+    /// Fails with 403 unless the caller may read (or, with `write`, change) `category`.
+    pub fn require(&self, category: Category, write: bool) -> Result<(), ApiError> {
+        if self.permissions.allows(category, write) {
+            Ok(())
+        } else {
+            let what = if write { "change" } else { "view" };
+            Err(ApiError::forbidden(format!(
+                "your role does not allow you to {what} {}",
+                category.name()
+            )))
+        }
+    }
+
+    /// The audit actor.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.name.clone(),
+            client_ip: self.client_ip.clone(),
+            interface: Interface::Api,
+        }
+    }
+}
+
+/// Random bytes as unpadded base64url.
+pub fn random_token(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| ApiError::internal(&"system random source failed"))?;
+    Ok(base64url::encode(&buf))
+}
+
+/// The stored form of a session id: SHA-256, hex.
+pub fn session_hash(session_id: &str) -> String {
+    portcullis_jose::sha256(session_id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let mut salt_bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut salt_bytes)
+        .map_err(|_| ApiError::internal(&"system random source failed"))?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| ApiError::internal(&e))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// Checks a password against a PHC string; a malformed hash never verifies.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// The client address as seen on the socket.
+pub fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::unauthenticated("sign in (POST /api/v1/auth/login) or send a bearer token")
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiErrorWithChallenge;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(session_id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+            return Err(ApiErrorWithChallenge(unauthenticated()));
+        };
+        let hash = session_hash(&session_id);
+        let idle_ms = i64::try_from(state.settings.session_idle.as_millis()).unwrap_or(i64::MAX);
+        let session = state
+            .store
+            .touch_session(&hash, idle_ms)
+            .await
+            .map_err(|e| ApiErrorWithChallenge(e.into()))?
+            .filter(|s| s.org_id == state.org)
+            .ok_or_else(|| {
+                ApiErrorWithChallenge(ApiError::unauthenticated(
+                    "the session expired; sign in again",
+                ))
+            })?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if constant_time::verify_slices_are_equal(
+                sent.as_bytes(),
+                session.csrf_token.as_bytes(),
+            )
+            .is_err()
+            {
+                return Err(ApiErrorWithChallenge(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_failed",
+                    "missing or wrong X-CSRF-Token header for a session-authenticated change",
+                )));
+            }
+        }
+        let admin = state
+            .store
+            .get_admin(state.org, &session.admin_id)
+            .await
+            .map_err(|e| ApiErrorWithChallenge(e.into()))?;
+        let role = state
+            .store
+            .get_role(state.org, RoleKind::Admin, &admin.role_id)
+            .await
+            .map_err(|e| ApiErrorWithChallenge(e.into()))?;
+        Ok(Principal {
+            name: admin.login,
+            permissions: role.permissions,
+            client_ip: client_ip(parts),
+            admin_id: Some(admin.id),
+            session_hash: Some(hash),
+        })
+    }
+}
+
+/// An [`ApiError`] that adds `WWW-Authenticate: Bearer realm="portcullis"` to 401 answers
+/// (RFC 6750 §3: no credentials → no error code in the challenge).
+#[derive(Debug)]
+pub struct ApiErrorWithChallenge(pub ApiError);
+
+impl axum::response::IntoResponse for ApiErrorWithChallenge {
+    fn into_response(self) -> axum::response::Response {
+        let status = self.0.status;
+        let mut response = self.0.into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"portcullis\""),
+            );
+        }
+        response
+    }
+}
+
+/// Whether a principal was given at all (used to pick 401 vs 403 in docs and tests).
+pub fn category_for_kind(kind: RoleKind) -> Category {
+    match kind {
+        RoleKind::Api => Category::ApiRoles,
+        RoleKind::Admin => Category::Admins,
+    }
+}

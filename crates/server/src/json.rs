@@ -1,0 +1,88 @@
+//! A strict JSON body extractor: wrong `Content-Type` is 415, malformed JSON is 400, unknown or
+//! mistyped fields are 422 naming the field, and nothing reaches a handler half-parsed.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest JSON body accepted by the API.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A JSON request body of type `T`.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body refused: {e}"),
+            )
+        })?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a JSON body, mapping type and field errors to a 422 naming the field (by its path).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(value) => {
+            deserializer
+                .end()
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            Ok(value)
+        }
+        Err(err) if err.inner().is_syntax() || err.inner().is_eof() => Err(ApiError::bad_request(
+            format!("invalid JSON: {}", err.inner()),
+        )),
+        Err(err) => {
+            let message = strip_position(&err.inner().to_string());
+            let path = err.path().to_string();
+            // A missing field is reported at its parent's path; name the field itself.
+            let field = match (path.as_str(), field_of(&message)) {
+                (".", Some(named)) if message.starts_with("missing field") => named,
+                (parent, Some(named)) if message.starts_with("missing field") => {
+                    format!("{parent}.{named}")
+                }
+                (".", _) => "body".to_owned(),
+                (path, _) => path.to_owned(),
+            };
+            Err(ApiError::invalid_field(&field, message))
+        }
+    }
+}
+
+/// The name between the first pair of backticks in a serde message.
+fn field_of(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = message[start..].find('`')? + start;
+    Some(message[start..end].to_owned())
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}

@@ -1,0 +1,73 @@
+//! The key check run by `validate`, create, update and refresh: fetch the keys exactly as the
+//! key manager will (metadata, then JWKS) through the SSRF-safe fetcher, once, and turn the
+//! result into both the admin's report and what the store records (status, last-good JWKS).
+
+use portcullis_keys::validate::{KeySource, check_source};
+use portcullis_policy::ServerDefinition;
+use portcullis_store::FetchOutcome;
+use serde_json::Value;
+
+use crate::state::AppState;
+
+/// What a key check found.
+#[derive(Debug, Clone)]
+pub struct KeyCheck {
+    /// The report shown to the admin (`ValidationReport`, camelCase).
+    pub report: Value,
+    /// What to record on the server.
+    pub outcome: FetchOutcome,
+    /// Issuer found through metadata.
+    pub discovered_issuer: Option<String>,
+    /// JWKS URL found through metadata.
+    pub discovered_jwks_uri: Option<String>,
+}
+
+/// Where `definition`'s keys come from: the metadata URL when given (it also yields the issuer),
+/// else the JWKS URL.
+pub fn key_source(definition: &ServerDefinition) -> Option<KeySource> {
+    match (&definition.metadata_url, &definition.jwks_uri) {
+        (Some(metadata), _) => Some(KeySource::Metadata(metadata.clone())),
+        (None, Some(jwks)) => Some(KeySource::Jwks(jwks.clone())),
+        (None, None) => None,
+    }
+}
+
+/// Runs the check for `definition`.
+pub async fn check(state: &AppState, definition: &ServerDefinition) -> KeyCheck {
+    let Some(source) = key_source(definition) else {
+        let error = "no JWKS URL or metadata URL configured".to_owned();
+        return KeyCheck {
+            report: serde_json::json!({"ok": false, "error": {"code": "no_key_source", "message": error}}),
+            outcome: FetchOutcome::Failure { error },
+            discovered_issuer: None,
+            discovered_jwks_uri: None,
+        };
+    };
+    let (report, loaded) = check_source(&state.fetcher, source, definition.issuer.as_deref()).await;
+    let outcome = match (&loaded, &report.error) {
+        (Some(loaded), _) => FetchOutcome::Success {
+            jwks: String::from_utf8_lossy(&loaded.jwks.fetched.body).into_owned(),
+            key_ids: loaded.jwks.set.key_ids().map(str::to_owned).collect(),
+        },
+        (None, Some(error)) => FetchOutcome::Failure {
+            error: error.message.clone(),
+        },
+        (None, None) => FetchOutcome::Failure {
+            error: "the key check failed".into(),
+        },
+    };
+    let discovered_issuer = loaded
+        .as_ref()
+        .and_then(|l| l.discovered.as_ref())
+        .map(|d| d.issuer.display());
+    let discovered_jwks_uri = loaded
+        .as_ref()
+        .and_then(|l| l.discovered.as_ref())
+        .map(|d| d.jwks_uri.clone());
+    KeyCheck {
+        report: serde_json::to_value(&report).unwrap_or(Value::Null),
+        outcome,
+        discovered_issuer,
+        discovered_jwks_uri,
+    }
+}

@@ -1,0 +1,119 @@
+//! The HTTP edge of Portcullis (axum): the cloud service API under `/api/v1`, operations
+//! endpoints, and later forward auth, the reverse proxy, the sandbox API and the portal.
+//!
+//! Handlers are thin: they authenticate (`auth`), parse strictly (`json`), call the pure
+//! `policy` crate for rules and the `store` for persistence, and convert every failure once
+//! through [`error::ApiError`]. Nothing below this crate knows HTTP.
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod json;
+pub mod keycheck;
+pub mod state;
+pub mod time;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::routing::{get, post};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::{AppState, Settings};
+
+use crate::api::{admins, audit, ops, roles, servers, session};
+use crate::error::ApiError;
+
+/// The request id header set on every response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The full router.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let api = Router::new()
+        .route("/status", get(ops::status))
+        .route("/auth/login", post(session::login))
+        .route("/auth/logout", post(session::logout))
+        .route(
+            "/authorizationServers",
+            get(servers::list).post(servers::create),
+        )
+        .route("/authorizationServers/validate", post(servers::validate))
+        .route(
+            "/authorizationServers/{id}",
+            get(servers::get)
+                .put(servers::replace)
+                .delete(servers::delete),
+        )
+        .route("/authorizationServers/{id}/refresh", post(servers::refresh))
+        .route(
+            "/apiRoles",
+            get(roles::api_roles::list).post(roles::api_roles::create),
+        )
+        .route(
+            "/apiRoles/{id}",
+            get(roles::api_roles::get)
+                .put(roles::api_roles::replace)
+                .delete(roles::api_roles::delete),
+        )
+        .route(
+            "/adminRoles",
+            get(roles::admin_roles::list).post(roles::admin_roles::create),
+        )
+        .route(
+            "/adminRoles/{id}",
+            get(roles::admin_roles::get)
+                .put(roles::admin_roles::replace)
+                .delete(roles::admin_roles::delete),
+        )
+        .route("/admins", get(admins::list).post(admins::create))
+        .route(
+            "/admins/{id}",
+            get(admins::get).put(admins::replace).delete(admins::delete),
+        )
+        .route("/auditLogs", get(audit::list))
+        .route("/auditLogs.csv", get(audit::csv))
+        .fallback(|| async { ApiError::not_found("API endpoint") })
+        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tokio::time::timeout(Duration::from_secs(5), state.store.close())
+        .await
+        .ok();
+    Ok(())
+}
