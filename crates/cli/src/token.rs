@@ -198,7 +198,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
                 println!("expires: {}", describe_time(verified.expires_at));
                 println!(
                     "claims: {}",
-                    serde_json::to_string_pretty(&verified.claims)?
+                    serde_json::to_string_pretty(&verified.claims())?
                 );
             }
             Err(rejected) => {
@@ -301,7 +301,7 @@ fn inspect(arg: &str) -> anyhow::Result<u8> {
     };
     println!(
         "header (unverified):\n{}",
-        serde_json::to_string_pretty(&jws.header.members)?
+        serde_json::to_string_pretty(&jws.header_members())?
     );
     let alg_note = match jws.header.alg_name {
         AlgName::Supported(alg) => format!("{alg}: supported asymmetric signature algorithm"),
@@ -321,13 +321,13 @@ fn inspect(arg: &str) -> anyhow::Result<u8> {
     for member in &jws.header.ignored_key_members {
         println!("  {member}  present and ignored: keys come only from the trusted server's JWKS");
     }
-    match strict_json::parse_object(&jws.payload) {
+    match strict_json::parse_object(jws.payload()) {
         Ok(claims) => print_claims(&claims)?,
         Err(err) => println!("payload is not a JSON object: {err}"),
     }
     println!(
         "signature: {} bytes (not verified; use `portcullis token verify`)",
-        jws.signature.len()
+        jws.signature().len()
     );
     Ok(EXIT_OK)
 }

@@ -161,7 +161,8 @@ fn verify_prints_vendor_hints() {
 #[test]
 fn verify_json_prints_the_trace() {
     let s = setup();
-    let token = s.key.sign(&okta_claims());
+    let claims = okta_claims();
+    let token = s.key.sign(&claims);
     let out = portcullis(&[
         "token",
         "verify",
@@ -176,6 +177,8 @@ fn verify_json_prints_the_trace() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["verdict"], "accepted");
     assert_eq!(report["token"]["clientId"], "0oa8acv8gbBPRCZ7I5d7");
+    assert_eq!(report["token"]["serverName"], "cli");
+    assert_eq!(report["token"]["claims"], claims);
     let steps: Vec<&str> = report["trace"]["steps"]
         .as_array()
         .unwrap()

@@ -216,7 +216,7 @@ fn evaluate(jws: &Value, keys: &JwkSet) -> Result<Algorithm, Rejection> {
             })?,
     };
     jwk.key
-        .verify(alg, parsed.signing_input.as_bytes(), &parsed.signature)
+        .verify(alg, parsed.signing_input.as_bytes(), parsed.signature())
         .map_err(Rejection::Signature)?;
     Ok(alg)
 }

@@ -1,21 +1,68 @@
 //! Claim checks (DESIGN.md §2 "Claims"): times with skew, audience, client id, token type.
 //! Each function is one rule, returning the precise [`Rejection`].
+//!
+//! The claims are read zero-copy: [`Claims`] keeps the payload's top-level members as borrowed
+//! names and raw JSON values (checked strictly by `portcullis_jose::strict_json`: duplicates at
+//! every depth and the depth bound are refused before anything is read), and each rule decodes
+//! only the few values it needs. Nothing here is trusted before the signature is verified; the
+//! validator reads `iss` (and `kid` from the header) only to choose the server and key.
 
+use std::borrow::Cow;
+
+use portcullis_jose::JsonError;
+use portcullis_jose::strict_json::{RawJson, RawObject};
 use serde_json::{Map, Value};
 
 use crate::rejection::Rejection;
 use crate::sanitize::untrusted;
 
+/// A JWT claim set, parsed one level deep without copying: member names and raw values borrowed
+/// from the decoded payload.
+#[derive(Debug, Clone)]
+pub struct Claims<'a> {
+    object: RawObject<'a>,
+}
+
+impl<'a> Claims<'a> {
+    /// Parses a decoded payload: a strict JSON object (same rules and errors as
+    /// `strict_json::parse_object`).
+    pub fn parse(payload: &'a [u8]) -> Result<Self, JsonError> {
+        RawObject::parse(payload).map(|object| Self { object })
+    }
+
+    /// The payload JSON text, exactly as signed.
+    pub fn json(&self) -> &'a str {
+        self.object.text()
+    }
+
+    /// The raw JSON value of claim `name`, if present (`null` counts as present).
+    pub fn raw(&self, name: &str) -> Option<RawJson<'a>> {
+        self.object.get(name)
+    }
+
+    /// Whether claim `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.object.contains(name)
+    }
+
+    /// Claim `name` if it is a string (absent or another type: `None`).
+    pub fn str(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.raw(name).and_then(|raw| raw.as_str())
+    }
+
+    /// All claims as a JSON map (allocates; for display and the evaluation trace).
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.object.to_map()
+    }
+}
+
 /// Reads a NumericDate claim (RFC 7519 §2): a JSON number, integer or fractional. Any other type
 /// is malformed — `"1700000000"` (string) and `true` are type confusion, not dates.
-pub fn numeric_date(
-    claims: &Map<String, Value>,
-    claim: &'static str,
-) -> Result<Option<f64>, Rejection> {
-    match claims.get(claim) {
+pub fn numeric_date(claims: &Claims<'_>, claim: &'static str) -> Result<Option<f64>, Rejection> {
+    match claims.raw(claim) {
         None => Ok(None),
-        Some(Value::Number(n)) => {
-            n.as_f64()
+        Some(raw) => {
+            raw.as_f64()
                 .filter(|v| v.is_finite())
                 .map(Some)
                 .ok_or(Rejection::MalformedClaim {
@@ -23,15 +70,11 @@ pub fn numeric_date(
                     expected: "a NumericDate (number)",
                 })
         }
-        Some(_) => Err(Rejection::MalformedClaim {
-            claim,
-            expected: "a NumericDate (number)",
-        }),
     }
 }
 
 /// `exp` is required, a NumericDate, and `now` must be before `exp` + `skew`. Returns `exp`.
-pub fn check_expiry(claims: &Map<String, Value>, now: f64, skew: u32) -> Result<f64, Rejection> {
+pub fn check_expiry(claims: &Claims<'_>, now: f64, skew: u32) -> Result<f64, Rejection> {
     let exp = numeric_date(claims, "exp")?.ok_or(Rejection::MissingExpiry)?;
     if now >= exp + f64::from(skew) {
         return Err(Rejection::Expired { exp, now, skew });
@@ -41,7 +84,7 @@ pub fn check_expiry(claims: &Map<String, Value>, now: f64, skew: u32) -> Result<
 
 /// `nbf`, when present, must not be later than `now` + `skew`.
 pub fn check_not_before(
-    claims: &Map<String, Value>,
+    claims: &Claims<'_>,
     now: f64,
     skew: u32,
 ) -> Result<Option<f64>, Rejection> {
@@ -53,11 +96,7 @@ pub fn check_not_before(
 }
 
 /// `iat`, when present, must not be later than `now` + `skew`.
-pub fn check_issued_at(
-    claims: &Map<String, Value>,
-    now: f64,
-    skew: u32,
-) -> Result<Option<f64>, Rejection> {
+pub fn check_issued_at(claims: &Claims<'_>, now: f64, skew: u32) -> Result<Option<f64>, Rejection> {
     let iat = numeric_date(claims, "iat")?;
     match iat {
         Some(iat) if iat - f64::from(skew) > now => {
@@ -68,7 +107,7 @@ pub fn check_issued_at(
 }
 
 /// The whole validity window (`exp`, `nbf`, `iat`) with `skew` seconds of tolerance. Returns `exp`.
-pub fn check_times(claims: &Map<String, Value>, now: f64, skew: u32) -> Result<f64, Rejection> {
+pub fn check_times(claims: &Claims<'_>, now: f64, skew: u32) -> Result<f64, Rejection> {
     let exp = check_expiry(claims, now, skew)?;
     check_not_before(claims, now, skew)?;
     check_issued_at(claims, now, skew)?;
@@ -77,92 +116,130 @@ pub fn check_times(claims: &Map<String, Value>, now: f64, skew: u32) -> Result<f
 
 /// Reads an optional string claim; a non-string value is malformed.
 pub fn string_claim<'a>(
-    claims: &'a Map<String, Value>,
+    claims: &Claims<'a>,
     claim: &'static str,
-) -> Result<Option<&'a str>, Rejection> {
-    match claims.get(claim) {
+) -> Result<Option<Cow<'a, str>>, Rejection> {
+    match claims.raw(claim) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Rejection::MalformedClaim {
+        Some(raw) => raw.as_str().map(Some).ok_or(Rejection::MalformedClaim {
             claim,
             expected: "a string",
         }),
     }
 }
 
-/// The token's audiences: `aud` is a string or an array of strings (RFC 7519 §4.1.3).
-pub fn audiences(claims: &Map<String, Value>) -> Result<Vec<&str>, Rejection> {
-    const MALFORMED: Rejection = Rejection::MalformedClaim {
-        claim: "aud",
-        expected: "a string or an array of strings",
+const MALFORMED_AUDIENCE: Rejection = Rejection::MalformedClaim {
+    claim: "aud",
+    expected: "a string or an array of strings",
+};
+
+/// Calls `each` with every audience of the token (`aud` is a string or an array of strings,
+/// RFC 7519 §4.1.3) and returns how many there are, without collecting them.
+pub fn for_each_audience(
+    claims: &Claims<'_>,
+    mut each: impl FnMut(&str),
+) -> Result<usize, Rejection> {
+    let Some(raw) = claims.raw("aud") else {
+        return Ok(0);
     };
-    match claims.get("aud") {
-        None => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![s.as_str()]),
-        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().ok_or(MALFORMED)).collect(),
-        Some(_) => Err(MALFORMED),
+    if let Some(aud) = raw.as_str() {
+        each(&aud);
+        return Ok(1);
     }
+    let (mut count, mut malformed) = (0, false);
+    let is_array = raw.for_each_str_item(|item| match item {
+        Some(aud) => {
+            count += 1;
+            each(&aud);
+        }
+        None => malformed = true,
+    });
+    if !is_array || malformed {
+        return Err(MALFORMED_AUDIENCE);
+    }
+    Ok(count)
+}
+
+/// The token's audiences: `aud` is a string or an array of strings (RFC 7519 §4.1.3).
+pub fn audiences<'a>(claims: &Claims<'a>) -> Result<Vec<Cow<'a, str>>, Rejection> {
+    let Some(raw) = claims.raw("aud") else {
+        return Ok(Vec::new());
+    };
+    if let Some(aud) = raw.as_str() {
+        return Ok(vec![aud]);
+    }
+    let mut items = Vec::new();
+    let mut malformed = false;
+    let is_array = raw.for_each_str_item(|item| match item {
+        Some(aud) => items.push(aud),
+        None => malformed = true,
+    });
+    if !is_array || malformed {
+        return Err(MALFORMED_AUDIENCE);
+    }
+    Ok(items)
 }
 
 /// If `allowed` is non-empty, one of the token's audiences must be in it.
-pub fn check_audience(claims: &Map<String, Value>, allowed: &[String]) -> Result<(), Rejection> {
-    let token_audiences = audiences(claims)?;
+pub fn check_audience(claims: &Claims<'_>, allowed: &[String]) -> Result<(), Rejection> {
+    let mut matched = false;
+    let count = for_each_audience(claims, |aud| {
+        matched = matched || allowed.iter().any(|want| want == aud);
+    })?;
     if allowed.is_empty() {
         return Ok(());
     }
-    if token_audiences.is_empty() {
+    if count == 0 {
         return Err(Rejection::MissingAudience);
     }
-    if token_audiences
-        .iter()
-        .any(|a| allowed.iter().any(|want| want == a))
-    {
+    if matched {
         Ok(())
     } else {
         Err(Rejection::AudienceMismatch {
-            actual: untrusted(&token_audiences.join(" ")),
+            actual: untrusted(&audiences(claims)?.join(" ")),
         })
     }
 }
 
 /// The client id: the first present claim among `claim_names`, with the claim it came from.
-pub fn client_id<'a>(
-    claims: &'a Map<String, Value>,
-    claim_names: &'a [String],
-) -> Result<Option<(&'a str, &'a str)>, Rejection> {
+pub fn client_id<'a, 'n>(
+    claims: &Claims<'a>,
+    claim_names: &'n [String],
+) -> Result<Option<(&'n str, Cow<'a, str>)>, Rejection> {
     for name in claim_names {
-        match claims.get(name) {
-            None => continue,
-            Some(Value::String(id)) => return Ok(Some((name.as_str(), id.as_str()))),
-            Some(_) => {
-                return Err(Rejection::MalformedClaim {
-                    claim: "client_id",
-                    expected: "a string",
-                });
-            }
-        }
+        let Some(raw) = claims.raw(name) else {
+            continue;
+        };
+        return match raw.as_str() {
+            Some(id) => Ok(Some((name.as_str(), id))),
+            None => Err(Rejection::MalformedClaim {
+                claim: "client_id",
+                expected: "a string",
+            }),
+        };
     }
     Ok(None)
 }
 
-/// If `allowed` is non-empty, the client id must be in it.
-pub fn check_client_id(
-    claims: &Map<String, Value>,
+/// If `allowed` is non-empty, the client id must be in it. Returns the client id found (see
+/// [`client_id`]).
+pub fn check_client_id<'a>(
+    claims: &Claims<'a>,
     claim_names: &[String],
     allowed: &[String],
-) -> Result<(), Rejection> {
+) -> Result<Option<Cow<'a, str>>, Rejection> {
     let found = client_id(claims, claim_names)?;
     if allowed.is_empty() {
-        return Ok(());
+        return Ok(found.map(|(_, id)| id));
     }
     match found {
         None => Err(Rejection::MissingClientId {
             looked_for: claim_names.join(", "),
         }),
-        Some((_, id)) if allowed.iter().any(|want| want == id) => Ok(()),
+        Some((_, id)) if allowed.iter().any(|want| *want == id) => Ok(Some(id)),
         Some((claim, id)) => Err(Rejection::ClientIdMismatch {
             claim: claim.to_owned(),
-            actual: untrusted(id),
+            actual: untrusted(&id),
         }),
     }
 }
@@ -176,21 +253,22 @@ pub fn is_at_jwt(typ: &str) -> bool {
 /// always, a `typ` naming another kind of JWT and ID-token-only claims are refused.
 pub fn check_token_type(
     typ: Option<&str>,
-    claims: &Map<String, Value>,
+    claims: &Claims<'_>,
     require_at_jwt: bool,
 ) -> Result<(), Rejection> {
     if require_at_jwt && !typ.is_some_and(is_at_jwt) {
         return Err(Rejection::NotAtJwt(typ.map(untrusted)));
     }
     if let Some(typ) = typ {
-        let lower = typ.to_ascii_lowercase();
-        let generic = lower == "jwt" || lower == "application/jwt" || is_at_jwt(&lower);
+        let generic = typ.eq_ignore_ascii_case("jwt")
+            || typ.eq_ignore_ascii_case("application/jwt")
+            || is_at_jwt(typ);
         if !generic {
             return Err(Rejection::WrongTokenType(untrusted(typ)));
         }
     }
     for claim in ["nonce", "at_hash", "c_hash"] {
-        if claims.contains_key(claim) {
+        if claims.contains(claim) {
             return Err(Rejection::IdToken(claim));
         }
     }
@@ -202,13 +280,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+    /// The payload text of a claim set (parse it with [`Claims::parse`]).
+    fn text(v: Value) -> String {
+        assert!(v.is_object());
+        v.to_string()
+    }
+
+    fn parse(text: &str) -> Claims<'_> {
+        Claims::parse(text.as_bytes()).unwrap()
     }
 
     #[test]
     fn numeric_dates_must_be_numbers() {
-        let c = obj(json!({"exp": "1700000000", "nbf": true, "iat": 1.5}));
+        let t = text(json!({"exp": "1700000000", "nbf": true, "iat": 1.5, "auth_time": null}));
+        let c = parse(&t);
         assert!(matches!(
             numeric_date(&c, "exp"),
             Err(Rejection::MalformedClaim { claim: "exp", .. })
@@ -217,12 +302,21 @@ mod tests {
             numeric_date(&c, "nbf"),
             Err(Rejection::MalformedClaim { claim: "nbf", .. })
         ));
+        assert!(matches!(
+            numeric_date(&c, "auth_time"),
+            Err(Rejection::MalformedClaim {
+                claim: "auth_time",
+                ..
+            })
+        ));
         assert_eq!(numeric_date(&c, "iat"), Ok(Some(1.5)));
+        assert_eq!(numeric_date(&c, "missing"), Ok(None));
     }
 
     #[test]
     fn time_window_with_skew() {
-        let c = obj(json!({"exp": 1000, "nbf": 900, "iat": 900}));
+        let t = text(json!({"exp": 1000, "nbf": 900, "iat": 900}));
+        let c = parse(&t);
         assert_eq!(check_times(&c, 950.0, 0), Ok(1000.0));
         assert!(matches!(
             check_times(&c, 1000.0, 0),
@@ -238,35 +332,66 @@ mod tests {
             Err(Rejection::NotYetValid { .. })
         ));
         assert_eq!(
-            check_times(&obj(json!({})), 0.0, 60),
+            check_times(&parse("{}"), 0.0, 60),
             Err(Rejection::MissingExpiry)
         );
-        let fractional = obj(json!({"exp": 1000.5}));
+        let t = text(json!({"exp": 1000.5}));
+        let fractional = parse(&t);
         assert!(check_times(&fractional, 1000.4, 0).is_ok());
         assert!(check_times(&fractional, 1000.5, 0).is_err());
     }
 
     #[test]
+    fn string_claims() {
+        let t = r#"{"iss":"https://a\/b","sub":7,"tid":null}"#;
+        let c = parse(t);
+        assert_eq!(string_claim(&c, "iss"), Ok(Some("https://a/b".into())));
+        assert!(matches!(
+            string_claim(&c, "sub"),
+            Err(Rejection::MalformedClaim { claim: "sub", .. })
+        ));
+        assert!(string_claim(&c, "tid").is_err());
+        assert_eq!(string_claim(&c, "missing"), Ok(None));
+        assert_eq!(c.str("sub"), None);
+        assert_eq!(c.json(), t);
+        assert_eq!(c.to_map()["iss"], "https://a/b");
+    }
+
+    #[test]
     fn audience_rules() {
         let allowed = vec!["api://a".to_owned()];
-        assert!(check_audience(&obj(json!({"aud": "api://a"})), &allowed).is_ok());
-        assert!(check_audience(&obj(json!({"aud": ["x", "api://a"]})), &allowed).is_ok());
+        let check = |claims: Value, allowed: &[String]| {
+            let t = text(claims);
+            check_audience(&parse(&t), allowed)
+        };
+        assert!(check(json!({"aud": "api://a"}), &allowed).is_ok());
+        assert!(check(json!({"aud": ["x", "api://a"]}), &allowed).is_ok());
+        assert_eq!(check(json!({}), &allowed), Err(Rejection::MissingAudience));
         assert_eq!(
-            check_audience(&obj(json!({})), &allowed),
+            check(json!({"aud": []}), &allowed),
             Err(Rejection::MissingAudience)
         );
+        assert!(check(json!({"aud": []}), &[]).is_ok());
+        assert_eq!(
+            check(json!({"aud": ["x", "y"]}), &allowed),
+            Err(Rejection::AudienceMismatch {
+                actual: "x y".into()
+            })
+        );
         assert!(matches!(
-            check_audience(&obj(json!({"aud": ["x"]})), &allowed),
-            Err(Rejection::AudienceMismatch { .. })
-        ));
-        assert!(matches!(
-            check_audience(&obj(json!({"aud": ["api://a", 1]})), &allowed),
+            check(json!({"aud": ["api://a", 1]}), &allowed),
             Err(Rejection::MalformedClaim { .. })
         ));
         assert!(matches!(
-            check_audience(&obj(json!({"aud": {"api://a": 1}})), &[]),
+            check(json!({"aud": {"api://a": 1}}), &[]),
             Err(Rejection::MalformedClaim { .. })
         ));
+        assert!(matches!(
+            check(json!({"aud": null}), &[]),
+            Err(Rejection::MalformedClaim { .. })
+        ));
+        let t = r#"{"aud":["a","b\u0063"]}"#;
+        assert_eq!(audiences(&parse(t)), Ok(vec!["a".into(), "bc".into()]));
     }
 
     #[test]
@@ -275,24 +400,37 @@ mod tests {
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
-        let c = obj(json!({"azp": "z", "cid": "c"}));
-        assert_eq!(client_id(&c, &names), Ok(Some(("cid", "c"))));
-        assert!(check_client_id(&c, &names, &["c".to_owned()]).is_ok());
+        let t = text(json!({"azp": "z", "cid": "c"}));
+        let c = parse(&t);
+        assert_eq!(client_id(&c, &names), Ok(Some(("cid", "c".into()))));
+        assert_eq!(
+            check_client_id(&c, &names, &["c".to_owned()]),
+            Ok(Some("c".into()))
+        );
+        assert_eq!(check_client_id(&c, &names, &[]), Ok(Some("c".into())));
         assert!(matches!(
             check_client_id(&c, &names, &["z".to_owned()]),
             Err(Rejection::ClientIdMismatch { .. })
         ));
         assert!(matches!(
-            check_client_id(&obj(json!({})), &names, &["z".to_owned()]),
+            check_client_id(&parse("{}"), &names, &["z".to_owned()]),
             Err(Rejection::MissingClientId { .. })
+        ));
+        assert!(matches!(
+            check_client_id(&parse(r#"{"cid":["c"]}"#), &names, &[]),
+            Err(Rejection::MalformedClaim {
+                claim: "client_id",
+                ..
+            })
         ));
     }
 
     #[test]
     fn token_type_rules() {
-        let none = Map::new();
+        let none = parse("{}");
         assert!(check_token_type(None, &none, false).is_ok());
         assert!(check_token_type(Some("JWT"), &none, false).is_ok());
+        assert!(check_token_type(Some("Application/JWT"), &none, false).is_ok());
         assert!(check_token_type(Some("at+JWT"), &none, true).is_ok());
         assert!(check_token_type(Some("application/at+jwt"), &none, true).is_ok());
         assert!(matches!(
@@ -311,9 +449,15 @@ mod tests {
             check_token_type(Some("logout+jwt"), &none, false),
             Err(Rejection::WrongTokenType(_))
         ));
+        let t = text(json!({"at_hash": "x"}));
         assert_eq!(
-            check_token_type(None, &obj(json!({"at_hash": "x"})), false),
+            check_token_type(None, &parse(&t), false),
             Err(Rejection::IdToken("at_hash"))
+        );
+        let t = text(json!({"nonce": null}));
+        assert_eq!(
+            check_token_type(None, &parse(&t), false),
+            Err(Rejection::IdToken("nonce"))
         );
     }
 }

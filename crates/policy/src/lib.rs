@@ -33,4 +33,4 @@ pub use definition::{ServerDefinition, ServerInput, UrlRules};
 pub use preset::{Preset, VendorHint};
 pub use rejection::{Rejected, Rejection};
 pub use trace::{EvaluationTrace, NoTrace, Outcome, Step, TraceSink};
-pub use validator::{TrustedServer, Validator, VerifiedToken};
+pub use validator::{SharedStr, TrustedServer, Validator, VerifiedToken};

@@ -1,23 +1,31 @@
 //! Scopes: reading them from the claims a server names, and API-role scopes
 //! `<cloud>::<orgId>::<roleName>` (DESIGN.md §1.2).
 
-use serde_json::{Map, Value};
+use crate::claims::Claims;
 
 /// Reads and merges scopes from `claim_names`. Each claim may be a space-separated string
 /// (RFC 8693 §4.2) or an array of strings; other shapes are ignored for that claim (a scope claim
 /// we cannot read grants nothing). Duplicates are removed, first occurrence order kept.
-pub fn extract(claims: &Map<String, Value>, claim_names: &[String]) -> Vec<String> {
-    let mut scopes: Vec<String> = Vec::new();
+pub fn extract(claims: &Claims<'_>, claim_names: &[String]) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::with_capacity(8);
     let mut push = |s: &str| {
         if !s.is_empty() && !scopes.iter().any(|have| have == s) {
             scopes.push(s.to_owned());
         }
     };
     for name in claim_names {
-        match claims.get(name) {
-            Some(Value::String(text)) => text.split(' ').for_each(&mut push),
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(&mut push),
-            _ => {}
+        let Some(raw) = claims.raw(name) else {
+            continue;
+        };
+        match raw.as_str() {
+            Some(text) => text.split(' ').for_each(&mut push),
+            None => {
+                raw.for_each_str_item(|item| {
+                    if let Some(scope) = item {
+                        push(&scope);
+                    }
+                });
+            }
         }
     }
     scopes
@@ -79,14 +87,15 @@ mod tests {
 
     #[test]
     fn merges_string_and_array_claims() {
-        let claims = json!({"scope": "a b  c", "scp": ["b", "d", 5], "roles": "x"});
-        let claims = claims.as_object().unwrap();
+        let text = json!({"scope": "a b  c", "scp": ["b", "d", 5, ["e"]], "roles": "x", "n": 1})
+            .to_string();
+        let claims = &Claims::parse(text.as_bytes()).unwrap();
         assert_eq!(
             extract(claims, &names(&["scope", "scp", "roles"])),
             ["a", "b", "c", "d", "x"]
         );
         assert_eq!(extract(claims, &names(&["scp"])), ["b", "d"]);
-        assert!(extract(claims, &names(&["missing"])).is_empty());
+        assert!(extract(claims, &names(&["missing", "n"])).is_empty());
     }
 
     #[test]

@@ -11,14 +11,15 @@
 //!   `alg` alone decides nothing;
 //! - the signature is verified before any claim is believed.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use portcullis_jose::{AlgName, Algorithm, CompactJws, JwkSet, JwsError, strict_json};
-use serde::Serialize;
+use portcullis_jose::{AlgName, Algorithm, CompactJws, JwkSet, JwsError};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::claims;
+use crate::claims::{self, Claims};
 use crate::config::ServerConfig;
 use crate::issuer::IssuerPattern;
 use crate::preset::{GRAPH_AUDIENCES, Preset, VendorHint};
@@ -43,14 +44,81 @@ pub struct TrustedServer {
     pub generation: u64,
 }
 
+/// A shared, immutable string: cloning it is a reference-count increment. Used for the server
+/// id and name every [`VerifiedToken`] carries. Compares, prints and serializes as a string.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SharedStr(Arc<str>);
+
+impl SharedStr {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(text: &str) -> Self {
+        Self(Arc::from(text))
+    }
+}
+
+impl std::fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for SharedStr {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
 /// What a successfully validated token tells the rest of the system.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifiedToken {
     /// Id of the server that verified it.
-    pub server_id: String,
+    pub server_id: SharedStr,
     /// Name of that server.
-    pub server_name: String,
+    pub server_name: SharedStr,
     /// The server's generation at verification time.
     pub generation: u64,
     /// `iss`.
@@ -69,11 +137,32 @@ pub struct VerifiedToken {
     pub alg: Algorithm,
     /// `kid` of the verifying key.
     pub kid: Option<String>,
-    /// All claims of the payload.
-    pub claims: Map<String, Value>,
+    /// All claims of the payload: the verified payload JSON text, kept as signed and parsed only
+    /// on request ([`VerifiedToken::claims`]); serialized as a JSON object named `claims`.
+    #[serde(rename = "claims", serialize_with = "serialize_claims")]
+    claims_json: Arc<str>,
 }
 
-/// What the checks established, before the claims are moved into the [`VerifiedToken`].
+impl VerifiedToken {
+    /// All claims of the payload, parsed (allocates a map; the hot path never calls this).
+    pub fn claims(&self) -> Map<String, Value> {
+        // Cannot fail: the text was accepted by the strict parser before the token was verified.
+        serde_json::from_str(&self.claims_json).unwrap_or_default()
+    }
+
+    /// The verified payload JSON text, exactly as signed.
+    pub fn claims_json(&self) -> &str {
+        &self.claims_json
+    }
+}
+
+fn serialize_claims<S: Serializer>(json: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    serde_json::from_str::<Map<String, Value>>(json)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(serializer)
+}
+
+/// What the checks established, before the [`VerifiedToken`] is built.
 struct Checked {
     exp: f64,
     client_id: Option<String>,
@@ -84,24 +173,53 @@ struct Checked {
 impl Checked {
     fn into_verified(
         self,
-        server: &TrustedServer,
+        prepared: &Prepared,
         alg: Algorithm,
-        claims: Map<String, Value>,
+        claims: &Claims<'_>,
+        iss: Option<&str>,
     ) -> VerifiedToken {
-        let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        let server = &prepared.server;
         VerifiedToken {
-            server_id: server.id.clone(),
-            server_name: server.config.name.clone(),
+            server_id: prepared.id.clone(),
+            server_name: prepared.name.clone(),
             generation: server.generation,
-            issuer: text("iss"),
-            subject: text("sub"),
+            issuer: iss.map(str::to_owned),
+            subject: claims.str("sub").map(Cow::into_owned),
             client_id: self.client_id,
             scopes: self.scopes,
             expires_at: self.exp,
             valid_until: self.exp + f64::from(server.config.clock_skew_s),
             alg,
             kid: self.kid,
-            claims,
+            claims_json: Arc::from(claims.json()),
+        }
+    }
+}
+
+/// A parsed token on its way through the checks: nothing in it is trusted before the signature
+/// is verified by a key of the selected server.
+#[derive(Clone, Copy)]
+struct Token<'t> {
+    jws: &'t CompactJws<'t>,
+    /// The header `alg`, already known to be one we support.
+    alg: Algorithm,
+    claims: &'t Claims<'t>,
+    /// `iss`, read once to select the server (a non-string `iss` was already refused).
+    iss: Option<&'t str>,
+}
+
+/// Candidate servers for a token: usually one issuer's list, borrowed from the index.
+enum Candidates<'v> {
+    Indexed(&'v [usize]),
+    Merged(Vec<usize>),
+}
+
+impl std::ops::Deref for Candidates<'_> {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        match self {
+            Candidates::Indexed(slice) => slice,
+            Candidates::Merged(vec) => vec,
         }
     }
 }
@@ -109,6 +227,9 @@ impl Checked {
 struct Prepared {
     server: TrustedServer,
     issuer: Option<IssuerPattern>,
+    /// `server.id` and `server.config.name`, shared with every token this server verifies.
+    id: SharedStr,
+    name: SharedStr,
 }
 
 /// An immutable, indexed set of trusted servers that validates tokens.
@@ -162,7 +283,16 @@ impl Validator {
                 v.presets_present.push(server.config.preset);
             }
             v.by_id.insert(server.id.clone(), index);
-            v.servers.push(Prepared { server, issuer });
+            let (id, name) = (
+                SharedStr::from(server.id.as_str()),
+                SharedStr::from(server.config.name.as_str()),
+            );
+            v.servers.push(Prepared {
+                server,
+                issuer,
+                id,
+                name,
+            });
         }
         v
     }
@@ -206,11 +336,12 @@ impl Validator {
                 hint,
             }
         })?;
-        let payload = strict_json::parse_object(&jws.payload);
+        let parsed = Claims::parse(jws.payload());
         if trace.is_recording() {
-            trace.decoded(&jws.header.members, payload.as_ref().ok());
+            let payload = parsed.as_ref().ok().map(Claims::to_map);
+            trace.decoded(&jws.header_members(), payload.as_ref());
         }
-        let claims = payload.map_err(|e| {
+        let claims = parsed.map_err(|e| {
             trace.step(Step::Shape, Outcome::Fail, || format!("payload: {e}"));
             Rejected::from(Rejection::PayloadJson(e))
         })?;
@@ -246,7 +377,8 @@ impl Validator {
         });
 
         let iss = claims::string_claim(&claims, "iss")
-            .map_err(|r| self.reject(trace, Step::ServerSelection, r, None, &claims))?;
+            .map_err(|r| self.reject(trace, Step::ServerSelection, r, None))?;
+        let iss = iss.as_deref();
         let kid = jws.header.kid.as_deref();
         let candidates = self.candidates(iss, kid);
         let mut enabled = candidates
@@ -285,8 +417,16 @@ impl Validator {
                 };
                 format!("server {} matched by {how}", prepared.server.config.name)
             });
-            match self.evaluate(prepared, &jws, alg, &claims, now, trace) {
-                Ok(checked) => return Ok(checked.into_verified(&prepared.server, alg, claims)),
+            let token = Token {
+                jws: &jws,
+                alg,
+                claims: &claims,
+                iss,
+            };
+            match self.evaluate(prepared, &token, now, trace) {
+                Ok(checked) => {
+                    return Ok(checked.into_verified(prepared, alg, &claims, iss));
+                }
                 Err(rejection) => {
                     let hint = hint_for(&rejection, prepared.server.config.preset, &jws, &claims);
                     let rejected = Rejected {
@@ -317,7 +457,6 @@ impl Validator {
         step: Step,
         rejection: Rejection,
         server: Option<&str>,
-        _claims: &Map<String, Value>,
     ) -> Rejected {
         trace.step(step, Outcome::Fail, || rejection.to_string());
         Rejected {
@@ -328,38 +467,47 @@ impl Validator {
     }
 
     /// Servers that could have issued a token with this `iss` and `kid`, in configuration order.
-    fn candidates(&self, iss: Option<&str>, kid: Option<&str>) -> Vec<usize> {
-        let mut found: Vec<usize> = Vec::new();
+    /// The index lists are built in configuration order, so only a mix of exact and template
+    /// matches needs a new, sorted list.
+    fn candidates(&self, iss: Option<&str>, kid: Option<&str>) -> Candidates<'_> {
         if let Some(iss) = iss {
-            if let Some(exact) = self.by_exact_issuer.get(iss) {
-                found.extend(exact);
-            }
-            found.extend(self.templates.iter().copied().filter(|i| {
+            let exact = self.by_exact_issuer.get(iss).map_or(&[][..], Vec::as_slice);
+            let mut templated = self.templates.iter().copied().filter(|i| {
                 self.servers[*i]
                     .issuer
                     .as_ref()
                     .is_some_and(|p| p.could_match(iss))
-            }));
+            });
+            if let Some(first) = templated.next() {
+                let mut found = exact.to_vec();
+                found.push(first);
+                found.extend(templated);
+                found.sort_unstable();
+                return Candidates::Merged(found);
+            }
+            if !exact.is_empty() {
+                return Candidates::Indexed(exact);
+            }
         }
-        if found.is_empty()
-            && let Some(kid) = kid
-            && let Some(issuerless) = self.issuerless_by_kid.get(kid)
-        {
-            found.extend(issuerless);
+        match kid.and_then(|kid| self.issuerless_by_kid.get(kid)) {
+            Some(issuerless) => Candidates::Indexed(issuerless),
+            None => Candidates::Indexed(&[]),
         }
-        found.sort_unstable();
-        found
     }
 
     fn evaluate<T: TraceSink>(
         &self,
         prepared: &Prepared,
-        jws: &CompactJws<'_>,
-        alg: Algorithm,
-        claims: &Map<String, Value>,
+        token: &Token<'_>,
         now: f64,
         trace: &mut T,
     ) -> Result<Checked, Rejection> {
+        let Token {
+            jws,
+            alg,
+            claims,
+            iss,
+        } = *token;
         let server = &prepared.server;
         let config = &server.config;
         let fail = |trace: &mut T, step: Step, rejection: Rejection| {
@@ -403,7 +551,7 @@ impl Validator {
                 trace.step(Step::KeySelection, Outcome::Pass, || {
                     format!("key {} ({})", untrusted(kid), jwk.key.params().describe())
                 });
-                if jwk.key.verify(alg, message, &jws.signature).is_err() {
+                if jwk.key.verify(alg, message, jws.signature()).is_err() {
                     return Err(fail(trace, Step::Signature, Rejection::BadSignature));
                 }
                 jwk
@@ -425,7 +573,7 @@ impl Validator {
                 trace.step(Step::KeySelection, Outcome::Pass, || {
                     "token has no kid: trying every compatible key".to_owned()
                 });
-                match compatible.find(|k| k.key.verify(alg, message, &jws.signature).is_ok()) {
+                match compatible.find(|k| k.key.verify(alg, message, jws.signature()).is_ok()) {
                     Some(jwk) => jwk,
                     None => return Err(fail(trace, Step::Signature, Rejection::BadSignature)),
                 }
@@ -473,10 +621,14 @@ impl Validator {
             },
         );
 
-        let iss = claims::string_claim(claims, "iss").map_err(|r| fail(trace, Step::Issuer, r))?;
+        // `iss` was read (and its type checked) once, to select this server. `tid` is only
+        // needed for `{tenantid}` templates.
+        let needs_tid = matches!(prepared.issuer, Some(IssuerPattern::TenantTemplate { .. }))
+            || verifying_key_issuer.is_some();
+        let tid = if needs_tid { claims.str("tid") } else { None };
+        let tid = tid.as_deref();
         match &prepared.issuer {
             Some(pattern) => {
-                let tid = claims.get("tid").and_then(Value::as_str);
                 if !iss.is_some_and(|iss| pattern.matches(iss, tid)) {
                     let rejection = Rejection::IssuerMismatch {
                         expected: pattern.display(),
@@ -493,7 +645,6 @@ impl Validator {
             }),
         }
         if let Some(key_issuer) = verifying_key_issuer {
-            let tid = claims.get("tid").and_then(Value::as_str);
             let bound = match IssuerPattern::parse(key_issuer) {
                 Ok(pattern) => iss.is_some_and(|iss| pattern.matches(iss, tid)),
                 Err(_) => iss == Some(key_issuer.as_str()),
@@ -539,12 +690,10 @@ impl Validator {
             },
         );
 
-        claims::check_client_id(claims, &config.client_id_claims, &config.client_ids)
-            .map_err(|r| fail(trace, Step::ClientId, r))?;
-        let client_id = claims::client_id(claims, &config.client_id_claims)
-            .ok()
-            .flatten()
-            .map(|(_, id)| id.to_owned());
+        let client_id =
+            claims::check_client_id(claims, &config.client_id_claims, &config.client_ids)
+                .map_err(|r| fail(trace, Step::ClientId, r))?
+                .map(Cow::into_owned);
         trace.step(
             Step::ClientId,
             if config.client_ids.is_empty() {
@@ -587,25 +736,21 @@ impl Validator {
     fn hmac_hint(
         &self,
         rejection: &Rejection,
-        claims: &Map<String, Value>,
+        claims: &Claims<'_>,
         kid: Option<&str>,
     ) -> Option<VendorHint> {
         if !matches!(rejection, Rejection::AlgHmac(_)) {
             return None;
         }
-        let iss = claims.get("iss").and_then(Value::as_str);
+        let iss = claims.str("iss");
         let from_pingfederate = self
-            .candidates(iss, kid)
+            .candidates(iss.as_deref(), kid)
             .iter()
             .any(|i| self.servers[*i].server.config.preset == Preset::Pingfederate);
         from_pingfederate.then_some(VendorHint::PingFederateSymmetricKey)
     }
 
-    fn unknown_issuer_hint(
-        &self,
-        iss: Option<&str>,
-        claims: &Map<String, Value>,
-    ) -> Option<VendorHint> {
+    fn unknown_issuer_hint(&self, iss: Option<&str>, claims: &Claims<'_>) -> Option<VendorHint> {
         let iss = iss?;
         if has_graph_audience(claims) {
             return Some(VendorHint::EntraTokenForMicrosoftApi);
@@ -638,8 +783,12 @@ impl Validator {
     }
 }
 
-fn has_graph_audience(claims: &Map<String, Value>) -> bool {
-    claims::audiences(claims).is_ok_and(|auds| auds.iter().any(|a| GRAPH_AUDIENCES.contains(a)))
+fn has_graph_audience(claims: &Claims<'_>) -> bool {
+    let mut graph = false;
+    let shape = claims::for_each_audience(claims, |aud| {
+        graph = graph || GRAPH_AUDIENCES.contains(&aud);
+    });
+    shape.is_ok() && graph
 }
 
 /// Vendor advice for a rejection by a selected server.
@@ -647,7 +796,7 @@ fn hint_for(
     rejection: &Rejection,
     preset: Preset,
     jws: &CompactJws<'_>,
-    claims: &Map<String, Value>,
+    claims: &Claims<'_>,
 ) -> Option<VendorHint> {
     let entra = matches!(preset, Preset::EntraV1 | Preset::EntraV2);
     match rejection {
@@ -666,7 +815,7 @@ fn hint_for(
         Rejection::MissingAudience | Rejection::AudienceMismatch { .. }
             if ["nonce", "at_hash", "c_hash"]
                 .iter()
-                .any(|c| claims.contains_key(*c)) =>
+                .any(|c| claims.contains(c)) =>
         {
             Some(VendorHint::IdTokenNotAccessToken)
         }
