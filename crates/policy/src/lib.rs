@@ -24,6 +24,7 @@ pub mod preset;
 pub mod rejection;
 pub mod sanitize;
 pub mod scopes;
+pub mod snapshot;
 pub mod trace;
 pub mod validator;
 

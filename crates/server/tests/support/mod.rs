@@ -6,6 +6,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use reqwest::header::HeaderMap;
+
 use portcullis_keys::fetch::{FetchPolicy, Fetcher};
 use portcullis_server::{AppState, Settings};
 use portcullis_store::Store;
@@ -94,15 +96,12 @@ impl TestServer {
             ..FetchPolicy::default()
         })
         .unwrap();
-        let state = AppState {
-            store: store.clone(),
-            org,
-            settings: Arc::new(settings),
-            fetcher: Arc::new(fetcher),
-        };
+        let (state, key_changes) = AppState::new(store.clone(), org, settings, fetcher);
         portcullis_server::api::session::bootstrap_admin(&state, Some(ADMIN_PASSWORD))
             .await
             .unwrap();
+        portcullis_server::runtime::rebuild(&state).await.unwrap();
+        portcullis_server::runtime::spawn(state.clone(), key_changes);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             portcullis_server::serve(listener, state, async {
@@ -203,6 +202,33 @@ impl Client {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, json)
+    }
+
+    /// A request with a bearer token (no cookies, no CSRF), returning status, headers and body.
+    pub async fn bearer(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut request = http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, headers, json)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
