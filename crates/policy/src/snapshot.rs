@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::definition::ServerDefinition;
 use crate::permissions::Permissions;
+use crate::routes::RouteTable;
 use crate::scopes;
 use crate::validator::Validator;
 
@@ -21,6 +22,8 @@ pub struct Snapshot {
     pub api_roles: HashMap<String, Permissions>,
     /// Server definitions by id (for the key manager's schedule and the API).
     pub servers: Vec<(String, ServerDefinition)>,
+    /// Routes for forward auth and the proxy.
+    pub routes: RouteTable,
 }
 
 /// The API roles a token's scopes grant in this deployment (DESIGN.md §1.2).

@@ -34,11 +34,15 @@ fn invalid_request(description: &str) -> ApiError {
 /// Extracts the token from `Authorization: Bearer <token>`; anything else there is malformed,
 /// and a token also sent as `access_token` in the query is a token in two places.
 pub fn extract_token(parts: &Parts) -> Result<String, ApiError> {
-    let values: Vec<_> = parts
-        .headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .collect();
+    token_from_headers(&parts.headers, parts.uri.query())
+}
+
+/// [`extract_token`] over headers and a query string.
+pub fn token_from_headers(
+    headers: &axum::http::HeaderMap,
+    query: Option<&str>,
+) -> Result<String, ApiError> {
+    let values: Vec<_> = headers.get_all(header::AUTHORIZATION).iter().collect();
     if values.len() != 1 {
         return Err(invalid_request("send exactly one Authorization header"));
     }
@@ -56,11 +60,7 @@ pub fn extract_token(parts: &Parts) -> Result<String, ApiError> {
     if token.is_empty() || !token.chars().all(token68) {
         return Err(invalid_request("the bearer token is malformed"));
     }
-    if parts
-        .uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("access_token=")))
-    {
+    if query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("access_token="))) {
         return Err(invalid_request("send the token in one place only"));
     }
     Ok(token.to_owned())
@@ -116,9 +116,9 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, 
     })
 }
 
-/// Validates through the cache; on an unknown `kid`, asks the key manager for one rate-limited
+/// Validates through the cache (counting hits); on an unknown `kid`, asks the key manager for one rate-limited
 /// refetch (waiting up to 2 s) and validates once more against the rebuilt snapshot.
-async fn validate(
+pub async fn validate(
     state: &AppState,
     token: &str,
 ) -> Result<std::sync::Arc<portcullis_policy::VerifiedToken>, portcullis_policy::Rejected> {

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod bearer;
 pub mod error;
+pub mod forward_auth;
 pub mod json;
 pub mod keycheck;
 pub mod metrics;
@@ -32,6 +33,7 @@ use tower_http::trace::TraceLayer;
 
 pub use state::{AppState, Settings};
 
+use crate::api::routes as api_routes;
 use crate::api::{admins, audit, ops, roles, servers, session};
 use crate::error::ApiError;
 
@@ -82,6 +84,13 @@ pub fn router(state: AppState) -> Router {
             "/admins/{id}",
             get(admins::get).put(admins::replace).delete(admins::delete),
         )
+        .route("/routes", get(api_routes::list).post(api_routes::create))
+        .route(
+            "/routes/{id}",
+            get(api_routes::get)
+                .put(api_routes::replace)
+                .delete(api_routes::delete),
+        )
         .route("/auditLogs", get(audit::list))
         .route("/auditLogs.csv", get(audit::csv))
         .fallback(|| async { ApiError::not_found("API endpoint") })
@@ -95,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/authz", axum::routing::any(forward_auth::authz))
+        .route("/authz/{*rest}", axum::routing::any(forward_auth::authz))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(state)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -20,6 +20,7 @@ pub struct Metrics {
     /// Failed snapshot rebuilds (store unreachable).
     pub snapshot_rebuild_failures: AtomicU64,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
+    decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     fetches: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
@@ -31,6 +32,16 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(code)
+            .or_default() += 1;
+    }
+
+    /// Counts a forward-auth decision (`allow` / `deny`) with its reason.
+    pub fn decide(&self, result: &'static str, reason: Option<&'static str>) {
+        *self
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((result, reason.unwrap_or("")))
             .or_default() += 1;
     }
 
@@ -96,6 +107,21 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "portcullis_rejections_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_decisions_total Forward-auth decisions by result and reason.\n# TYPE portcullis_decisions_total counter"
+        );
+        for ((result, reason), n) in self
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "portcullis_decisions_total{{result=\"{result}\",reason=\"{reason}\"}} {n}"
             );
         }
         let _ = writeln!(

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use portcullis_jose::JwkSet;
+use portcullis_policy::routes::{CompiledRoute, RouteTable};
 use portcullis_policy::snapshot::Snapshot;
 use portcullis_policy::{TrustedServer, Validator};
 use portcullis_store::{RoleKind, StoreError, now_ms};
@@ -29,6 +30,7 @@ fn generation(version: i64, key_fingerprint: u64) -> u64 {
 pub async fn rebuild(state: &AppState) -> Result<(), StoreError> {
     let records = state.store.list_servers(state.org).await?;
     let roles = state.store.list_roles(state.org, RoleKind::Api).await?;
+    let route_records = state.store.list_routes(state.org).await?;
     state.keys.sync_from_records(&records);
     let now = now_ms();
     let empty = Arc::new(JwkSet::default());
@@ -55,6 +57,20 @@ pub async fn rebuild(state: &AppState) -> Result<(), StoreError> {
         validator: Validator::new(trusted),
         api_roles: roles.into_iter().map(|r| (r.name, r.permissions)).collect(),
         servers,
+        routes: RouteTable::new(
+            route_records
+                .into_iter()
+                .filter_map(|r| match CompiledRoute::new(&r.id, r.definition) {
+                    Ok(route) => Some(route),
+                    Err(errors) => {
+                        // Stored routes were checked on save; one that no longer compiles is
+                        // left out (deny), never half-applied.
+                        tracing::error!(route = %r.id, ?errors, "stored route is invalid; ignoring it");
+                        None
+                    }
+                })
+                .collect(),
+        ),
     };
     state.snapshot.store(Arc::new(snapshot));
     state
