@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -110,12 +109,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     settings.cloud_name = args.cloud_name.clone();
     settings.allow_insecure_jwks = args.allow_insecure_jwks;
-    let state = AppState {
-        store: store.clone(),
-        org: org.id,
-        settings: Arc::new(settings),
-        fetcher: Arc::new(fetcher),
-    };
+    let (state, key_changes) = AppState::new(store.clone(), org.id, settings, fetcher);
 
     match portcullis_server::api::session::bootstrap_admin(&state, args.admin_password.as_deref())
         .await
@@ -129,6 +123,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Err(err) => bail!("cannot create the first admin: {}", err.message),
     }
 
+    portcullis_server::runtime::rebuild(&state)
+        .await
+        .context("cannot load the configuration")?;
+    portcullis_server::runtime::spawn(state.clone(), key_changes);
     spawn_housekeeping(store.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -26,6 +26,7 @@
 pub mod address;
 pub mod discovery;
 pub mod fetch;
+pub mod manager;
 pub mod validate;
 
 pub use address::ForbiddenRange;

@@ -22,8 +22,10 @@ pub mod issuer;
 pub mod permissions;
 pub mod preset;
 pub mod rejection;
+pub mod routes;
 pub mod sanitize;
 pub mod scopes;
+pub mod snapshot;
 pub mod trace;
 pub mod validator;
 

@@ -25,9 +25,20 @@ pub const CSRF_COOKIE: &str = "portcullis_csrf";
 /// The CSRF header.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// How the caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// Admin session cookie.
+    Session,
+    /// OAuth 2.0 bearer token mapped to API roles.
+    Bearer,
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// How the caller authenticated.
+    pub kind: CredentialKind,
     /// Audit actor name (admin login).
     pub name: String,
     /// Effective permissions.
@@ -44,13 +55,22 @@ impl Principal {
     /// Fails with 403 unless the caller may read (or, with `write`, change) `category`.
     pub fn require(&self, category: Category, write: bool) -> Result<(), ApiError> {
         if self.permissions.allows(category, write) {
-            Ok(())
-        } else {
-            let what = if write { "change" } else { "view" };
-            Err(ApiError::forbidden(format!(
-                "your role does not allow you to {what} {}",
-                category.name()
-            )))
+            return Ok(());
+        }
+        let what = if write { "change" } else { "view" };
+        let message = format!("your role does not allow you to {what} {}", category.name());
+        match self.kind {
+            CredentialKind::Session => Err(ApiError::forbidden(message)),
+            CredentialKind::Bearer => {
+                // RFC 6750 §3.1: a valid token without the needed privileges.
+                let mut err = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", message);
+                let needed = if write { "full" } else { "view_only" };
+                err.www_authenticate = Some(format!(
+                    "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"the token's API roles need {needed} access to {}\"",
+                    category.name()
+                ));
+                Err(err)
+            }
         }
     }
 
@@ -122,6 +142,11 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return crate::bearer::authenticate(parts, state)
+                .await
+                .map_err(ApiErrorWithChallenge);
+        }
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(session_id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
             return Err(ApiErrorWithChallenge(unauthenticated()));
@@ -170,6 +195,7 @@ impl FromRequestParts<AppState> for Principal {
             .await
             .map_err(|e| ApiErrorWithChallenge(e.into()))?;
         Ok(Principal {
+            kind: CredentialKind::Session,
             name: admin.login,
             permissions: role.permissions,
             client_ip: client_ip(parts),
@@ -188,7 +214,9 @@ impl axum::response::IntoResponse for ApiErrorWithChallenge {
     fn into_response(self) -> axum::response::Response {
         let status = self.0.status;
         let mut response = self.0.into_response();
-        if status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED
+            && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+        {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"portcullis\""),

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub message: String,
     /// Field-level messages (camelCase field → message).
     pub fields: BTreeMap<String, String>,
+    /// A `WWW-Authenticate` challenge to send (RFC 6750 answers).
+    pub www_authenticate: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -40,6 +42,7 @@ impl ApiError {
             code,
             message: message.into(),
             fields: BTreeMap::new(),
+            www_authenticate: None,
         }
     }
     /// 400 `invalid_request`.
@@ -94,7 +97,17 @@ impl IntoResponse for ApiError {
             message: &self.message,
             fields: &self.fields,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(challenge) = self
+            .www_authenticate
+            .as_deref()
+            .and_then(|c| axum::http::HeaderValue::from_str(c).ok())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, challenge);
+        }
+        response
     }
 }
 

@@ -9,9 +9,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod bearer;
 pub mod error;
+pub mod forward_auth;
 pub mod json;
 pub mod keycheck;
+pub mod metrics;
+pub mod runtime;
 pub mod state;
 pub mod time;
 
@@ -29,6 +33,7 @@ use tower_http::trace::TraceLayer;
 
 pub use state::{AppState, Settings};
 
+use crate::api::routes as api_routes;
 use crate::api::{admins, audit, ops, roles, servers, session};
 use crate::error::ApiError;
 
@@ -79,14 +84,28 @@ pub fn router(state: AppState) -> Router {
             "/admins/{id}",
             get(admins::get).put(admins::replace).delete(admins::delete),
         )
+        .route("/routes", get(api_routes::list).post(api_routes::create))
+        .route(
+            "/routes/{id}",
+            get(api_routes::get)
+                .put(api_routes::replace)
+                .delete(api_routes::delete),
+        )
         .route("/auditLogs", get(audit::list))
         .route("/auditLogs.csv", get(audit::csv))
         .fallback(|| async { ApiError::not_found("API endpoint") })
-        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES));
+        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            apply_changes,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/authz", axum::routing::any(forward_auth::authz))
+        .route("/authz/{*rest}", axum::routing::any(forward_auth::authz))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(state)
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -100,6 +119,24 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// After a successful change through the API, rebuild the snapshot before answering, so the
+/// change takes effect on the very next request (DESIGN.md §2).
+async fn apply_changes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let changes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if changes && response.status().is_success() {
+        runtime::rebuild_or_log(&state).await;
+    }
+    response
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests.

@@ -3,9 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use portcullis_keys::fetch::Fetcher;
-use portcullis_policy::UrlRules;
+use portcullis_keys::manager::KeyManager;
+use portcullis_policy::snapshot::Snapshot;
+use portcullis_policy::{UrlRules, VerifiedTokenCache};
 use portcullis_store::Store;
+
+use crate::metrics::Metrics;
 
 /// Deployment settings the HTTP layer needs.
 #[derive(Debug, Clone)]
@@ -61,4 +66,40 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Outbound fetcher for JWKS and metadata (SSRF-safe).
     pub fetcher: Arc<Fetcher>,
+    /// The key manager (refresh, last-good keys, unknown-kid refetch).
+    pub keys: Arc<KeyManager>,
+    /// The configuration the hot path reads, swapped atomically on every change.
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Verified-token cache.
+    pub token_cache: Arc<VerifiedTokenCache>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Size of the verified-token cache.
+pub const TOKEN_CACHE_ENTRIES: usize = 100_000;
+
+impl AppState {
+    /// State for `org` with a fresh key manager, an empty snapshot and an empty token cache.
+    /// Returns the receiver that ticks when keys change (see [`crate::runtime::spawn`]).
+    pub fn new(
+        store: Store,
+        org: i64,
+        settings: Settings,
+        fetcher: Fetcher,
+    ) -> (Self, tokio::sync::watch::Receiver<u64>) {
+        let fetcher = Arc::new(fetcher);
+        let (keys, key_changes) = KeyManager::new(store.clone(), org, Arc::clone(&fetcher));
+        let state = AppState {
+            store,
+            org,
+            settings: Arc::new(settings),
+            fetcher,
+            keys,
+            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            token_cache: Arc::new(VerifiedTokenCache::new(TOKEN_CACHE_ENTRIES)),
+            metrics: Arc::new(Metrics::default()),
+        };
+        (state, key_changes)
+    }
 }

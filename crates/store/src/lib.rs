@@ -18,6 +18,7 @@
 mod admins;
 mod audit;
 mod roles;
+mod routes;
 mod servers;
 mod sessions;
 
@@ -31,6 +32,7 @@ use sqlx::{AnyPool, Executor};
 pub use admins::{AdminRecord, NewAdmin};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
 pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
+pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
 pub use sessions::SessionRecord;
 

@@ -4,5 +4,6 @@ pub mod admins;
 pub mod audit;
 pub mod ops;
 pub mod roles;
+pub mod routes;
 pub mod servers;
 pub mod session;

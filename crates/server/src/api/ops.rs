@@ -39,3 +39,14 @@ pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
         "apiBaseUrl": format!("{}/api/v1", state.settings.public_base_url),
     }))
 }
+
+/// Prometheus metrics.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -6,6 +6,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use reqwest::header::HeaderMap;
+
 use portcullis_keys::fetch::{FetchPolicy, Fetcher};
 use portcullis_server::{AppState, Settings};
 use portcullis_store::Store;
@@ -94,15 +96,12 @@ impl TestServer {
             ..FetchPolicy::default()
         })
         .unwrap();
-        let state = AppState {
-            store: store.clone(),
-            org,
-            settings: Arc::new(settings),
-            fetcher: Arc::new(fetcher),
-        };
+        let (state, key_changes) = AppState::new(store.clone(), org, settings, fetcher);
         portcullis_server::api::session::bootstrap_admin(&state, Some(ADMIN_PASSWORD))
             .await
             .unwrap();
+        portcullis_server::runtime::rebuild(&state).await.unwrap();
+        portcullis_server::runtime::spawn(state.clone(), key_changes);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             portcullis_server::serve(listener, state, async {
@@ -205,6 +204,33 @@ impl Client {
         (status, json)
     }
 
+    /// A request with a bearer token (no cookies, no CSRF), returning status, headers and body.
+    pub async fn bearer(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut request = http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, headers, json)
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }
@@ -285,4 +311,112 @@ impl IdpServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (for programs that must be given a port, such
+/// as a reverse proxy under test; they may lose a race for it, so callers retry on a bind error).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A tiny HTTP upstream on 127.0.0.1 standing behind a reverse proxy under test. It answers every
+/// request with 200 and a body echoing what it received: the request line, then one
+/// `name: value` line per header (names lower-cased), so a test sees what the proxy forwarded.
+/// It counts the requests it served (a denied request must never reach it). Stops when dropped.
+pub struct EchoUpstream {
+    pub port: u16,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EchoUpstream {
+    pub async fn start() -> EchoUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let Some(head) = read_request_head(&mut stream).await else {
+                        return;
+                    };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let mut lines = head.split("\r\n");
+                    let mut body = format!("{}\n", lines.next().unwrap_or_default());
+                    for line in lines.filter(|l| !l.is_empty()) {
+                        if let Some((name, value)) = line.split_once(':') {
+                            body.push_str(&format!(
+                                "{}: {}\n",
+                                name.trim().to_ascii_lowercase(),
+                                value.trim()
+                            ));
+                        }
+                    }
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        EchoUpstream { port, hits, task }
+    }
+
+    /// How many requests reached the upstream so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for EchoUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads a request's head (up to the blank line, 64 KiB at most) and drains a `Content-Length`
+/// body, so closing the connection never resets it under the proxy.
+async fn read_request_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let length: usize = head
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse().ok())
+        .unwrap_or(0);
+    let mut remaining = length.saturating_sub(buf.len() - end - 4);
+    while remaining > 0 {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        remaining = remaining.saturating_sub(n);
+    }
+    Some(head)
 }

@@ -1,0 +1,445 @@
+//! The key manager (DESIGN.md §3): keeps every enabled server's last good key set in memory and
+//! in the store, refreshes it on schedule, and refetches once, rate-limited, when a token names
+//! an unknown `kid`.
+//!
+//! Invariants:
+//! - a failed fetch never replaces the last good keys (in memory or in the store);
+//! - keys older than the server's `max_stale_s` are not handed out (`keys_for` answers `None`);
+//! - at most one fetch per server is in flight (single-flight), and unknown-`kid` refetches
+//!   happen at most once per [`UNKNOWN_KID_REFETCH_INTERVAL`] per server, so a flood of random
+//!   `kid`s costs no extra fetches;
+//! - the store is written after memory, and a store failure is logged, not fatal: a node keeps
+//!   validating with what it fetched even while the database is down.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use portcullis_jose::JwkSet;
+use portcullis_policy::ServerDefinition;
+use portcullis_store::{FetchOutcome, ServerRecord, Store, now_ms};
+use tokio::sync::watch;
+
+use crate::discovery::discover_from_metadata_url;
+use crate::fetch::{Fetcher, Validators};
+use crate::validate::{JwksUpdate, fetch_jwks_if_modified};
+
+/// Minimum time between two unknown-`kid` refetches of one server.
+pub const UNKNOWN_KID_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a request waits for an unknown-`kid` refetch.
+pub const UNKNOWN_KID_WAIT: Duration = Duration::from_secs(2);
+/// `Cache-Control: max-age` may shorten the refresh interval down to this, never further.
+pub const MIN_MAX_AGE_INTERVAL: Duration = Duration::from_secs(300);
+/// Absolute floor of the refresh interval.
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// First retry delay after a failed fetch (doubles up to the refresh interval).
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+
+/// A server's current key set.
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    /// The parsed set.
+    pub set: Arc<JwkSet>,
+    /// When it was fetched successfully (Unix ms).
+    pub fetched_at_ms: i64,
+    /// Changes whenever the key set's content changes.
+    pub fingerprint: u64,
+    validators: Validators,
+}
+
+#[derive(Debug, Default)]
+struct Schedule {
+    next_due: Option<Instant>,
+    failures: u32,
+    in_flight: bool,
+    last_kid_refetch: Option<Instant>,
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshResult {
+    /// New keys are in use.
+    Updated,
+    /// The IdP confirmed the keys are current (304 or identical content).
+    Unchanged,
+    /// The fetch failed; the previous keys stay.
+    Failed(String),
+    /// Skipped: another fetch of this server is in flight, or the rate limit applies.
+    Skipped,
+}
+
+/// The key manager of one org.
+pub struct KeyManager {
+    store: Store,
+    org: i64,
+    fetcher: Arc<Fetcher>,
+    entries: Mutex<HashMap<String, KeyEntry>>,
+    schedule: Mutex<HashMap<String, Schedule>>,
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    changes: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for KeyManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyManager")
+            .field("org", &self.org)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fingerprint(text: &[u8]) -> u64 {
+    let digest = portcullis_jose::sha256(text);
+    u64::from_be_bytes([
+        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+    ])
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The refresh interval for `definition`, shortened by `max-age` within the design's bounds,
+/// with ±10 % jitter so many nodes and servers do not fetch in lockstep.
+pub fn refresh_interval(
+    definition: &ServerDefinition,
+    max_age: Option<Duration>,
+    jitter_seed: u64,
+) -> Duration {
+    let configured = Duration::from_secs(u64::from(definition.refresh_interval_s));
+    let mut interval = match max_age {
+        Some(age) => configured.min(age.max(MIN_MAX_AGE_INTERVAL)),
+        None => configured,
+    };
+    interval = interval.max(MIN_REFRESH_INTERVAL);
+    let spread = interval.as_millis() as u64 / 10;
+    let offset = if spread == 0 {
+        0
+    } else {
+        jitter_seed % (2 * spread)
+    };
+    Duration::from_millis(interval.as_millis() as u64 - spread + offset)
+}
+
+impl KeyManager {
+    /// A manager; `changes` ticks whenever any server's keys change.
+    pub fn new(store: Store, org: i64, fetcher: Arc<Fetcher>) -> (Arc<Self>, watch::Receiver<u64>) {
+        let (changes, receiver) = watch::channel(0);
+        let manager = KeyManager {
+            store,
+            org,
+            fetcher,
+            entries: Mutex::new(HashMap::new()),
+            schedule: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
+            changes,
+        };
+        (Arc::new(manager), receiver)
+    }
+
+    /// Adopts the last good keys recorded in the store when they are newer than what memory
+    /// holds (start-up, and fetches made by the API's key check or by other nodes).
+    pub fn sync_from_records(&self, records: &[ServerRecord]) {
+        let mut changed = false;
+        {
+            let mut entries = lock(&self.entries);
+            for record in records {
+                let (Some(text), Some(at)) = (
+                    &record.last_good_jwks,
+                    record.status.last_successful_fetch_at,
+                ) else {
+                    continue;
+                };
+                if entries
+                    .get(&record.id)
+                    .is_some_and(|e| e.fetched_at_ms >= at)
+                {
+                    continue;
+                }
+                match JwkSet::parse(text.as_bytes()) {
+                    Ok(set) if set.has_usable_key() => {
+                        let entry = KeyEntry {
+                            set: Arc::new(set),
+                            fetched_at_ms: at,
+                            fingerprint: fingerprint(text.as_bytes()),
+                            validators: Validators::default(),
+                        };
+                        entries.insert(record.id.clone(), entry);
+                        changed = true;
+                    }
+                    _ => {
+                        tracing::warn!(server = %record.definition.name, "stored last-good JWKS is unusable; ignoring it")
+                    }
+                }
+            }
+            let known: std::collections::HashSet<&str> =
+                records.iter().map(|r| r.id.as_str()).collect();
+            let before = entries.len();
+            entries.retain(|id, _| known.contains(id.as_str()));
+            changed |= entries.len() != before;
+        }
+        if changed {
+            self.notify();
+        }
+    }
+
+    /// The keys to validate `server_id`'s tokens with at `now_ms`, unless they are older than the
+    /// server's `max_stale_s` (then nothing: tokens are rejected rather than checked against keys
+    /// the IdP may have revoked long ago).
+    pub fn keys_for(
+        &self,
+        server_id: &str,
+        definition: &ServerDefinition,
+        now_ms: i64,
+    ) -> Option<KeyEntry> {
+        let entries = lock(&self.entries);
+        let entry = entries.get(server_id)?;
+        let max_stale_ms = i64::from(definition.max_stale_s) * 1000;
+        (now_ms - entry.fetched_at_ms <= max_stale_ms).then(|| entry.clone())
+    }
+
+    fn notify(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn gate(&self, server_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(lock(&self.gates).entry(server_id.to_owned()).or_default())
+    }
+
+    /// Refreshes every enabled server that is due. Returns the servers fetched and how it went.
+    pub async fn refresh_due(
+        &self,
+        servers: &[(String, ServerDefinition)],
+    ) -> Vec<(String, RefreshResult)> {
+        let now = Instant::now();
+        let due: Vec<&(String, ServerDefinition)> = {
+            let mut schedule = lock(&self.schedule);
+            schedule.retain(|id, _| servers.iter().any(|(s, _)| s == id));
+            servers
+                .iter()
+                .filter(|(id, definition)| {
+                    let slot = schedule.entry(id.clone()).or_default();
+                    definition.enabled
+                        && !slot.in_flight
+                        && slot.next_due.is_none_or(|due| due <= now)
+                })
+                .collect()
+        };
+        let mut results = Vec::new();
+        for (id, definition) in due {
+            let result = self.refresh(id, definition).await;
+            results.push((id.clone(), result));
+        }
+        results
+    }
+
+    /// Fetches one server's keys now (single-flight), records the outcome and schedules the next.
+    pub async fn refresh(&self, server_id: &str, definition: &ServerDefinition) -> RefreshResult {
+        let gate = self.gate(server_id);
+        let Ok(_guard) = gate.try_lock() else {
+            return RefreshResult::Skipped;
+        };
+        lock(&self.schedule)
+            .entry(server_id.to_owned())
+            .or_default()
+            .in_flight = true;
+        let result = self.fetch_and_record(server_id, definition).await;
+        let mut schedule = lock(&self.schedule);
+        let slot = schedule.entry(server_id.to_owned()).or_default();
+        slot.in_flight = false;
+        let seed = now_ms().unsigned_abs() ^ fingerprint(server_id.as_bytes());
+        let interval = refresh_interval(definition, None, seed);
+        match &result.0 {
+            RefreshResult::Failed(_) => {
+                slot.failures = slot.failures.saturating_add(1);
+                let backoff =
+                    RETRY_AFTER_FAILURE.saturating_mul(1 << slot.failures.min(6).saturating_sub(1));
+                slot.next_due = Some(Instant::now() + backoff.min(interval));
+            }
+            _ => {
+                slot.failures = 0;
+                let interval = refresh_interval(definition, result.1, seed);
+                slot.next_due = Some(Instant::now() + interval);
+            }
+        }
+        result.0
+    }
+
+    /// Called when a token names a `kid` the server's set lacks: one refetch, at most once per
+    /// [`UNKNOWN_KID_REFETCH_INTERVAL`] per server, waiting at most [`UNKNOWN_KID_WAIT`].
+    /// Returns true when the keys changed (the caller validates again).
+    pub async fn refetch_for_unknown_kid(
+        &self,
+        server_id: &str,
+        definition: &ServerDefinition,
+    ) -> bool {
+        {
+            let mut schedule = lock(&self.schedule);
+            let slot = schedule.entry(server_id.to_owned()).or_default();
+            if slot
+                .last_kid_refetch
+                .is_some_and(|at| at.elapsed() < UNKNOWN_KID_REFETCH_INTERVAL)
+            {
+                return false;
+            }
+            slot.last_kid_refetch = Some(Instant::now());
+        }
+        let before = lock(&self.entries).get(server_id).map(|e| e.fingerprint);
+        let refreshed = tokio::time::timeout(UNKNOWN_KID_WAIT, async {
+            let gate = self.gate(server_id);
+            // Single-flight: if a refresh is already running, wait for it instead of fetching again.
+            let _guard = gate.lock().await;
+            let after_wait = lock(&self.entries).get(server_id).map(|e| e.fingerprint);
+            if after_wait != before {
+                return;
+            }
+            let _ = self.fetch_and_record(server_id, definition).await;
+        })
+        .await;
+        if refreshed.is_err() {
+            tracing::warn!(server = %definition.name, "unknown-kid refetch did not finish within 2 s");
+        }
+        lock(&self.entries).get(server_id).map(|e| e.fingerprint) != before
+    }
+
+    async fn fetch_and_record(
+        &self,
+        server_id: &str,
+        definition: &ServerDefinition,
+    ) -> (RefreshResult, Option<Duration>) {
+        let validators = lock(&self.entries)
+            .get(server_id)
+            .map(|e| e.validators.clone())
+            .unwrap_or_default();
+        let outcome = self.fetch(definition, &validators).await;
+        let (result, max_age, record) = match outcome {
+            Ok(JwksUpdate::Modified(fetched)) => {
+                let body = fetched.fetched.body.clone();
+                let print = fingerprint(&body);
+                let max_age = fetched.fetched.cache.max_age;
+                let key_ids: Vec<String> = fetched.set.key_ids().map(str::to_owned).collect();
+                let entry = KeyEntry {
+                    set: Arc::new(fetched.set),
+                    fetched_at_ms: now_ms(),
+                    fingerprint: print,
+                    validators: Validators {
+                        etag: fetched.fetched.cache.etag.clone(),
+                        last_modified: fetched.fetched.cache.last_modified.clone(),
+                    },
+                };
+                let same = lock(&self.entries)
+                    .insert(server_id.to_owned(), entry)
+                    .is_some_and(|old| old.fingerprint == print);
+                let jwks = String::from_utf8_lossy(&body).into_owned();
+                let result = if same {
+                    RefreshResult::Unchanged
+                } else {
+                    RefreshResult::Updated
+                };
+                (result, max_age, FetchOutcome::Success { jwks, key_ids })
+            }
+            Ok(JwksUpdate::NotModified(not_modified)) => {
+                let key_ids: Option<Vec<String>> = {
+                    let mut entries = lock(&self.entries);
+                    entries.get_mut(server_id).map(|entry| {
+                        entry.fetched_at_ms = now_ms();
+                        entry.set.key_ids().map(str::to_owned).collect()
+                    })
+                };
+                let Some(key_ids) = key_ids else {
+                    return (
+                        RefreshResult::Failed("304 without cached keys".into()),
+                        None,
+                    );
+                };
+                // The stored JWKS is unchanged; re-recording success only bumps the fetch time.
+                match self.store.get_server(self.org, server_id).await {
+                    Ok(record) => {
+                        let jwks = record.last_good_jwks.unwrap_or_default();
+                        (
+                            RefreshResult::Unchanged,
+                            not_modified.cache.max_age,
+                            FetchOutcome::Success { jwks, key_ids },
+                        )
+                    }
+                    Err(_) => return (RefreshResult::Unchanged, not_modified.cache.max_age),
+                }
+            }
+            Err(error) => (
+                RefreshResult::Failed(error.clone()),
+                None,
+                FetchOutcome::Failure { error },
+            ),
+        };
+        if let Err(err) = self.store.record_fetch(self.org, server_id, &record).await {
+            tracing::warn!(server = %definition.name, %err, "could not record the key fetch in the store; keys stay in memory");
+        }
+        match &result {
+            RefreshResult::Updated => {
+                tracing::info!(server = %definition.name, "keys updated");
+                self.notify();
+            }
+            RefreshResult::Failed(error) => {
+                tracing::warn!(server = %definition.name, %error, "key fetch failed; keeping the last good keys")
+            }
+            _ => {}
+        }
+        (result, max_age)
+    }
+
+    async fn fetch(
+        &self,
+        definition: &ServerDefinition,
+        validators: &Validators,
+    ) -> Result<JwksUpdate, String> {
+        let jwks_uri = match (&definition.metadata_url, &definition.jwks_uri) {
+            (Some(metadata), _) => {
+                discover_from_metadata_url(&self.fetcher, metadata, definition.issuer.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .jwks_uri
+            }
+            (None, Some(jwks)) => jwks.clone(),
+            (None, None) => return Err("no JWKS URL or metadata URL configured".into()),
+        };
+        fetch_jwks_if_modified(&self.fetcher, &jwks_uri, validators)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition(refresh: u32) -> ServerDefinition {
+        let mut def = serde_json::from_value::<portcullis_policy::ServerInput>(
+            serde_json::json!({"name": "x", "jwksUri": "https://x/keys"}),
+        )
+        .unwrap()
+        .resolve();
+        def.refresh_interval_s = refresh;
+        def
+    }
+
+    #[test]
+    fn interval_bounds_and_jitter() {
+        let hour = definition(3600);
+        for seed in [0, 1, 12_345, u64::MAX] {
+            let i = refresh_interval(&hour, None, seed);
+            assert!(
+                i >= Duration::from_secs(3240) && i <= Duration::from_secs(3960),
+                "{i:?}"
+            );
+            // max-age shortens, but not below 300 s (±10 %).
+            let short = refresh_interval(&hour, Some(Duration::from_secs(10)), seed);
+            assert!(
+                short >= Duration::from_secs(270) && short <= Duration::from_secs(330),
+                "{short:?}"
+            );
+            let long = refresh_interval(&hour, Some(Duration::from_secs(86_400)), seed);
+            assert!(long <= Duration::from_secs(3960));
+        }
+        let minute = definition(60);
+        assert!(refresh_interval(&minute, None, 7) >= Duration::from_secs(54));
+    }
+}

@@ -1,0 +1,583 @@
+//! Routes and their policies (DESIGN.md §1.3): which upstream requests need which credentials,
+//! scopes and claims, and which identity headers go upstream. Matching picks the most specific
+//! route; no match is a deny. Pure: the HTTP layer passes method, host, path and the verified
+//! token's scopes and claims.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::config::{FieldError, check_name};
+
+/// Longest regex accepted in a `matches` rule, and its compiled-size bound.
+pub const MAX_PATTERN_LEN: usize = 512;
+const MAX_REGEX_SIZE: usize = 64 * 1024;
+
+/// Which requests a route applies to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteMatch {
+    /// Exact host (case-insensitive, port ignored); none = any host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Path prefix on a segment boundary (`/orders` matches `/orders` and `/orders/1`, not `/ordersx`).
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Exact path.
+    #[serde(default)]
+    pub exact_path: Option<String>,
+    /// Methods (upper case); empty = any.
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+/// Credentials a route accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialType {
+    /// OAuth 2.0 bearer JWTs.
+    Oauth,
+    /// The Cloud Service API key session.
+    ApiKey,
+    /// No credentials: the route is public.
+    None,
+}
+
+/// Required scopes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScopeRule {
+    /// Every one of these.
+    #[serde(default)]
+    pub all_of: Vec<String>,
+    /// At least one of these (when non-empty).
+    #[serde(default)]
+    pub any_of: Vec<String>,
+}
+
+/// A claim rule operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimOp {
+    /// The claim equals `value` (JSON equality: strings, numbers, booleans).
+    Equals,
+    /// The claim equals one of `value` (an array).
+    OneOf,
+    /// The claim (array, or space-separated string) contains `value`.
+    Contains,
+    /// The claim is present.
+    Exists,
+    /// The claim is a string fully matching the regex `value`.
+    Matches,
+}
+
+/// A rule on one claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimRule {
+    /// Claim path, dot-separated for nested objects (`realm_access.roles`).
+    pub path: String,
+    /// Operator.
+    pub op: ClaimOp,
+    /// Operand (absent for `exists`).
+    #[serde(default)]
+    pub value: Option<Value>,
+}
+
+/// What a route requires and forwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoutePolicy {
+    /// Accepted credential types (default: OAuth).
+    #[serde(default = "default_credentials")]
+    pub credentials: Vec<CredentialType>,
+    /// Names of the servers whose tokens are accepted; empty = all enabled servers.
+    #[serde(default)]
+    pub servers: Vec<String>,
+    /// Required scopes.
+    #[serde(default)]
+    pub scopes: ScopeRule,
+    /// Claim rules (all must hold).
+    #[serde(default)]
+    pub claims: Vec<ClaimRule>,
+    /// Headers to send upstream → claim path.
+    #[serde(default = "default_forward_claims")]
+    pub forward_claims: BTreeMap<String, String>,
+    /// Keep the client's `Authorization` header when proxying (default: stripped).
+    #[serde(default)]
+    pub keep_authorization: bool,
+}
+
+fn default_credentials() -> Vec<CredentialType> {
+    vec![CredentialType::Oauth]
+}
+
+/// The default identity headers.
+pub fn default_forward_claims() -> BTreeMap<String, String> {
+    [
+        ("X-Auth-Subject", "sub"),
+        ("X-Auth-Client-Id", "$client_id"),
+        ("X-Auth-Issuer", "iss"),
+        ("X-Auth-Scopes", "$scopes"),
+    ]
+    .into_iter()
+    .map(|(h, c)| (h.to_owned(), c.to_owned()))
+    .collect()
+}
+
+impl Default for RoutePolicy {
+    fn default() -> Self {
+        Self {
+            credentials: default_credentials(),
+            servers: Vec::new(),
+            scopes: ScopeRule::default(),
+            claims: Vec::new(),
+            forward_claims: default_forward_claims(),
+            keep_authorization: false,
+        }
+    }
+}
+
+/// A route as an admin defines it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteDefinition {
+    /// Unique name in the org.
+    pub name: String,
+    /// Which requests.
+    #[serde(rename = "match")]
+    pub matcher: RouteMatch,
+    /// Upstream base URL (reverse-proxy mode); none = forward-auth only.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// The policy.
+    #[serde(default)]
+    pub policy: RoutePolicy,
+}
+
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+impl RouteDefinition {
+    /// Field-level problems.
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut fail =
+            |field: &str, message: &str| errors.push(FieldError::new(field, message.to_owned()));
+        if let Err(message) = check_name(&self.name) {
+            fail("name", &message);
+        }
+        let m = &self.matcher;
+        match (&m.path_prefix, &m.exact_path) {
+            (Some(_), Some(_)) => fail("match", "give a pathPrefix or an exactPath, not both"),
+            (None, None) => fail("match", "give a pathPrefix or an exactPath"),
+            (Some(p), None) | (None, Some(p)) if !p.starts_with('/') || p.contains(['?', '#']) => {
+                fail("match", "paths start with / and have no query or fragment")
+            }
+            _ => {}
+        }
+        if m.methods
+            .iter()
+            .any(|method| !METHODS.contains(&method.as_str()))
+        {
+            fail(
+                "match.methods",
+                "use upper-case HTTP methods (GET, POST, ...)",
+            );
+        }
+        if m.host
+            .as_deref()
+            .is_some_and(|h| h.is_empty() || h.contains(['/', ' ']))
+        {
+            fail("match.host", "a host name without scheme or path");
+        }
+        if let Some(upstream) = &self.upstream
+            && !(upstream.starts_with("http://") || upstream.starts_with("https://"))
+        {
+            fail("upstream", "an absolute http(s) URL");
+        }
+        if self.policy.credentials.is_empty() {
+            fail(
+                "policy.credentials",
+                "accept at least one credential type (or \"none\" for a public route)",
+            );
+        }
+        if self.policy.credentials.contains(&CredentialType::None)
+            && self.policy.credentials.len() > 1
+        {
+            fail(
+                "policy.credentials",
+                "\"none\" (public) cannot be combined with other credential types",
+            );
+        }
+        for (i, rule) in self.policy.claims.iter().enumerate() {
+            if let Err(message) = rule.check() {
+                errors.push(FieldError::new(&format!("policy.claims[{i}]"), message));
+            }
+        }
+        if self
+            .policy
+            .forward_claims
+            .keys()
+            .any(|h| !valid_header_name(h))
+        {
+            errors.push(FieldError::new(
+                "policy.forwardClaims",
+                "header names are letters, digits and '-'".into(),
+            ));
+        }
+        errors
+    }
+}
+
+impl ClaimRule {
+    fn check(&self) -> Result<(), String> {
+        if self.path.is_empty() || self.path.split('.').any(str::is_empty) {
+            return Err("path must be a claim name or a dotted path".into());
+        }
+        match (self.op, &self.value) {
+            (ClaimOp::Exists, None) => Ok(()),
+            (ClaimOp::Exists, Some(_)) => Err("`exists` takes no value".into()),
+            (ClaimOp::OneOf, Some(Value::Array(_))) => Ok(()),
+            (ClaimOp::OneOf, _) => Err("`one_of` needs an array value".into()),
+            (ClaimOp::Matches, Some(Value::String(pattern))) => compile(pattern).map(|_| ()),
+            (ClaimOp::Matches, _) => Err("`matches` needs a regex string".into()),
+            (_, None) => Err("this operator needs a value".into()),
+            (_, Some(_)) => Ok(()),
+        }
+    }
+}
+
+fn compile(pattern: &str) -> Result<Regex, String> {
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Err(format!("regex longer than {MAX_PATTERN_LEN} characters"));
+    }
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(MAX_REGEX_SIZE)
+        .build()
+        .map_err(|e| format!("invalid regex: {e}"))
+}
+
+/// Looks up a dotted claim path.
+pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut current = claims.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
+/// A route prepared for matching (regexes compiled once).
+#[derive(Debug, Clone)]
+pub struct CompiledRoute {
+    /// Stable id.
+    pub id: String,
+    /// The definition.
+    pub definition: RouteDefinition,
+    patterns: Vec<Option<Regex>>,
+}
+
+/// Why a route denies a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteDenial {
+    /// The token's server is not among the route's servers.
+    ServerNotAllowed(String),
+    /// Scopes missing; the scope string to name in the challenge.
+    MissingScopes(String),
+    /// A claim rule failed: index and path.
+    ClaimRuleFailed {
+        /// Rule index.
+        index: usize,
+        /// Claim path.
+        path: String,
+    },
+}
+
+impl std::fmt::Display for RouteDenial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteDenial::ServerNotAllowed(server) => write!(
+                f,
+                "tokens from server {server} are not accepted on this route"
+            ),
+            RouteDenial::MissingScopes(scopes) => write!(f, "missing scope: {scopes}"),
+            RouteDenial::ClaimRuleFailed { index, path } => {
+                write!(f, "claim rule #{index} on `{path}` failed")
+            }
+        }
+    }
+}
+
+impl CompiledRoute {
+    /// Prepares a route; fails with field errors if it is invalid.
+    pub fn new(id: &str, definition: RouteDefinition) -> Result<Self, Vec<FieldError>> {
+        let errors = definition.field_errors();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let patterns = definition
+            .policy
+            .claims
+            .iter()
+            .map(|rule| match (rule.op, &rule.value) {
+                (ClaimOp::Matches, Some(Value::String(p))) => compile(p).ok(),
+                _ => None,
+            })
+            .collect();
+        Ok(Self {
+            id: id.to_owned(),
+            definition,
+            patterns,
+        })
+    }
+
+    /// How specific this route's match is (higher wins): exact path over prefix, longer prefix,
+    /// host, methods.
+    fn specificity(&self) -> (u8, usize, u8, u8) {
+        let m = &self.definition.matcher;
+        let (exact, len) = match (&m.exact_path, &m.path_prefix) {
+            (Some(p), _) => (1, p.len()),
+            (None, Some(p)) => (0, p.len()),
+            (None, None) => (0, 0),
+        };
+        (
+            exact,
+            len,
+            u8::from(m.host.is_some()),
+            u8::from(!m.methods.is_empty()),
+        )
+    }
+
+    fn matches(&self, method: &str, host: Option<&str>, path: &str) -> bool {
+        let m = &self.definition.matcher;
+        if !m.methods.is_empty() && !m.methods.iter().any(|x| x == method) {
+            return false;
+        }
+        if let Some(want) = &m.host {
+            let got = host.map(|h| {
+                h.rsplit_once(':')
+                    .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+                    .map_or(h, |(h, _)| h)
+            });
+            if !got.is_some_and(|g| g.eq_ignore_ascii_case(want)) {
+                return false;
+            }
+        }
+        match (&m.exact_path, &m.path_prefix) {
+            (Some(exact), _) => path == exact,
+            (None, Some(prefix)) => {
+                let prefix = prefix.trim_end_matches('/');
+                prefix.is_empty()
+                    || path == prefix
+                    || path
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+            (None, None) => false,
+        }
+    }
+
+    /// Evaluates the policy for a verified token from server `server_name`.
+    pub fn authorize(
+        &self,
+        server_name: &str,
+        scopes: &[String],
+        claims: &Map<String, Value>,
+    ) -> Result<(), RouteDenial> {
+        let policy = &self.definition.policy;
+        if !policy.servers.is_empty() && !policy.servers.iter().any(|s| s == server_name) {
+            return Err(RouteDenial::ServerNotAllowed(server_name.to_owned()));
+        }
+        let has = |s: &String| scopes.contains(s);
+        let missing: Vec<&String> = policy.scopes.all_of.iter().filter(|s| !has(s)).collect();
+        if !missing.is_empty() {
+            return Err(RouteDenial::MissingScopes(
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ));
+        }
+        if !policy.scopes.any_of.is_empty() && !policy.scopes.any_of.iter().any(has) {
+            return Err(RouteDenial::MissingScopes(policy.scopes.any_of.join(" ")));
+        }
+        for (index, rule) in policy.claims.iter().enumerate() {
+            let value = claim_at(claims, &rule.path);
+            let ok = match (rule.op, value, &rule.value) {
+                (ClaimOp::Exists, v, _) => v.is_some(),
+                (_, None, _) => false,
+                (ClaimOp::Equals, Some(v), Some(want)) => v == want,
+                (ClaimOp::OneOf, Some(v), Some(Value::Array(options))) => options.contains(v),
+                (ClaimOp::Contains, Some(Value::Array(items)), Some(want)) => items.contains(want),
+                (ClaimOp::Contains, Some(Value::String(text)), Some(Value::String(want))) => {
+                    text.split(' ').any(|t| t == want)
+                }
+                (ClaimOp::Matches, Some(Value::String(text)), _) => self.patterns[index]
+                    .as_ref()
+                    .is_some_and(|re| re.is_match(text)),
+                _ => false,
+            };
+            if !ok {
+                return Err(RouteDenial::ClaimRuleFailed {
+                    index,
+                    path: rule.path.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// All routes of an org, for matching.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<CompiledRoute>,
+}
+
+impl RouteTable {
+    /// Builds the table (most specific first).
+    pub fn new(mut routes: Vec<CompiledRoute>) -> Self {
+        routes.sort_by(|a, b| {
+            b.specificity()
+                .cmp(&a.specificity())
+                .then_with(|| a.definition.name.cmp(&b.definition.name))
+        });
+        Self { routes }
+    }
+
+    /// The most specific route matching the request, if any (no match = deny).
+    pub fn route(&self, method: &str, host: Option<&str>, path: &str) -> Option<&CompiledRoute> {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        self.routes.iter().find(|r| r.matches(method, host, path))
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether there are no routes.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn route(id: &str, json: Value) -> CompiledRoute {
+        CompiledRoute::new(id, serde_json::from_value(json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_design_example_parses_and_most_specific_match_wins() {
+        let orders = route(
+            "1",
+            json!({"name": "orders", "match": {"host": null, "pathPrefix": "/orders", "methods": ["GET", "POST"]},
+            "upstream": "http://127.0.0.1:9000", "policy": {"credentials": ["oauth"], "servers": [],
+            "scopes": {"allOf": ["orders:read"], "anyOf": []},
+            "claims": [{"path": "tid", "op": "equals", "value": "72f988bf-86f1-41af-91ab-2d7cd011db47"}],
+            "forwardClaims": {"X-Auth-Subject": "sub"}}}),
+        );
+        let admin = route(
+            "2",
+            json!({"name": "orders-admin", "match": {"pathPrefix": "/orders/admin"}}),
+        );
+        let exact = route(
+            "3",
+            json!({"name": "health", "match": {"exactPath": "/orders/health"}, "policy": {"credentials": ["none"]}}),
+        );
+        let table = RouteTable::new(vec![orders, admin, exact]);
+        let name = |m: &str, p: &str| table.route(m, None, p).map(|r| r.definition.name.clone());
+        assert_eq!(name("GET", "/orders/1").as_deref(), Some("orders"));
+        assert_eq!(name("GET", "/orders").as_deref(), Some("orders"));
+        assert_eq!(
+            name("GET", "/orders/admin/x").as_deref(),
+            Some("orders-admin")
+        );
+        assert_eq!(name("GET", "/orders/health").as_deref(), Some("health"));
+        assert_eq!(
+            name("GET", "/ordersx"),
+            None,
+            "prefixes match on segment boundaries"
+        );
+        assert_eq!(name("DELETE", "/orders/1"), None, "methods restrict");
+        assert_eq!(name("GET", "/other"), None, "no match = deny");
+    }
+
+    #[test]
+    fn policy_evaluation() {
+        let r = route(
+            "1",
+            json!({"name": "r", "match": {"pathPrefix": "/"}, "policy": {"servers": ["okta"],
+            "scopes": {"allOf": ["a"], "anyOf": ["b", "c"]},
+            "claims": [{"path": "tid", "op": "equals", "value": "t1"}, {"path": "groups", "op": "contains", "value": "ops"},
+                       {"path": "realm.roles", "op": "one_of", "value": [["x"], "admin"]}, {"path": "email", "op": "matches", "value": "[a-z]+@example\\.com"},
+                       {"path": "amr", "op": "exists"}]}}),
+        );
+        let claims = json!({"tid": "t1", "groups": ["dev", "ops"], "realm": {"roles": "admin"}, "email": "ann@example.com", "amr": []});
+        let claims = claims.as_object().unwrap();
+        let scopes = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(r.authorize("okta", &scopes(&["a", "c"]), claims), Ok(()));
+        assert_eq!(
+            r.authorize("entra", &scopes(&["a", "c"]), claims),
+            Err(RouteDenial::ServerNotAllowed("entra".into()))
+        );
+        assert_eq!(
+            r.authorize("okta", &scopes(&["c"]), claims),
+            Err(RouteDenial::MissingScopes("a".into()))
+        );
+        assert_eq!(
+            r.authorize("okta", &scopes(&["a"]), claims),
+            Err(RouteDenial::MissingScopes("b c".into()))
+        );
+        let mut bad = claims.clone();
+        bad.insert("email".into(), json!("ann@example.com.evil"));
+        assert_eq!(
+            r.authorize("okta", &scopes(&["a", "b"]), &bad),
+            Err(RouteDenial::ClaimRuleFailed {
+                index: 3,
+                path: "email".into()
+            })
+        );
+        bad.insert("tid".into(), json!(1));
+        assert!(matches!(
+            r.authorize("okta", &scopes(&["a", "b"]), &bad),
+            Err(RouteDenial::ClaimRuleFailed { index: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn field_errors() {
+        let bad: RouteDefinition = serde_json::from_value(json!({"name": "bad name", "match": {"pathPrefix": "orders", "methods": ["get"]},
+            "upstream": "ftp://x", "policy": {"credentials": ["none", "oauth"], "claims": [{"path": "a", "op": "matches", "value": "("}],
+            "forwardClaims": {"X Bad": "sub"}}})).unwrap();
+        let fields: Vec<String> = bad.field_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "match",
+                "match.methods",
+                "upstream",
+                "policy.credentials",
+                "policy.claims[0]",
+                "policy.forwardClaims"
+            ]
+        );
+        let typo: Result<RouteDefinition, _> =
+            serde_json::from_value(json!({"name": "x", "match": {"path_prefix": "/"}}));
+        assert!(typo.is_err());
+    }
+}

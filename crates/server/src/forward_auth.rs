@@ -1,0 +1,197 @@
+//! Forward auth (DESIGN.md §6): `/authz` answers nginx `auth_request`, Traefik `ForwardAuth`,
+//! Caddy `forward_auth` and Envoy `ext_authz` (HTTP, path prefix) with 200 plus identity
+//! headers, or 401/403 with an RFC 6750 `WWW-Authenticate` challenge.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_policy::routes::{CredentialType, RouteDenial, claim_at};
+use serde_json::Value;
+
+use crate::bearer;
+use crate::state::AppState;
+
+/// The request the proxy asks about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginalRequest {
+    /// Method.
+    pub method: String,
+    /// Host, if known.
+    pub host: Option<String>,
+    /// Path (query stripped by the matcher).
+    pub path: String,
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+}
+
+/// Reads the original request from the proxy's conventions: `X-Forwarded-*` (Traefik, Caddy),
+/// `X-Original-*` (nginx), or, for Envoy with a path prefix, the method and the path after `/authz`.
+pub fn original_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> OriginalRequest {
+    let host = header_text(headers, "x-forwarded-host")
+        .or_else(|| header_text(headers, "x-original-host"))
+        .or_else(|| header_text(headers, "host"))
+        .map(str::to_owned);
+    if let Some(uri) =
+        header_text(headers, "x-forwarded-uri").or_else(|| header_text(headers, "x-original-uri"))
+    {
+        let method = header_text(headers, "x-forwarded-method")
+            .or_else(|| header_text(headers, "x-original-method"))
+            .unwrap_or("GET");
+        return OriginalRequest {
+            method: method.to_ascii_uppercase(),
+            host,
+            path: uri.to_owned(),
+        };
+    }
+    let path = uri.path().strip_prefix("/authz").unwrap_or("/");
+    OriginalRequest {
+        method: method.as_str().to_owned(),
+        host,
+        path: if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.to_owned()
+        },
+    }
+}
+
+fn challenge(status: StatusCode, code: &str, value: String, description: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(serde_json::json!({"code": code, "message": description})),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn header_value(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    }
+}
+
+/// `GET|POST|... /authz` and below.
+pub async fn authz(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let request = original_request(&method, &uri, &headers);
+    let snapshot = state.snapshot.load_full();
+    let Some(route) =
+        snapshot
+            .routes
+            .route(&request.method, request.host.as_deref(), &request.path)
+    else {
+        state.metrics.decide("deny", Some("no_route"));
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(
+                serde_json::json!({"code": "no_route", "message": "no route allows this request"}),
+            ),
+        )
+            .into_response();
+    };
+    let policy = &route.definition.policy;
+    if policy.credentials.contains(&CredentialType::None) {
+        state.metrics.decide("allow", None);
+        return StatusCode::OK.into_response();
+    }
+    if !headers.contains_key(header::AUTHORIZATION)
+        || !policy.credentials.contains(&CredentialType::Oauth)
+    {
+        // RFC 6750 §3: no credentials → a challenge without an error code.
+        state.metrics.decide("deny", Some("no_credentials"));
+        return challenge(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Bearer realm=\"portcullis\"".into(),
+            "credentials required",
+        );
+    }
+    let token = match bearer::token_from_headers(&headers, uri.query()) {
+        Ok(token) => token,
+        Err(err) => {
+            state.metrics.decide("deny", Some("invalid_request"));
+            return err.into_response();
+        }
+    };
+    let verified = match bearer::validate(&state, &token).await {
+        Ok(verified) => verified,
+        Err(rejected) => {
+            let code = rejected.rejection.code();
+            state.metrics.reject(code);
+            state.metrics.decide("deny", Some(code));
+            tracing::info!(reason = code, detail = %rejected, route = %route.definition.name, "forward auth: token rejected");
+            let description = rejected.rejection.client_description();
+            return challenge(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                format!(
+                    "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{description}\""
+                ),
+                description,
+            );
+        }
+    };
+    if let Err(denial) = route.authorize(&verified.server_name, &verified.scopes, &verified.claims)
+    {
+        state.metrics.decide("deny", Some("insufficient_scope"));
+        tracing::info!(route = %route.definition.name, %denial, "forward auth: policy denied");
+        let scope = match &denial {
+            RouteDenial::MissingScopes(scopes) => format!(", scope=\"{scopes}\""),
+            _ => String::new(),
+        };
+        return challenge(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("Bearer realm=\"portcullis\", error=\"insufficient_scope\"{scope}"),
+            "the token does not grant access to this resource",
+        );
+    }
+    state.metrics.decide("allow", None);
+    state
+        .metrics
+        .tokens_accepted
+        .fetch_add(1, Ordering::Relaxed);
+    let mut response = StatusCode::OK.into_response();
+    for (name, claim) in &policy.forward_claims {
+        let value = match claim.as_str() {
+            "$client_id" => verified.client_id.clone(),
+            "$scopes" => Some(verified.scopes.join(" ")),
+            "$server" => Some(verified.server_name.clone()),
+            path => claim_at(&verified.claims, path).and_then(header_value),
+        };
+        let (Ok(name), Some(Ok(value))) = (
+            HeaderName::try_from(name.as_str()),
+            value.map(|v| HeaderValue::from_str(&v)),
+        ) else {
+            continue;
+        };
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
