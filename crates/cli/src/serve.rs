@@ -1,5 +1,6 @@
 //! `portcullis serve`: wires the store, the outbound fetcher and the HTTP server, bootstraps the
-//! first admin, and runs until SIGINT/SIGTERM.
+//! first admin, applies the declarative configuration file (`--config`), and runs until
+//! SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,9 +77,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    if args.config.is_some() {
-        bail!("--config (declarative configuration) is not implemented yet");
-    }
     let database_url = match &args.database_url {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", args.data_dir.join("portcullis.db").display()),
@@ -121,6 +119,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         Ok(None) => {}
         Err(err) => bail!("cannot create the first admin: {}", err.message),
+    }
+
+    // Declarative configuration: applied completely before the snapshot is built and the first
+    // request is served, or not served at all (a half-configured gateway would reject or admit
+    // tokens the file says otherwise about).
+    if let Some(config) = &args.config
+        && let Err(err) = portcullis_server::declarative::apply_file(&state, config).await
+    {
+        store.close().await;
+        bail!("{err}");
     }
 
     portcullis_server::runtime::rebuild(&state)

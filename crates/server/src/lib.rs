@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod bearer;
+pub mod declarative;
 pub mod error;
 pub mod forward_auth;
 pub mod json;

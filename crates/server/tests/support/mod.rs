@@ -420,3 +420,33 @@ async fn read_request_head(stream: &mut tokio::net::TcpStream) -> Option<String>
     }
     Some(head)
 }
+
+impl TestServer {
+    /// A second [`AppState`] over this server's store and org with the same deployment settings
+    /// (insecure loopback JWKS allowed), as another node or a restart would have: for code that
+    /// runs outside a request, such as the declarative configuration applied at start-up.
+    pub fn state(&self) -> AppState {
+        app_state(&self.store, self.org, &self.base)
+    }
+}
+
+/// An [`AppState`] as `portcullis serve` builds it before serving (insecure loopback JWKS
+/// allowed, as in every test here), e.g. to apply a config file before [`TestServer::start_with`].
+pub fn app_state(store: &Store, org: i64, base: &str) -> AppState {
+    let mut settings = Settings::new(base);
+    settings.allow_insecure_jwks = true;
+    let fetcher = Fetcher::new(FetchPolicy {
+        allow_insecure: true,
+        ..FetchPolicy::default()
+    })
+    .unwrap();
+    AppState::new(store.clone(), org, settings, fetcher).0
+}
+
+/// A loopback URL nothing listens on (an IdP that is down: connections are refused).
+pub async fn unreachable_url(path: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}{path}")
+}
