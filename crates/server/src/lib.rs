@@ -16,6 +16,7 @@ pub mod forward_auth;
 pub mod json;
 pub mod keycheck;
 pub mod metrics;
+pub mod proxy;
 pub mod runtime;
 pub mod state;
 pub mod time;
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -107,8 +108,12 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/authz", axum::routing::any(forward_auth::authz))
         .route("/authz/{*rest}", axum::routing::any(forward_auth::authz))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
-        .with_state(state)
+        .fallback(proxy::proxy)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            metrics::measure_latency,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

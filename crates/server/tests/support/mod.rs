@@ -84,13 +84,31 @@ impl TestServer {
         Self::start_with(store, dir).await
     }
 
+    /// A server on a fresh SQLite store with settings changed by `configure`.
+    pub async fn start_sqlite_configured(configure: impl FnOnce(&mut Settings)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store("sqlite", &dir).await;
+        Self::start_configured(store, dir, configure).await
+    }
+
     pub async fn start_with(store: Store, dir: tempfile::TempDir) -> TestServer {
+        Self::start_configured(store, dir, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_with`], with deployment settings changed by `configure` (short
+    /// timeouts and the like).
+    pub async fn start_configured(
+        store: Store,
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let org = store.ensure_org(Some(272_378)).await.unwrap().id;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let mut settings = Settings::new(&base);
         settings.allow_insecure_jwks = true;
+        configure(&mut settings);
         let fetcher = Fetcher::new(FetchPolicy {
             allow_insecure: true,
             ..FetchPolicy::default()
