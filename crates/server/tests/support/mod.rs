@@ -77,6 +77,15 @@ mod sqlx_free {
     }
 }
 
+/// A store on a fresh PostgreSQL database, with the database's name and the admin URL (for
+/// fault tests that take the database away), or `None` when PostgreSQL is not configured.
+pub async fn postgres_store() -> Option<(Store, String, String)> {
+    let admin_url = std::env::var("PORTCULLIS_TEST_DATABASE_URL").ok()?;
+    let url = sqlx_free::create_database(&admin_url).await;
+    let name = url.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap();
+    Some((Store::open(&url).await.unwrap(), name, admin_url))
+}
+
 impl TestServer {
     pub async fn start(backend: &str) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
