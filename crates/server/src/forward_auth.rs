@@ -176,7 +176,7 @@ pub(crate) async fn decide(
     };
     // Parsed once here, only for routes that need claims (rules or forwarded claims).
     let claims = verified.claims();
-    if let Err(denial) = route.authorize(&verified.server_name, &verified.scopes, &claims) {
+    if let Err(denial) = route.authorize(&verified.server_name, &verified.scopes, claims) {
         state.metrics.decide("deny", Some("insufficient_scope"));
         tracing::info!(route = %route.definition.name, %denial, "forward auth: policy denied");
         let scope = match &denial {
@@ -201,7 +201,7 @@ pub(crate) async fn decide(
             "$client_id" => verified.client_id.clone(),
             "$scopes" => Some(verified.scopes.join(" ")),
             "$server" => Some(verified.server_name.to_string()),
-            path => claim_at(&claims, path).and_then(header_value),
+            path => claim_at(claims, path).and_then(header_value),
         };
         let (Ok(name), Some(Ok(value))) = (
             HeaderName::try_from(name.as_str()),

@@ -28,6 +28,8 @@ pub struct Settings {
     pub max_api_roles: i64,
     /// Most custom admin roles per org.
     pub max_admin_roles: i64,
+    /// Whether verified tokens are cached (on by default; off = every request fully verified).
+    pub token_cache: bool,
     /// Time allowed to connect to a reverse-proxy upstream.
     pub upstream_connect_timeout: Duration,
     /// Time allowed for a reverse-proxy upstream's response headers (then 504).
@@ -44,6 +46,7 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             max_api_roles: 16,
             max_admin_roles: 16,
+            token_cache: true,
             upstream_connect_timeout: crate::proxy::DEFAULT_CONNECT_TIMEOUT,
             upstream_response_timeout: crate::proxy::DEFAULT_RESPONSE_TIMEOUT,
         }
