@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", default_value_t = false)]
     log_json: bool,
+    /// This node's id in a cluster (default: host name and port).
+    #[arg(long, env = "PORTCULLIS_NODE_ID")]
+    node_id: Option<String>,
     /// Cache verified tokens (`false` verifies every request in full: for benchmarks).
     #[arg(long, env = "PORTCULLIS_TOKEN_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
     token_cache: bool,
@@ -114,6 +117,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.cloud_name = args.cloud_name.clone();
     settings.allow_insecure_jwks = args.allow_insecure_jwks;
     settings.token_cache = args.token_cache;
+    settings.node_id = args
+        .node_id
+        .clone()
+        .unwrap_or_else(|| default_node_id(args.listen));
+    settings.node_address = args.listen.to_string();
     settings.upstream_response_timeout = Duration::from_secs(args.upstream_timeout_s.max(1));
     let (state, key_changes) = AppState::new(store.clone(), org.id, settings, fetcher);
 
@@ -221,4 +229,16 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// `host:port`: unique per process on one machine, stable across restarts (a restarted node
+/// takes its row back instead of leaving a ghost behind).
+fn default_node_id(listen: SocketAddr) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    format!("{host}:{}", listen.port())
 }

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod bearer;
+pub mod cluster;
 pub mod declarative;
 pub mod error;
 pub mod forward_auth;
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/auditLogs", get(audit::list))
         .route("/auditLogs.csv", get(audit::csv))
+        .route("/cluster/nodes", get(crate::api::cluster::nodes))
         .fallback(|| async { ApiError::not_found("API endpoint") })
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

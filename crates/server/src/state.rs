@@ -1,6 +1,7 @@
 //! Shared state of the HTTP server.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -28,6 +29,12 @@ pub struct Settings {
     pub max_api_roles: i64,
     /// Most custom admin roles per org.
     pub max_admin_roles: i64,
+    /// This node's id in the cluster (`PORTCULLIS_NODE_ID`, or host and port).
+    pub node_id: String,
+    /// Where this node listens (shown in the cluster's node list).
+    pub node_address: String,
+    /// How often the configuration version is checked (the fallback for lost notifications).
+    pub config_poll: Duration,
     /// Whether verified tokens are cached (on by default; off = every request fully verified).
     pub token_cache: bool,
     /// Time allowed to connect to a reverse-proxy upstream.
@@ -46,6 +53,9 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             max_api_roles: 16,
             max_admin_roles: 16,
+            node_id: "local".to_owned(),
+            node_address: public_base_url.trim_end_matches('/').to_owned(),
+            config_poll: Duration::from_secs(1),
             token_cache: true,
             upstream_connect_timeout: crate::proxy::DEFAULT_CONNECT_TIMEOUT,
             upstream_response_timeout: crate::proxy::DEFAULT_RESPONSE_TIMEOUT,
@@ -86,6 +96,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The reverse proxy's upstream client.
     pub upstreams: Arc<Upstreams>,
+    /// The configuration version the current snapshot reflects (0 = none loaded yet).
+    pub applied_config_version: Arc<AtomicI64>,
+    /// When this process started (Unix ms), for the cluster's node list.
+    pub started_at_ms: i64,
 }
 
 /// Size of the verified-token cache.
@@ -116,6 +130,8 @@ impl AppState {
             token_cache: Arc::new(VerifiedTokenCache::new(TOKEN_CACHE_ENTRIES)),
             metrics: Arc::new(Metrics::default()),
             upstreams,
+            applied_config_version: Arc::new(AtomicI64::new(0)),
+            started_at_ms: portcullis_store::now_ms(),
         };
         (state, key_changes)
     }

@@ -17,6 +17,7 @@
 
 mod admins;
 mod audit;
+pub mod cluster;
 mod roles;
 mod routes;
 mod servers;
@@ -31,6 +32,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use admins::{AdminRecord, NewAdmin};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
+pub use cluster::{ConfigEvent, ConfigListener, NodeKeyStatus, NodeRecord};
 pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
@@ -186,6 +188,8 @@ fn new_id() -> String {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The connection URL, for connections outside the pool (PostgreSQL `LISTEN`).
+    url: std::sync::Arc<str>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -233,7 +237,11 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: std::sync::Arc::from(url.as_str()),
+        })
     }
 
     /// The engine in use.

@@ -2,6 +2,7 @@
 
 pub mod admins;
 pub mod audit;
+pub mod cluster;
 pub mod ops;
 pub mod roles;
 pub mod routes;
