@@ -17,6 +17,7 @@
 
 mod admins;
 mod audit;
+mod credentials;
 mod roles;
 mod routes;
 mod servers;
@@ -30,6 +31,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use admins::{AdminRecord, NewAdmin};
+pub use credentials::{
+    ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTokenRecord,
+};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
 pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
@@ -93,6 +97,9 @@ pub enum Conflict {
     /// The row is referenced or built in.
     #[error("{0}")]
     InUse(String),
+    /// A resource that exists at most once already exists (e.g. the org's API key).
+    #[error("{0}")]
+    Exists(String),
 }
 
 impl From<sqlx::Error> for StoreError {
