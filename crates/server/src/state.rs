@@ -10,7 +10,10 @@ use portcullis_policy::snapshot::Snapshot;
 use portcullis_policy::{UrlRules, VerifiedTokenCache};
 use portcullis_store::Store;
 
+use crate::legacy::LegacySessions;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::secrets::SecretKey;
 
 /// Deployment settings the HTTP layer needs.
 #[derive(Debug, Clone)]
@@ -27,6 +30,15 @@ pub struct Settings {
     pub max_api_roles: i64,
     /// Most custom admin roles per org.
     pub max_admin_roles: i64,
+    /// Idle timeout of legacy API-key sessions (`JSESSIONID`; DESIGN.md §1.4: 5 minutes).
+    pub legacy_session_idle: Duration,
+    /// The key that encrypts secrets at rest (the Cloud Service API Key). `None`: the features
+    /// that need it answer 503 instead of storing secrets unencrypted (fail closed).
+    pub secret_key: Option<Arc<SecretKey>>,
+    /// Sandbox API requests per second per client address, sustained.
+    pub sandbox_rate_per_s: f64,
+    /// Sandbox API requests per client address at once.
+    pub sandbox_burst: u32,
 }
 
 impl Settings {
@@ -39,6 +51,10 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             max_api_roles: 16,
             max_admin_roles: 16,
+            legacy_session_idle: Duration::from_secs(5 * 60),
+            secret_key: None,
+            sandbox_rate_per_s: 5.0,
+            sandbox_burst: 20,
         }
     }
 
@@ -74,6 +90,10 @@ pub struct AppState {
     pub token_cache: Arc<VerifiedTokenCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Legacy API-key sessions in front of the store.
+    pub legacy_sessions: Arc<LegacySessions>,
+    /// Per-client budget of the sandbox API.
+    pub sandbox_limiter: Arc<RateLimiter>,
 }
 
 /// Size of the verified-token cache.
@@ -90,6 +110,10 @@ impl AppState {
     ) -> (Self, tokio::sync::watch::Receiver<u64>) {
         let fetcher = Arc::new(fetcher);
         let (keys, key_changes) = KeyManager::new(store.clone(), org, Arc::clone(&fetcher));
+        let sandbox_limiter = Arc::new(RateLimiter::new(
+            settings.sandbox_rate_per_s,
+            settings.sandbox_burst,
+        ));
         let state = AppState {
             store,
             org,
@@ -99,6 +123,8 @@ impl AppState {
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
             token_cache: Arc::new(VerifiedTokenCache::new(TOKEN_CACHE_ENTRIES)),
             metrics: Arc::new(Metrics::default()),
+            legacy_sessions: Arc::new(LegacySessions::default()),
+            sandbox_limiter,
         };
         (state, key_changes)
     }
