@@ -165,8 +165,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// The secret key for secrets at rest: the configured file, or the data dir's generated one.
 fn load_secret_key(args: &ServeArgs, database_url: &str) -> anyhow::Result<SecretKey> {
-    let (key, origin) = SecretKey::load_or_generate(args.secret_key_file.as_deref(), &args.data_dir)
-        .context("cannot load the secret key for secrets at rest")?;
+    let (key, origin) =
+        SecretKey::load_or_generate(args.secret_key_file.as_deref(), &args.data_dir)
+            .context("cannot load the secret key for secrets at rest")?;
     match origin {
         KeyOrigin::Generated(path) => {
             tracing::warn!(

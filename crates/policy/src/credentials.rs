@@ -190,7 +190,14 @@ mod tests {
         assert!(at(now - TIMESTAMP_WINDOW_MS).is_ok());
         assert!(at(now + TIMESTAMP_WINDOW_MS + 1).is_err());
         assert!(at(now - TIMESTAMP_WINDOW_MS - 1).is_err());
-        for bad in ["", "-1", "+1700000000000", "1.7e12", " 1700000000000", "99999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "+1700000000000",
+            "1.7e12",
+            " 1700000000000",
+            "99999999999999999999",
+        ] {
             assert!(check_timestamp(bad, now).is_err(), "{bad:?}");
         }
     }

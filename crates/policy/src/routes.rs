@@ -284,7 +284,7 @@ impl RoutePolicy {
         &self,
         verified: &VerifiedToken,
         claims: &Map<String, Value>,
-    ) -> Vec<(String, String)> {
+    ) -> Vec<(&str, String)> {
         self.forward_claims
             .iter()
             .filter_map(|(header, claim)| {
@@ -294,7 +294,7 @@ impl RoutePolicy {
                     "$server" => Some(verified.server_name.to_string()),
                     path => claim_at(claims, path).and_then(header_text),
                 }?;
-                Some((header.clone(), value))
+                Some((header.as_str(), value))
             })
             .collect()
     }
@@ -302,15 +302,15 @@ impl RoutePolicy {
     /// The identity headers for a Cloud Service API Key session (credential `api_key`), which has
     /// no claims: every header forwarding `sub` carries the admin's login, and `X-Auth-Subject`
     /// does when no header forwards `sub`.
-    pub fn session_identity_headers(&self, login: &str) -> Vec<(String, String)> {
-        let mut headers: Vec<(String, String)> = self
+    pub fn session_identity_headers(&self, login: &str) -> Vec<(&str, String)> {
+        let mut headers: Vec<(&str, String)> = self
             .forward_claims
             .iter()
             .filter(|(_, claim)| claim.as_str() == "sub")
-            .map(|(header, _)| (header.clone(), login.to_owned()))
+            .map(|(header, _)| (header.as_str(), login.to_owned()))
             .collect();
         if headers.is_empty() {
-            headers.push(("X-Auth-Subject".to_owned(), login.to_owned()));
+            headers.push(("X-Auth-Subject", login.to_owned()));
         }
         headers
     }

@@ -305,9 +305,10 @@ fn route(
                     format!("route {name} is public: no credentials are checked")
                 });
                 allow(report);
-                report
-                    .notes
-                    .push("the route is public: the live pipeline does not look at the token at all".to_owned());
+                report.notes.push(
+                    "the route is public: the live pipeline does not look at the token at all"
+                        .to_owned(),
+                );
             } else if !policy.credentials.contains(&CredentialType::Oauth) {
                 let reason =
                     format!("route {name} does not accept OAuth tokens (credentials: api_key)");
@@ -326,12 +327,15 @@ fn route(
                         match route.authorize(&verified.server_name, &verified.scopes, &claims) {
                             Ok(()) => {
                                 trace.step(Step::Authorization, Outcome::Pass, || {
-                                    format!("route {name}: servers, scopes and claim rules satisfied")
+                                    format!(
+                                        "route {name}: servers, scopes and claim rules satisfied"
+                                    )
                                 });
                                 allow(report);
                                 identity_headers = policy
                                     .identity_headers(verified, &claims)
                                     .into_iter()
+                                    .map(|(header, value)| (header.to_owned(), value))
                                     .collect();
                             }
                             Err(denial) => {

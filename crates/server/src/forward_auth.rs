@@ -14,8 +14,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, he
 use axum::response::{IntoResponse, Response};
 use portcullis_policy::routes::{CredentialType, RouteDenial, RoutePolicy};
 
-use crate::{bearer, legacy};
 use crate::state::AppState;
+use crate::{bearer, legacy};
 
 /// The request the proxy asks about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,13 +174,11 @@ pub async fn authz(
 }
 
 /// 200 with the identity headers (those that are valid HTTP headers).
-fn allowed(identity: Vec<(String, String)>) -> Response {
+fn allowed(identity: Vec<(&str, String)>) -> Response {
     let mut response = StatusCode::OK.into_response();
     for (name, value) in identity {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::from_str(&value),
-        ) else {
+        let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value))
+        else {
             continue;
         };
         response.headers_mut().insert(name, value);

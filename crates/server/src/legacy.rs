@@ -123,10 +123,7 @@ impl LegacySessions {
             } else {
                 idle_ms
             };
-            let Some(record) = store
-                .touch_legacy_session(org, id_hash, store_idle)
-                .await?
-            else {
+            let Some(record) = store.touch_legacy_session(org, id_hash, store_idle).await? else {
                 self.forget(id_hash);
                 return Ok(None);
             };

@@ -78,6 +78,9 @@ mod tests {
         }
         let wait = limiter.check(a).unwrap_err();
         assert!(wait > Duration::from_millis(500) && wait <= Duration::from_secs(1));
-        assert!(limiter.check(b).is_ok(), "another client has its own bucket");
+        assert!(
+            limiter.check(b).is_ok(),
+            "another client has its own bucket"
+        );
     }
 }

@@ -50,7 +50,12 @@ const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
 ];
 
-fn challenge(status: StatusCode, code: &'static str, error: Option<&str>, message: &str) -> ApiError {
+fn challenge(
+    status: StatusCode,
+    code: &'static str,
+    error: Option<&str>,
+    message: &str,
+) -> ApiError {
     let mut err = ApiError::new(status, code, message);
     err.www_authenticate = Some(match error {
         Some(error) => {
@@ -64,7 +69,14 @@ fn challenge(status: StatusCode, code: &'static str, error: Option<&str>, messag
 /// The sandbox token from the `Authorization` header or the `api_token` query parameter (RFC
 /// 6750 §2.1, §2.3): exactly one place, a Bearer scheme, a token68 value.
 fn sandbox_token(headers: &HeaderMap, uri: &Uri) -> Result<String, ApiError> {
-    let invalid = |m: &str| challenge(StatusCode::BAD_REQUEST, "invalid_request", Some("invalid_request"), m);
+    let invalid = |m: &str| {
+        challenge(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            Some("invalid_request"),
+            m,
+        )
+    };
     let from_query: Vec<String> = uri
         .query()
         .unwrap_or("")
@@ -124,13 +136,13 @@ fn is_json(headers: &HeaderMap) -> bool {
 fn route_request(body: &EvaluateRequest) -> Result<Option<RouteRequest>, ApiError> {
     let mut errors = Vec::new();
     if body.token.trim().is_empty() {
-        errors.push(FieldError::new("token", "required: the JWT to evaluate".into()));
+        errors.push(FieldError::new(
+            "token",
+            "required: the JWT to evaluate".into(),
+        ));
     }
     let method = body.method.as_deref().map(str::to_ascii_uppercase);
-    if method
-        .as_deref()
-        .is_some_and(|m| !METHODS.contains(&m))
-    {
+    if method.as_deref().is_some_and(|m| !METHODS.contains(&m)) {
         errors.push(FieldError::new(
             "method",
             "an HTTP method (GET, POST, ...)".into(),
@@ -153,7 +165,10 @@ fn route_request(body: &EvaluateRequest) -> Result<Option<RouteRequest>, ApiErro
         .as_deref()
         .is_some_and(|h| h.is_empty() || h.contains(['/', ' ']))
     {
-        errors.push(FieldError::new("host", "a host name without scheme or path".into()));
+        errors.push(FieldError::new(
+            "host",
+            "a host name without scheme or path".into(),
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(&errors));

@@ -245,7 +245,11 @@ impl SecretKey {
         let mut blob = Vec::with_capacity(NONCE_LEN + in_out.len());
         blob.extend_from_slice(nonce.as_ref());
         blob.extend_from_slice(&in_out);
-        Ok(format!("{VERSION}.{}.{}", self.id, base64url::encode(&blob)))
+        Ok(format!(
+            "{VERSION}.{}.{}",
+            self.id,
+            base64url::encode(&blob)
+        ))
     }
 
     /// Decrypts an envelope made by [`SecretKey::seal`] for the same purpose and org.
@@ -418,9 +422,7 @@ mod tests {
 
     #[test]
     fn random_api_keys_use_the_whole_alphabet() {
-        let text: String = (0..200)
-            .map(|_| random_alphanumeric(12).unwrap())
-            .collect();
+        let text: String = (0..200).map(|_| random_alphanumeric(12).unwrap()).collect();
         assert!(text.bytes().all(|b| b.is_ascii_alphanumeric()));
         let distinct: std::collections::BTreeSet<u8> = text.bytes().collect();
         assert!(distinct.len() > 55, "{}", distinct.len());

@@ -31,10 +31,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use admins::{AdminRecord, NewAdmin};
-pub use credentials::{
-    ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTokenRecord,
-};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
+pub use credentials::{ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTokenRecord};
 pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};

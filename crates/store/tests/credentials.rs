@@ -89,7 +89,11 @@ async fn api_key_lifecycle_ends_legacy_sessions_and_redacts_audit() {
             .await
             .unwrap();
         assert_eq!(
-            (created.sealed.as_str(), created.version, created.last_modified_by.as_str()),
+            (
+                created.sealed.as_str(),
+                created.version,
+                created.last_modified_by.as_str()
+            ),
             ("v1.k.first", 1, "alice"),
             "{backend}"
         );
@@ -108,16 +112,22 @@ async fn api_key_lifecycle_ends_legacy_sessions_and_redacts_audit() {
             .await
             .unwrap();
         let replaced = store
-            .replace_api_key(org, 1, "v1.k.second", ApiKeyChange::Regenerate, &actor("bob"))
+            .replace_api_key(
+                org,
+                1,
+                "v1.k.second",
+                ApiKeyChange::Regenerate,
+                &actor("bob"),
+            )
             .await
             .unwrap();
-        assert_eq!((replaced.version, replaced.last_modified_by.as_str()), (2, "bob"));
+        assert_eq!(
+            (replaced.version, replaced.last_modified_by.as_str()),
+            (2, "bob")
+        );
         for hash in ["h1", "h2"] {
             assert_eq!(
-                store
-                    .touch_legacy_session(org, hash, 60_000)
-                    .await
-                    .unwrap(),
+                store.touch_legacy_session(org, hash, 60_000).await.unwrap(),
                 None,
                 "{backend}: {hash} survived the key change"
             );
@@ -182,9 +192,15 @@ async fn legacy_sessions_expire_cascade_and_stay_in_their_org() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((touched.org_id, touched.admin_id.as_str()), (org, admin.as_str()));
         assert_eq!(
-            store.touch_legacy_session(other, "s1", 60_000).await.unwrap(),
+            (touched.org_id, touched.admin_id.as_str()),
+            (org, admin.as_str())
+        );
+        assert_eq!(
+            store
+                .touch_legacy_session(other, "s1", 60_000)
+                .await
+                .unwrap(),
             None,
             "{backend}: another org's session"
         );
@@ -192,7 +208,10 @@ async fn legacy_sessions_expire_cascade_and_stay_in_their_org() {
 
         // Idle expiry deletes the session.
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-        assert_eq!(store.touch_legacy_session(org, "s1", 10).await.unwrap(), None);
+        assert_eq!(
+            store.touch_legacy_session(org, "s1", 10).await.unwrap(),
+            None
+        );
         assert_eq!(
             store.touch_legacy_session(org, "s1", 60_000).await.unwrap(),
             None,
@@ -250,12 +269,18 @@ async fn sandbox_tokens_limits_conflicts_and_isolation() {
             .create_sandbox_token(other, "t0", "other-hash", "wxyz", 5, &actor("zed"))
             .await
             .unwrap();
-        store.delete_sandbox_token(org, &ids[4], &actor("alice")).await.unwrap();
+        store
+            .delete_sandbox_token(org, &ids[4], &actor("alice"))
+            .await
+            .unwrap();
         assert!(matches!(
             store
                 .create_sandbox_token(org, "t0", "hash9", "abcd", 5, &actor("alice"))
                 .await,
-            Err(StoreError::Conflict(Conflict::Duplicate { field: "name", .. }))
+            Err(StoreError::Conflict(Conflict::Duplicate {
+                field: "name",
+                ..
+            }))
         ));
 
         // Rename with compare-and-swap; regenerate replaces the hash.
@@ -280,7 +305,10 @@ async fn sandbox_tokens_limits_conflicts_and_isolation() {
             .regenerate_sandbox_token(org, &ids[0], "new-hash", "wxyz", &actor("bob"))
             .await
             .unwrap();
-        assert_eq!((regenerated.hint.as_str(), regenerated.version), ("wxyz", 3));
+        assert_eq!(
+            (regenerated.hint.as_str(), regenerated.version),
+            ("wxyz", 3)
+        );
         assert_eq!(store.find_sandbox_token(org, "hash0").await.unwrap(), None);
         assert_eq!(
             store
@@ -292,7 +320,10 @@ async fn sandbox_tokens_limits_conflicts_and_isolation() {
         );
 
         // Another org neither finds, reads, renames nor deletes this org's tokens.
-        assert_eq!(store.find_sandbox_token(other, "new-hash").await.unwrap(), None);
+        assert_eq!(
+            store.find_sandbox_token(other, "new-hash").await.unwrap(),
+            None
+        );
         assert!(matches!(
             store.get_sandbox_token(other, &ids[0]).await,
             Err(StoreError::NotFound)
@@ -310,7 +341,9 @@ async fn sandbox_tokens_limits_conflicts_and_isolation() {
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            store.delete_sandbox_token(other, &ids[0], &actor("zed")).await,
+            store
+                .delete_sandbox_token(other, &ids[0], &actor("zed"))
+                .await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(store.list_sandbox_tokens(other).await.unwrap().len(), 1);
@@ -329,11 +362,23 @@ async fn sandbox_tokens_limits_conflicts_and_isolation() {
         let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(
             actions,
-            ["regenerate", "update", "delete", "create", "create", "create", "create", "create"],
+            [
+                "regenerate",
+                "update",
+                "delete",
+                "create",
+                "create",
+                "create",
+                "create",
+                "create"
+            ],
             "{backend}"
         );
         let text = serde_json::to_string(&audit).unwrap();
-        assert!(!text.contains("hash"), "{backend}: a token hash in the audit log");
+        assert!(
+            !text.contains("hash"),
+            "{backend}: a token hash in the audit log"
+        );
         assert_eq!(
             store
                 .query_audit(other, &AuditFilter::default())

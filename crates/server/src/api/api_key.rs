@@ -125,7 +125,11 @@ fn checked(field_value: &str) -> Result<(), ApiError> {
 }
 
 async fn current(state: &AppState) -> Result<(ApiKeyRecord, String), ApiError> {
-    let record = state.store.get_api_key(state.org).await?.ok_or_else(not_found)?;
+    let record = state
+        .store
+        .get_api_key(state.org)
+        .await?
+        .ok_or_else(not_found)?;
     let key = open(state, &record)?;
     Ok((record, key))
 }
@@ -204,7 +208,14 @@ pub async fn replace(
             "must differ from the current key",
         ));
     }
-    change(&state, &principal, record.version, &key, ApiKeyChange::Update).await
+    change(
+        &state,
+        &principal,
+        record.version,
+        &key,
+        ApiKeyChange::Update,
+    )
+    .await
 }
 
 /// `POST /api/v1/apiKey/regenerate`: a new random value.
@@ -237,7 +248,13 @@ async fn change(
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let result = state
         .store
-        .replace_api_key(state.org, version, &seal(state, key)?, how, &principal.actor())
+        .replace_api_key(
+            state.org,
+            version,
+            &seal(state, key)?,
+            how,
+            &principal.actor(),
+        )
         .await;
     // Whatever the outcome, sessions cached here are re-read from the store next time.
     state.legacy_sessions.forget_org(state.org);

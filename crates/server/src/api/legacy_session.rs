@@ -93,11 +93,7 @@ fn field_errors(request: &LegacyLoginRequest, now: i64) -> Vec<FieldError> {
 
 /// Whether `sent` is the org's key obfuscated with `timestamp`; `false` when the org has no key.
 /// Constant time in the compared bytes.
-async fn api_key_matches(
-    state: &AppState,
-    sent: &str,
-    timestamp: &str,
-) -> Result<bool, ApiError> {
+async fn api_key_matches(state: &AppState, sent: &str, timestamp: &str) -> Result<bool, ApiError> {
     let Some(record) = state.store.get_api_key(state.org).await? else {
         return Ok(false);
     };
@@ -105,7 +101,10 @@ async fn api_key_matches(
     let Some(expected) = obfuscate_api_key(&key, timestamp) else {
         return Ok(false);
     };
-    Ok(aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), sent.as_bytes()).is_ok())
+    Ok(
+        aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), sent.as_bytes())
+            .is_ok(),
+    )
 }
 
 /// `POST /api/v1/authenticatedSession`: signs in and sets `JSESSIONID`.

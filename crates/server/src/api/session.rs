@@ -12,8 +12,8 @@ use serde_json::json;
 use std::net::SocketAddr;
 
 use crate::auth::{
-    CSRF_COOKIE, CredentialKind, Principal, SESSION_COOKIE, hash_password, random_token, session_hash,
-    verify_password,
+    CSRF_COOKIE, CredentialKind, Principal, SESSION_COOKIE, hash_password, random_token,
+    session_hash, verify_password,
 };
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -59,7 +59,12 @@ pub(crate) fn audit(
     )
 }
 
-pub(crate) fn cookie(name: &'static str, value: String, http_only: bool, secure: bool) -> Cookie<'static> {
+pub(crate) fn cookie(
+    name: &'static str,
+    value: String,
+    http_only: bool,
+    secure: bool,
+) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(http_only)
