@@ -1182,6 +1182,15 @@ async fn sandbox() -> Sandbox {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let token = created["token"].as_str().unwrap().to_owned();
+    // The key check fetched once on create; the key manager's first scheduled refresh follows
+    // within a tick. Wait for it, so later counts of IdP requests see only what the test causes.
+    for _ in 0..100 {
+        if idp.requests() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(idp.requests(), 2, "key check + first scheduled refresh");
     Sandbox {
         server,
         idp,
@@ -1534,4 +1543,23 @@ async fn the_sandbox_is_rate_limited_per_client() {
     assert!((1..=5).contains(&retry), "{retry}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "rate_limited");
+}
+
+#[tokio::test]
+async fn without_an_api_key_nobody_signs_in_the_legacy_way() {
+    let server = TestServer::start("sqlite").await;
+    let admin = server.admin().await;
+    let ts = now_ms().to_string();
+    let (status, session, _, body) =
+        legacy_login(&server, login_body(KEY, ADMIN_PASSWORD, &ts)).await;
+    assert_eq!(
+        (status, session),
+        (StatusCode::UNAUTHORIZED, None),
+        "{body}"
+    );
+    let failures = audit(&admin, "action=sign_in&result=failure").await;
+    assert_eq!(
+        failures[0]["detail"],
+        "API key session: no API key is configured (the password was right)"
+    );
 }

@@ -23,7 +23,7 @@ use portcullis_store::{AuditResult, now_ms};
 use serde::{Deserialize, Serialize};
 
 use crate::api::api_key;
-use crate::api::session::{SignInFlow, audit, check_credentials, cookie};
+use crate::api::session::{ApiKeyCheck, SignInFlow, audit, check_credentials, cookie};
 use crate::auth::{ApiErrorWithChallenge, random_token};
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -91,20 +91,26 @@ fn field_errors(request: &LegacyLoginRequest, now: i64) -> Vec<FieldError> {
     errors
 }
 
-/// Whether `sent` is the org's key obfuscated with `timestamp`; `false` when the org has no key.
-/// Constant time in the compared bytes.
-async fn api_key_matches(state: &AppState, sent: &str, timestamp: &str) -> Result<bool, ApiError> {
+/// Whether `sent` is the org's key obfuscated with `timestamp` (constant time in the compared
+/// bytes).
+async fn check_api_key_sent(
+    state: &AppState,
+    sent: &str,
+    timestamp: &str,
+) -> Result<ApiKeyCheck, ApiError> {
     let Some(record) = state.store.get_api_key(state.org).await? else {
-        return Ok(false);
+        return Ok(ApiKeyCheck::NotConfigured);
     };
     let key = api_key::open(state, &record)?;
-    let Some(expected) = obfuscate_api_key(&key, timestamp) else {
-        return Ok(false);
-    };
-    Ok(
+    let matches = obfuscate_api_key(&key, timestamp).is_some_and(|expected| {
         aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), sent.as_bytes())
-            .is_ok(),
-    )
+            .is_ok()
+    });
+    Ok(if matches {
+        ApiKeyCheck::Match
+    } else {
+        ApiKeyCheck::Mismatch
+    })
 }
 
 /// `POST /api/v1/authenticatedSession`: signs in and sets `JSESSIONID`.
@@ -120,14 +126,14 @@ pub async fn create(
         return Err(ApiError::invalid_fields(&errors));
     }
     let ip = Some(peer.ip().to_string());
-    let key_ok = api_key_matches(&state, &request.api_key, &request.timestamp).await?;
+    let key_check = check_api_key_sent(&state, &request.api_key, &request.timestamp).await?;
     let admin = check_credentials(
         &state,
         &request.username,
         &request.password,
         ip.clone(),
         SignInFlow::ApiKeySession,
-        Some(key_ok),
+        Some(key_check),
     )
     .await?;
     let session_id = random_token(32)?;

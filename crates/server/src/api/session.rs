@@ -91,10 +91,21 @@ impl SignInFlow {
     }
 }
 
+/// The legacy flow's verdict on the obfuscated API key, made by the caller (in constant time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyCheck {
+    /// The key matches.
+    Match,
+    /// The key does not match.
+    Mismatch,
+    /// The org has no API key: nobody can sign in this way.
+    NotConfigured,
+}
+
 /// Checks an admin's login and password, with the lockout every sign-in flow shares: 5 failures
 /// within a minute lock the admin for 5 minutes, whichever flow they came through. For the
-/// legacy flow, `api_key_ok` is the caller's (constant-time) verdict on the obfuscated key; a
-/// wrong key is a failed sign-in like a wrong password. Unknown logins cost one argon2
+/// legacy flow, `api_key` is the caller's verdict on the obfuscated key; a wrong (or absent) key
+/// is a failed sign-in like a wrong password. Unknown logins cost one argon2
 /// verification too, and every outcome is audited; the answer never says which part was wrong.
 pub async fn check_credentials(
     state: &AppState,
@@ -102,7 +113,7 @@ pub async fn check_credentials(
     password: &str,
     ip: Option<String>,
     flow: SignInFlow,
-    api_key_ok: Option<bool>,
+    api_key: Option<ApiKeyCheck>,
 ) -> Result<portcullis_store::AdminRecord, ApiError> {
     let invalid = || match flow {
         SignInFlow::Portal => ApiError::unauthenticated("wrong login or password"),
@@ -142,7 +153,8 @@ pub async fn check_credentials(
         ));
     }
     let password_ok = verify_password(password, &admin.password_hash);
-    let key_ok = api_key_ok.unwrap_or(true);
+    let key = api_key.unwrap_or(ApiKeyCheck::Match);
+    let key_ok = key == ApiKeyCheck::Match;
     if !(password_ok && key_ok) {
         let locked = state
             .store
@@ -156,10 +168,12 @@ pub async fn check_credentials(
             .await?;
         // The audit log (admins only) says which part was wrong: a right password with a wrong
         // API key means the password is known to someone.
-        let what = match (password_ok, key_ok) {
-            (false, true) => "wrong password",
-            (true, false) => "wrong API key (the password was right)",
-            _ => "wrong password and API key",
+        let what = match (password_ok, key) {
+            (false, ApiKeyCheck::Match) => "wrong password",
+            (true, ApiKeyCheck::Mismatch) => "wrong API key (the password was right)",
+            (false, ApiKeyCheck::Mismatch) => "wrong password and API key",
+            (true, _) => "no API key is configured (the password was right)",
+            (false, _) => "wrong password; no API key is configured",
         };
         let detail = if locked {
             format!("{what}; admin locked for 5 minutes")
