@@ -1,5 +1,6 @@
-//! The HTTP edge of Portcullis (axum): the cloud service API under `/api/v1`, operations
-//! endpoints, and later forward auth, the reverse proxy, the sandbox API and the portal.
+//! The HTTP edge of Portcullis (axum): the cloud service API under `/api/v1`, forward auth
+//! (`/authz`), the sandbox API (`/sandbox/v1`), operations endpoints, and later the reverse proxy
+//! and the portal.
 //!
 //! Handlers are thin: they authenticate (`auth`), parse strictly (`json`), call the pure
 //! `policy` crate for rules and the `store` for persistence, and convert every failure once
@@ -16,9 +17,13 @@ pub mod error;
 pub mod forward_auth;
 pub mod json;
 pub mod keycheck;
+pub mod legacy;
 pub mod metrics;
 pub mod proxy;
+pub mod ratelimit;
 pub mod runtime;
+pub mod sandbox;
+pub mod secrets;
 pub mod state;
 pub mod time;
 
@@ -37,7 +42,9 @@ use tower_http::trace::TraceLayer;
 pub use state::{AppState, Settings};
 
 use crate::api::routes as api_routes;
-use crate::api::{admins, audit, ops, roles, servers, session};
+use crate::api::{
+    admins, api_key, audit, legacy_session, ops, roles, sandbox_tokens, servers, session,
+};
 use crate::error::ApiError;
 
 /// The request id header set on every response.
@@ -50,6 +57,33 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(ops::status))
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
+        .route(
+            "/authenticatedSession",
+            get(legacy_session::get)
+                .post(legacy_session::create)
+                .delete(legacy_session::delete),
+        )
+        .route(
+            "/apiKey",
+            get(api_key::get)
+                .post(api_key::create)
+                .put(api_key::replace)
+                .delete(api_key::delete),
+        )
+        .route("/apiKey/regenerate", post(api_key::regenerate))
+        .route("/apiKey/reveal", post(api_key::reveal))
+        .route(
+            "/sandboxTokens",
+            get(sandbox_tokens::list).post(sandbox_tokens::create),
+        )
+        .route(
+            "/sandboxTokens/{id}",
+            axum::routing::put(sandbox_tokens::rename).delete(sandbox_tokens::delete),
+        )
+        .route(
+            "/sandboxTokens/{id}/regenerate",
+            post(sandbox_tokens::regenerate),
+        )
         .route(
             "/authorizationServers",
             get(servers::list).post(servers::create),
@@ -103,8 +137,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             apply_changes,
         ));
+    let sandbox = Router::new()
+        .route("/evaluate", post(sandbox::evaluate))
+        .fallback(|| async { ApiError::not_found("sandbox API endpoint") })
+        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES));
     Router::new()
         .nest("/api/v1", api)
+        .nest("/sandbox/v1", sandbox)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -11,8 +11,11 @@ use portcullis_policy::snapshot::Snapshot;
 use portcullis_policy::{UrlRules, VerifiedTokenCache};
 use portcullis_store::Store;
 
+use crate::legacy::LegacySessions;
 use crate::metrics::Metrics;
 use crate::proxy::Upstreams;
+use crate::ratelimit::RateLimiter;
+use crate::secrets::SecretKey;
 
 /// Deployment settings the HTTP layer needs.
 #[derive(Debug, Clone)]
@@ -41,6 +44,15 @@ pub struct Settings {
     pub upstream_connect_timeout: Duration,
     /// Time allowed for a reverse-proxy upstream's response headers (then 504).
     pub upstream_response_timeout: Duration,
+    /// Idle timeout of legacy API-key sessions (`JSESSIONID`; DESIGN.md §1.4: 5 minutes).
+    pub legacy_session_idle: Duration,
+    /// The key that encrypts secrets at rest (the Cloud Service API Key). `None`: the features
+    /// that need it answer 503 instead of storing secrets unencrypted (fail closed).
+    pub secret_key: Option<Arc<SecretKey>>,
+    /// Sandbox API requests per second per client address, sustained.
+    pub sandbox_rate_per_s: f64,
+    /// Sandbox API requests per client address at once.
+    pub sandbox_burst: u32,
 }
 
 impl Settings {
@@ -59,6 +71,10 @@ impl Settings {
             token_cache: true,
             upstream_connect_timeout: crate::proxy::DEFAULT_CONNECT_TIMEOUT,
             upstream_response_timeout: crate::proxy::DEFAULT_RESPONSE_TIMEOUT,
+            legacy_session_idle: Duration::from_secs(5 * 60),
+            secret_key: None,
+            sandbox_rate_per_s: 5.0,
+            sandbox_burst: 20,
         }
     }
 
@@ -100,6 +116,10 @@ pub struct AppState {
     pub applied_config_version: Arc<AtomicI64>,
     /// When this process started (Unix ms), for the cluster's node list.
     pub started_at_ms: i64,
+    /// Legacy API-key sessions in front of the store.
+    pub legacy_sessions: Arc<LegacySessions>,
+    /// Per-client budget of the sandbox API.
+    pub sandbox_limiter: Arc<RateLimiter>,
 }
 
 /// Size of the verified-token cache.
@@ -120,6 +140,10 @@ impl AppState {
             settings.upstream_response_timeout,
         ));
         let (keys, key_changes) = KeyManager::new(store.clone(), org, Arc::clone(&fetcher));
+        let sandbox_limiter = Arc::new(RateLimiter::new(
+            settings.sandbox_rate_per_s,
+            settings.sandbox_burst,
+        ));
         let state = AppState {
             store,
             org,
@@ -132,6 +156,8 @@ impl AppState {
             upstreams,
             applied_config_version: Arc::new(AtomicI64::new(0)),
             started_at_ms: portcullis_store::now_ms(),
+            legacy_sessions: Arc::new(LegacySessions::default()),
+            sandbox_limiter,
         };
         (state, key_changes)
     }

@@ -18,6 +18,7 @@
 mod admins;
 mod audit;
 pub mod cluster;
+mod credentials;
 mod roles;
 mod routes;
 mod servers;
@@ -33,6 +34,7 @@ use sqlx::{AnyPool, Executor};
 pub use admins::{AdminRecord, NewAdmin};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
 pub use cluster::{ConfigEvent, ConfigListener, NodeKeyStatus, NodeRecord};
+pub use credentials::{ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTokenRecord};
 pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
@@ -95,6 +97,9 @@ pub enum Conflict {
     /// The row is referenced or built in.
     #[error("{0}")]
     InUse(String),
+    /// A resource that exists at most once already exists (e.g. the org's API key).
+    #[error("{0}")]
+    Exists(String),
 }
 
 impl From<sqlx::Error> for StoreError {
