@@ -25,6 +25,7 @@ pub const MAX_CA_BUNDLE_BYTES: usize = 64 * 1024;
 
 /// What an admin sends to create or replace a server. Omitted optional fields take the preset's
 /// defaults. Unknown fields are refused so a typo is an error, not a silently ignored setting.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerInput {
@@ -84,6 +85,7 @@ pub struct ServerInput {
 }
 
 /// A server definition with every default resolved: what is stored and read back.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerDefinition {
