@@ -39,7 +39,7 @@ pub struct ErrorBody<'a> {
     /// Field path (camelCase, `match.methods`, `policy.claims[0].path`) → what is wrong with it;
     /// omitted when no field is at fault.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    #[schema(value_type = Option<BTreeMap<String, String>>, required = false)]
+    #[schema(value_type = BTreeMap<String, String>, required = false)]
     pub fields: &'a BTreeMap<String, String>,
 }
 

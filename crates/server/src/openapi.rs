@@ -19,7 +19,11 @@ use axum::Json;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, Type};
+use utoipa::Number;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayItems, Object, ObjectBuilder, Schema, Type,
+};
+use utoipa::openapi::{KnownFormat, SchemaFormat};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, SecurityRequirement};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
@@ -181,6 +185,9 @@ impl Modify for Conventions {
             ),
         );
         debug_assert_eq!(CSRF_HEADER, "x-csrf-token");
+        for schema in components.schemas.values_mut() {
+            widen_unsigned_32(schema);
+        }
 
         for (path, item) in openapi.paths.paths.iter_mut() {
             let has_id = path.contains("{id}");
@@ -241,6 +248,44 @@ impl Modify for Conventions {
                 }
             }
         }
+    }
+}
+
+/// utoipa writes Rust's `u32` as `format: int32, minimum: 0`, which caps it at 2^31 − 1; the
+/// parser accepts every `u32`, so the document says `0 ..= 4294967295` instead.
+fn widen_unsigned_32(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else {
+        return;
+    };
+    match schema {
+        Schema::Object(object) => {
+            let int32 = matches!(
+                object.format,
+                Some(SchemaFormat::KnownFormat(KnownFormat::Int32))
+            );
+            let unsigned = match object.minimum {
+                Some(Number::UInt(n)) => n == 0,
+                Some(Number::Int(n)) => n == 0,
+                Some(Number::Float(n)) => n.abs() < f64::EPSILON,
+                None => false,
+            };
+            if int32 && unsigned {
+                object.format = None;
+                object.maximum = Some(Number::UInt(
+                    usize::try_from(u32::MAX).unwrap_or(usize::MAX),
+                ));
+            }
+            object.properties.values_mut().for_each(widen_unsigned_32);
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                widen_unsigned_32(items);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(widen_unsigned_32),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(widen_unsigned_32),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(widen_unsigned_32),
+        _ => {}
     }
 }
 
