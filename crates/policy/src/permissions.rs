@@ -121,6 +121,7 @@ impl Permissions {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleInput {
     /// Unique name in the org; the `<role>` part of `<cloud>::<orgId>::<role>` scopes.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
     pub name: String,
     /// Access per category.
     #[serde(default)]

@@ -152,6 +152,7 @@ impl Default for RoutePolicy {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteDefinition {
     /// Unique name in the org.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
     pub name: String,
     /// Which requests.
     #[serde(rename = "match")]

@@ -269,11 +269,13 @@ fn widen_unsigned_32(schema: &mut RefOr<Schema>) {
                 Some(Number::Float(n)) => n.abs() < f64::EPSILON,
                 None => false,
             };
-            if int32 && unsigned {
-                object.format = None;
+            if int32 && unsigned && object.maximum.is_none() {
                 object.maximum = Some(Number::UInt(
                     usize::try_from(u32::MAX).unwrap_or(usize::MAX),
                 ));
+            }
+            if int32 && unsigned {
+                object.format = None;
             }
             object.properties.values_mut().for_each(widen_unsigned_32);
         }

@@ -24,15 +24,18 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AdminInput {
     /// Sign-in name: 1 to 64 letters, digits, `-`, `_`, `.`; unique in the org.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     login: String,
     /// Display name (at most 128 characters).
     #[serde(default)]
+    #[schema(max_length = 128)]
     name: String,
     /// The id of an admin role of the org.
     role_id: String,
     /// At least 12 characters. Required on create; on replace, omitted keeps the current
     /// password.
     #[serde(default)]
+    #[schema(min_length = 12)]
     password: Option<String>,
     /// Replace only: the version this change is based on (409 `version_conflict` when stale).
     #[serde(default)]
