@@ -142,7 +142,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(conflict) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", conflict.to_string())
             }
-            StoreError::UnknownReference { field, message } => ApiError::invalid_field(field, message),
+            StoreError::UnknownReference { field, message } => {
+                ApiError::invalid_field(field, message)
+            }
             StoreError::LimitExceeded(message) => {
                 ApiError::new(StatusCode::CONFLICT, "limit_exceeded", message)
             }

@@ -82,11 +82,15 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
     if !bytes.windows(6).any(|w| w == b"\\u0000") {
         return Ok(());
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     match nul_path(&value, String::new()) {
         Some(path) => {
-            let field = if path.is_empty() { "body".to_owned() } else { path };
+            let field = if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            };
             Err(ApiError::invalid_field(
                 &field,
                 "NUL characters are not allowed",

@@ -17,15 +17,15 @@
 
 use axum::Json;
 use axum::response::IntoResponse;
+use utoipa::Number;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::Number;
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayItems, Object, ObjectBuilder, Schema, Type,
 };
-use utoipa::openapi::{KnownFormat, SchemaFormat};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, SecurityRequirement};
+use utoipa::openapi::{KnownFormat, SchemaFormat};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::api::{admins, audit, ops, roles, routes, servers, session};

@@ -654,7 +654,11 @@ async fn nul_characters_are_field_errors() {
                 json!({"login": "ad\u{0}min", "password": "x"}),
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend}: {body}"
+        );
         assert!(body["fields"]["login"].is_string(), "{backend}: {body}");
 
         let admin = server.admin().await;
@@ -665,7 +669,11 @@ async fn nul_characters_are_field_errors() {
                        "policy": {"servers": ["ok", "bad\u{0}"]}}),
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend}: {body}"
+        );
         assert!(
             body["fields"]["policy.servers[1]"].is_string(),
             "{backend}: {body}"
@@ -678,7 +686,11 @@ async fn nul_characters_are_field_errors() {
                        "policy": {"forwardClaims": {"X-A\u{0}": "sub"}}}),
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend}: {body}"
+        );
         assert!(
             body["fields"]["policy.forwardClaims.X-A\u{0}"].is_string(),
             "{backend}: {body}"
@@ -693,7 +705,11 @@ async fn nul_characters_are_field_errors() {
         assert_eq!(status, StatusCode::CREATED, "{backend}: {body}");
 
         let (status, body) = admin.get("/api/v1/auditLogs?action=a%00b").await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend}: {body}"
+        );
         assert!(body["fields"]["action"].is_string(), "{backend}: {body}");
         server.stop().await;
     }
@@ -725,7 +741,11 @@ async fn an_admins_role_must_be_an_admin_role_of_the_org() {
             let (status, body) = admin
                 .put(&carol_path, json!({"login": "carol", "roleId": role_id}))
                 .await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{backend}: {body}"
+            );
             assert!(body["fields"]["roleId"].is_string(), "{backend}: {body}");
             let (status, body) = admin
                 .post(
@@ -733,7 +753,11 @@ async fn an_admins_role_must_be_an_admin_role_of_the_org() {
                     json!({"login": "dave", "roleId": role_id, "password": "a-long-enough-password"}),
                 )
                 .await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{backend}: {body}"
+            );
             assert!(body["fields"]["roleId"].is_string(), "{backend}: {body}");
         }
         let (_, unchanged) = admin.get(&carol_path).await;

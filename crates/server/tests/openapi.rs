@@ -224,13 +224,20 @@ async fn request_schemas_refuse_unknown_members_like_the_parser() {
         );
     }
     // Spot checks that the extended schemas track their base types.
-    assert!(schemas["ServerRequest"]["properties"].get("jwksUri").is_some());
+    assert!(
+        schemas["ServerRequest"]["properties"]
+            .get("jwksUri")
+            .is_some()
+    );
     assert!(
         schemas["ServerRequest"]["properties"]
             .get("skipValidation")
             .is_some()
     );
-    assert_eq!(schemas["ServerRequest"]["required"], serde_json::json!(["name"]));
+    assert_eq!(
+        schemas["ServerRequest"]["required"],
+        serde_json::json!(["name"])
+    );
     let validate_required = &schemas["ServerValidateRequest"]["required"];
     assert!(
         validate_required.is_null() || *validate_required == serde_json::json!([]),

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::{Any, Row, Transaction};
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::audit::{AuditEntry, AuditResult, append_in};
 use crate::{Actor, Conflict, Store, StoreError, map_unique, new_id, now_ms};

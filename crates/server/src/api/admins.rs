@@ -95,11 +95,9 @@ pub async fn list(
     principal: Principal,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Admins, false)?;
-    Ok(Json(
-        AdminList {
-            items: state.store.list_admins(state.org).await?,
-        },
-    ))
+    Ok(Json(AdminList {
+        items: state.store.list_admins(state.org).await?,
+    }))
 }
 
 /// Get one.

@@ -67,11 +67,9 @@ pub async fn list(
     principal: Principal,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Routes, false)?;
-    Ok(Json(
-        RouteList {
-            items: state.store.list_routes(state.org).await?,
-        },
-    ))
+    Ok(Json(RouteList {
+        items: state.store.list_routes(state.org).await?,
+    }))
 }
 
 /// Get one.
