@@ -243,8 +243,12 @@ async fn request_schemas_refuse_unknown_members_like_the_parser() {
         validate_required.is_null() || *validate_required == serde_json::json!([]),
         "validate needs no name: {validate_required}"
     );
-    let skew = &schemas["ServerRequest"]["properties"]["clockSkewS"];
+    // u32 fields: the whole u32 range unless a rule narrows it (utoipa alone says int32).
+    let skew = &schemas["ServerDefinition"]["properties"]["clockSkewS"];
     assert_eq!(skew["maximum"], 4_294_967_295_u64, "u32 range: {skew}");
+    assert!(skew.get("format").is_none(), "{skew}");
+    let skew = &schemas["ServerRequest"]["properties"]["clockSkewS"];
+    assert_eq!(skew["maximum"], 300, "clock skew rule: {skew}");
 
     // And the server agrees: a member the schema does not list is a 422 naming it.
     let admin = server.admin().await;
