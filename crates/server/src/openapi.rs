@@ -168,7 +168,7 @@ impl Modify for Conventions {
         components.add_security_scheme(
             CSRF_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "X-CSRF-Token",
+                CSRF_HEADER,
                 "The `csrfToken` of the sign-in answer (also the `portcullis_csrf` cookie): required with the session cookie on every call that changes something.",
             ))),
         );
@@ -184,7 +184,6 @@ impl Modify for Conventions {
                     .build(),
             ),
         );
-        debug_assert_eq!(CSRF_HEADER, "x-csrf-token");
         for schema in components.schemas.values_mut() {
             widen_unsigned_32(schema);
         }
