@@ -208,6 +208,23 @@ impl<'de> serde::Deserialize<'de> for Algorithm {
     }
 }
 
+/// The OpenAPI schema: a string, one of the ten algorithm names (what `Deserialize` accepts).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Algorithm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Algorithm::ALL.iter().map(|a| a.name())))
+            .description(Some(
+                "A JWS signature algorithm Portcullis verifies (no `none`, no HMAC).",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Algorithm {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -189,14 +189,17 @@ pub async fn load_keys(
 }
 
 /// A usable key, as reported.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportedKey {
     /// The `kid`, if any.
     pub kid: Option<String>,
     /// `RSA`, `EC` or `OKP`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub kty: &'static str,
     /// The algorithm the key is bound to (its `alg`, or implied by its curve), if any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub alg: Option<&'static str>,
     /// Size or curve: `RSA 2048`, `EC P-256`, `OKP Ed25519`.
     pub params: String,
@@ -205,6 +208,7 @@ pub struct ReportedKey {
 }
 
 /// An ignored key, as reported.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportedIgnoredKey {
@@ -219,16 +223,19 @@ pub struct ReportedIgnoredKey {
 }
 
 /// The failure of a validation, as reported.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportedError {
     /// Stable code (`forbidden_address`, `issuer_mismatch`, `no_usable_key`, ...).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub code: &'static str,
     /// Admin-facing explanation.
     pub message: String,
 }
 
 /// What Validate found (the body of `POST /api/v1/authorizationServers/validate`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationReport {
@@ -258,6 +265,28 @@ pub struct ValidationReport {
     pub cache_max_age_s: Option<u64>,
     /// Why the source is not usable, when `ok` is false.
     pub error: Option<ReportedError>,
+}
+
+impl ValidationReport {
+    /// A report of a check that could not run at all (no key source, or it did not complete),
+    /// with every member present like any other report.
+    pub fn failure(code: &'static str, message: String) -> Self {
+        ValidationReport {
+            ok: false,
+            metadata_url: None,
+            jwks_uri: None,
+            discovered_issuer: None,
+            issuer_is_template: false,
+            usable_keys: Vec::new(),
+            ignored_keys: Vec::new(),
+            fetched_at: now_rfc3339(),
+            metadata_fetch_ms: None,
+            jwks_fetch_ms: None,
+            duration_ms: 0,
+            cache_max_age_s: None,
+            error: Some(ReportedError { code, message }),
+        }
+    }
 }
 
 fn millis(duration: Duration) -> u64 {

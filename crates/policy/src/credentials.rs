@@ -117,6 +117,7 @@ pub fn sandbox_token_hint(token: &str) -> String {
 
 /// A sandbox token as an admin names it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SandboxTokenInput {
     /// Unique in the org; the same rule as every other name (DESIGN.md §1.1).

@@ -25,6 +25,7 @@ pub const MAX_CA_BUNDLE_BYTES: usize = 64 * 1024;
 
 /// What an admin sends to create or replace a server. Omitted optional fields take the preset's
 /// defaults. Unknown fields are refused so a typo is an error, not a silently ignored setting.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerInput {
@@ -32,6 +33,7 @@ pub struct ServerInput {
     pub name: String,
     /// Free text, shown escaped.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub description: Option<String>,
     /// Whether tokens are checked against this server (default true).
     #[serde(default)]
@@ -56,9 +58,11 @@ pub struct ServerInput {
     pub issuer: Option<String>,
     /// Accepted audiences.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub audiences: Option<Vec<String>>,
     /// Accepted client ids.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub client_ids: Option<Vec<String>>,
     /// Client-id claim names in order.
     #[serde(default)]
@@ -68,6 +72,7 @@ pub struct ServerInput {
     pub allowed_algs: Option<Vec<Algorithm>>,
     /// Clock skew in seconds.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 300))]
     pub clock_skew_s: Option<u32>,
     /// Require `typ` = `at+jwt`.
     #[serde(default)]
@@ -77,13 +82,16 @@ pub struct ServerInput {
     pub scope_claims: Option<Vec<String>>,
     /// JWKS refresh interval in seconds.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 60, maximum = 86_400))]
     pub refresh_interval_s: Option<u32>,
     /// How long last-good keys stay usable while the endpoint fails.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 60, maximum = 604_800))]
     pub max_stale_s: Option<u32>,
 }
 
 /// A server definition with every default resolved: what is stored and read back.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerDefinition {

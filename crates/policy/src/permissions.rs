@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{FieldError, check_name};
 
 /// What a permission allows in one category.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
@@ -50,6 +51,7 @@ impl Category {
 }
 
 /// Access per category. Omitted categories are `none` on input.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)] // one field per Category
@@ -114,10 +116,12 @@ impl Permissions {
 }
 
 /// A role (API role or admin role) as sent by an admin.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleInput {
     /// Unique name in the org; the `<role>` part of `<cloud>::<orgId>::<role>` scopes.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
     pub name: String,
     /// Access per category.
     #[serde(default)]

@@ -6,6 +6,7 @@ use portcullis_jose::Algorithm;
 use serde::{Deserialize, Serialize};
 
 /// The vendor an authorization server is configured for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {

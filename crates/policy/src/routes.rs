@@ -17,6 +17,7 @@ pub const MAX_PATTERN_LEN: usize = 512;
 const MAX_REGEX_SIZE: usize = 64 * 1024;
 
 /// Which requests a route applies to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteMatch {
@@ -35,6 +36,7 @@ pub struct RouteMatch {
 }
 
 /// Credentials a route accepts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialType {
@@ -47,6 +49,7 @@ pub enum CredentialType {
 }
 
 /// Required scopes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScopeRule {
@@ -59,6 +62,7 @@ pub struct ScopeRule {
 }
 
 /// A claim rule operator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimOp {
@@ -75,6 +79,7 @@ pub enum ClaimOp {
 }
 
 /// A rule on one claim.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimRule {
@@ -88,6 +93,7 @@ pub struct ClaimRule {
 }
 
 /// What a route requires and forwards.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoutePolicy {
@@ -142,10 +148,12 @@ impl Default for RoutePolicy {
 }
 
 /// A route as an admin defines it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteDefinition {
     /// Unique name in the org.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
     pub name: String,
     /// Which requests.
     #[serde(rename = "match")]

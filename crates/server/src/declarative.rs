@@ -1048,7 +1048,10 @@ async fn check_keys(state: &AppState, definitions: Vec<ServerDefinition>) -> Vec
         .into_iter()
         .map(|check| {
             check.unwrap_or_else(|| KeyCheck {
-                report: Value::Null,
+                report: portcullis_keys::validate::ValidationReport::failure(
+                    "check_incomplete",
+                    "the key check did not complete".to_owned(),
+                ),
                 outcome: FetchOutcome::Failure {
                     error: "the key check did not complete".to_owned(),
                 },

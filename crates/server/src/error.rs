@@ -26,12 +26,21 @@ pub struct ApiError {
     pub www_authenticate: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The error body every API failure carries (schema `Error` in the OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// Stable machine-readable code (`validation_failed`, `not_found`, `conflict`, ...).
+    #[schema(value_type = String, example = "validation_failed")]
+    pub code: &'a str,
+    /// Human-readable message.
+    #[schema(value_type = String)]
+    pub message: &'a str,
+    /// Field path (camelCase, `match.methods`, `policy.claims[0].path`) → what is wrong with it;
+    /// omitted when no field is at fault.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    fields: &'a BTreeMap<String, String>,
+    #[schema(value_type = BTreeMap<String, String>, required = false)]
+    pub fields: &'a BTreeMap<String, String>,
 }
 
 impl ApiError {
@@ -92,7 +101,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             code: self.code,
             message: &self.message,
             fields: &self.fields,
@@ -132,6 +141,9 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Conflict(conflict) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", conflict.to_string())
+            }
+            StoreError::UnknownReference { field, message } => {
+                ApiError::invalid_field(field, message)
             }
             StoreError::LimitExceeded(message) => {
                 ApiError::new(StatusCode::CONFLICT, "limit_exceeded", message)

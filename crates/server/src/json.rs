@@ -51,6 +51,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             deserializer
                 .end()
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            refuse_nul(bytes)?;
             Ok(value)
         }
         Err(err) if err.inner().is_syntax() || err.inner().is_eof() => Err(ApiError::bad_request(
@@ -70,6 +71,56 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             };
             Err(ApiError::invalid_field(&field, message))
         }
+    }
+}
+
+/// Refuses a body with a NUL character in any string or member name (422 naming where):
+/// PostgreSQL text cannot hold one (storing it fails with a database error), SQLite truncates
+/// it in places, and no setting needs one. In JSON a NUL can only be spelled `\u0000`, so bodies
+/// without that sequence are not walked at all.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    match nul_path(&value, String::new()) {
+        Some(path) => {
+            let field = if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            };
+            Err(ApiError::invalid_field(
+                &field,
+                "NUL characters are not allowed",
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Where the first NUL character is, as a field path (`a.b[2]`), if anywhere.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, format!("{path}[{i}]"))),
+        serde_json::Value::Object(members) => members.iter().find_map(|(name, member)| {
+            let at = if path.is_empty() {
+                name.clone()
+            } else {
+                format!("{path}.{name}")
+            };
+            if name.contains('\0') {
+                Some(at)
+            } else {
+                nul_path(member, at)
+            }
+        }),
+        _ => None,
     }
 }
 

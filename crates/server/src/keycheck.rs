@@ -2,18 +2,17 @@
 //! key manager will (metadata, then JWKS) through the SSRF-safe fetcher, once, and turn the
 //! result into both the admin's report and what the store records (status, last-good JWKS).
 
-use portcullis_keys::validate::{KeySource, check_source};
+use portcullis_keys::validate::{KeySource, ValidationReport, check_source};
 use portcullis_policy::ServerDefinition;
 use portcullis_store::FetchOutcome;
-use serde_json::Value;
 
 use crate::state::AppState;
 
 /// What a key check found.
 #[derive(Debug, Clone)]
 pub struct KeyCheck {
-    /// The report shown to the admin (`ValidationReport`, camelCase).
-    pub report: Value,
+    /// The report shown to the admin.
+    pub report: ValidationReport,
     /// What to record on the server.
     pub outcome: FetchOutcome,
     /// Issuer found through metadata.
@@ -37,7 +36,7 @@ pub async fn check(state: &AppState, definition: &ServerDefinition) -> KeyCheck 
     let Some(source) = key_source(definition) else {
         let error = "no JWKS URL or metadata URL configured".to_owned();
         return KeyCheck {
-            report: serde_json::json!({"ok": false, "error": {"code": "no_key_source", "message": error}}),
+            report: ValidationReport::failure("no_key_source", error.clone()),
             outcome: FetchOutcome::Failure { error },
             discovered_issuer: None,
             discovered_jwks_uri: None,
@@ -65,7 +64,7 @@ pub async fn check(state: &AppState, definition: &ServerDefinition) -> KeyCheck 
         .and_then(|l| l.discovered.as_ref())
         .map(|d| d.jwks_uri.clone());
     KeyCheck {
-        report: serde_json::to_value(&report).unwrap_or(Value::Null),
+        report,
         outcome,
         discovered_issuer,
         discovered_jwks_uri,

@@ -2,15 +2,17 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::audit::{AuditEntry, AuditResult, append_in};
 use crate::{Actor, Conflict, Store, StoreError, map_unique, new_id, now_ms};
 
 /// A stored admin. The password hash never leaves the store except for verification.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", schema(as = Admin))]
 pub struct AdminRecord {
     /// Stable id.
     pub id: String,
@@ -65,6 +67,28 @@ fn record(row: &AnyRow) -> Result<AdminRecord, StoreError> {
 
 fn audit_view(admin: &NewAdmin) -> serde_json::Value {
     json!({"login": admin.login, "name": admin.name, "roleId": admin.role_id, "password": "(redacted)"})
+}
+
+/// Fails with [`StoreError::UnknownReference`] on `roleId` unless `role_id` is an admin role of
+/// `org`.
+async fn require_admin_role(
+    tx: &mut Transaction<'_, Any>,
+    org: i64,
+    role_id: &str,
+) -> Result<(), StoreError> {
+    let role: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM roles WHERE org_id = $1 AND kind = 'admin' AND id = $2")
+            .bind(org)
+            .bind(role_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match role {
+        Some(_) => Ok(()),
+        None => Err(StoreError::UnknownReference {
+            field: "roleId",
+            message: format!("no admin role with id `{role_id}`"),
+        }),
+    }
 }
 
 impl Store {
@@ -124,19 +148,8 @@ impl Store {
         admin: &NewAdmin,
         actor: &Actor,
     ) -> Result<AdminRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let role: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM roles WHERE org_id = $1 AND kind = 'admin' AND id = $2")
-                .bind(org)
-                .bind(&admin.role_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if role.is_none() {
-            return Err(StoreError::Conflict(Conflict::InUse(format!(
-                "admin role {} does not exist",
-                admin.role_id
-            ))));
-        }
+        let mut tx = self.begin_write().await?;
+        require_admin_role(&mut tx, org, &admin.role_id).await?;
         let id = new_id();
         let now = now_ms();
         sqlx::query(
@@ -177,7 +190,7 @@ impl Store {
         update: &NewAdmin,
         actor: &Actor,
     ) -> Result<AdminRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND id = $2"
         ))
@@ -194,6 +207,9 @@ impl Store {
                 current: current.version,
             }));
         }
+        // The foreign key alone would accept an API role (same table) and report a missing one as
+        // a database error; an admin's role must be an admin role of this org.
+        require_admin_role(&mut tx, org, &update.role_id).await?;
         let hash = if update.password_hash.is_empty() {
             current.password_hash.clone()
         } else {
@@ -246,7 +262,7 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<AdminRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND id = $2"
         ))
@@ -297,7 +313,7 @@ impl Store {
         lock_ms: i64,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO login_failures (admin_id, at) VALUES ($1, $2)")
             .bind(admin_id)
             .bind(now)
@@ -332,7 +348,7 @@ impl Store {
 
     /// Clears failures and any lock after a successful sign-in.
     pub async fn clear_login_failures(&self, org: i64, admin_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM login_failures WHERE admin_id = $1")
             .bind(admin_id)
             .execute(&mut *tx)

@@ -185,7 +185,7 @@ impl Store {
         actor: &Actor,
         entry: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         append_in(&mut tx, org, actor, entry).await?;
         tx.commit().await?;
         Ok(())

@@ -58,6 +58,15 @@ pub enum StoreError {
     /// A uniqueness rule or a version precondition failed.
     #[error("{0}")]
     Conflict(Conflict),
+    /// A field names something that does not exist in the org (e.g. an admin's `roleId`): the
+    /// caller's input is wrong, not the state of the row.
+    #[error("{field}: {message}")]
+    UnknownReference {
+        /// The camelCase field name.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// An org limit would be exceeded.
     #[error("{0}")]
     LimitExceeded(String),
@@ -111,7 +120,10 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
-            sqlx::Error::Database(ref db) if is_outage(db.code().as_deref(), db.message()) => {
+            // SQLite's lock stayed taken past busy_timeout: retryable, like a pool timeout.
+            sqlx::Error::Database(ref db)
+                if is_outage(db.code().as_deref(), db.message()) || is_sqlite_busy(db.as_ref()) =>
+            {
                 StoreError::Unavailable(err.to_string())
             }
             other => StoreError::Database(other),
@@ -131,6 +143,12 @@ fn is_outage(code: Option<&str>, message: &str) -> bool {
             || c.starts_with("53")
             || (c == "55000" && message.contains("connection"))
     })
+}
+
+/// SQLITE_BUSY and its extended codes (RECOVERY, SNAPSHOT, TIMEOUT).
+fn is_sqlite_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.code()
+        .is_some_and(|c| matches!(c.as_ref(), "5" | "261" | "517" | "773"))
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
@@ -226,7 +244,9 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+                        // busy_timeout first: switching to WAL itself needs the lock when several
+                        // connections open at once.
+                        conn.execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
                             .await?;
                     }
                     Ok(())
@@ -247,6 +267,20 @@ impl Store {
             backend,
             url: std::sync::Arc::from(url.as_str()),
         })
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later cannot wait
+    /// for the lock when another writer committed meanwhile (SQLite answers `database is locked`
+    /// at once, `busy_timeout` notwithstanding), so concurrent API writes failed with 500.
+    /// Starting as a writer makes them queue on `busy_timeout` instead. PostgreSQL's row locks
+    /// and version checks need no such thing.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
     }
 
     /// The engine in use.
@@ -285,7 +319,7 @@ impl Store {
             return Ok(org);
         }
         let id = id.unwrap_or_else(generate_org_id);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO orgs (id, created_at) VALUES ($1, $2)")
             .bind(id)
             .bind(now_ms())

@@ -37,8 +37,10 @@ impl RoleKind {
 }
 
 /// A stored role.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", schema(as = Role))]
 pub struct RoleRecord {
     /// Stable id.
     pub id: String,
@@ -136,7 +138,7 @@ impl Store {
         max_roles: i64,
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (count,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM roles WHERE org_id = $1 AND kind = $2 AND builtin = 0",
         )
@@ -189,7 +191,7 @@ impl Store {
         input: &RoleInput,
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM roles WHERE org_id = $1 AND kind = $2 AND id = $3"
         ))
@@ -256,7 +258,7 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM roles WHERE org_id = $1 AND kind = $2 AND id = $3"
         ))

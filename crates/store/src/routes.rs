@@ -9,8 +9,10 @@ use crate::audit::{AuditEntry, AuditResult, append_in};
 use crate::{Actor, Conflict, Store, StoreError, from_json, map_unique, new_id, now_ms, to_json};
 
 /// A stored route.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", schema(as = Route))]
 pub struct RouteRecord {
     /// Stable id.
     pub id: String,
@@ -87,7 +89,7 @@ impl Store {
         definition: &RouteDefinition,
         actor: &Actor,
     ) -> Result<RouteRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = new_id();
         let now = now_ms();
         sqlx::query(
@@ -122,7 +124,7 @@ impl Store {
         definition: &RouteDefinition,
         actor: &Actor,
     ) -> Result<RouteRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM routes WHERE org_id = $1 AND id = $2"
         ))
@@ -180,7 +182,7 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<RouteRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM routes WHERE org_id = $1 AND id = $2"
         ))

@@ -132,7 +132,7 @@ impl Store {
         initial: Option<&FetchOutcome>,
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let limits: (i64, i64) = sqlx::query_as(
             "SELECT max_authorization_servers, max_enabled_authorization_servers FROM orgs WHERE id = $1",
         )
@@ -212,7 +212,7 @@ impl Store {
         refreshed: Option<&FetchOutcome>,
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM authorization_servers WHERE org_id = $1 AND id = $2"
         ))
@@ -298,7 +298,7 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM authorization_servers WHERE org_id = $1 AND id = $2"
         ))
@@ -335,7 +335,7 @@ impl Store {
         id: &str,
         outcome: &FetchOutcome,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         record_fetch_in(&mut tx, org, id, outcome, now_ms()).await?;
         tx.commit().await?;
         Ok(())

@@ -1,18 +1,18 @@
 //! `/api/v1/admins`: portal and API users.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use portcullis_policy::FieldError;
 use portcullis_policy::config::check_name;
 use portcullis_policy::permissions::Category;
-use portcullis_store::{NewAdmin, StoreError};
-use serde::Deserialize;
-use serde_json::json;
+use portcullis_store::{AdminRecord, NewAdmin, StoreError};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{Principal, hash_password};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::IdPath;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
@@ -20,18 +20,34 @@ use crate::state::AppState;
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// An admin as sent by a client.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AdminInput {
+    /// Sign-in name: 1 to 64 letters, digits, `-`, `_`, `.`; unique in the org.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     login: String,
+    /// Display name (at most 128 characters).
     #[serde(default)]
+    #[schema(max_length = 128)]
     name: String,
+    /// The id of an admin role of the org.
     role_id: String,
-    /// Required on create; on replace, omitted keeps the current password.
+    /// At least 12 characters. Required on create; on replace, omitted keeps the current
+    /// password.
     #[serde(default)]
+    #[schema(min_length = 12)]
     password: Option<String>,
+    /// Replace only: the version this change is based on (409 `version_conflict` when stale).
     #[serde(default)]
     version: Option<i64>,
+}
+
+/// A list of admins.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AdminList)]
+pub struct AdminList {
+    /// The admins, by login.
+    items: Vec<AdminRecord>,
 }
 
 fn check(input: &AdminInput, creating: bool) -> Result<(), ApiError> {
@@ -67,21 +83,36 @@ fn not_found(err: StoreError) -> ApiError {
 }
 
 /// List.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admins",
+    tag = "admins",
+    operation_id = "listAdmins",
+    responses((status = 200, description = "Every admin of the org (never a password hash).", body = AdminList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Admins, false)?;
-    Ok(Json(
-        json!({ "items": state.store.list_admins(state.org).await? }),
-    ))
+    Ok(Json(AdminList {
+        items: state.store.list_admins(state.org).await?,
+    }))
 }
 
 /// Get one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admins/{id}",
+    tag = "admins",
+    operation_id = "getAdmin",
+    params(("id" = String, Path, description = "The admin's id.")),
+    responses((status = 200, description = "The admin.", body = AdminRecord))
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Admins, false)?;
     Ok(Json(
@@ -94,6 +125,18 @@ pub async fn get(
 }
 
 /// Create.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admins",
+    tag = "admins",
+    operation_id = "createAdmin",
+    request_body = AdminInput,
+    responses(
+        (status = 201, description = "Created.", body = AdminRecord),
+        (status = 409, description = "The login is in use.", body = ErrorBody),
+        (status = 422, description = "A field is invalid, the password is missing or short, or `roleId` names no admin role.", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -116,10 +159,23 @@ pub async fn create(
 }
 
 /// Replace.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admins/{id}",
+    tag = "admins",
+    operation_id = "replaceAdmin",
+    params(("id" = String, Path, description = "The admin's id.")),
+    request_body = AdminInput,
+    responses(
+        (status = 200, description = "Replaced.", body = AdminRecord),
+        (status = 409, description = "The login is in use, or `version` is stale (`version_conflict`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid, the password is short, or `roleId` names no admin role.", body = ErrorBody),
+    )
+)]
 pub async fn replace(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     ApiJson(input): ApiJson<AdminInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Admins, true)?;
@@ -145,10 +201,21 @@ pub async fn replace(
 }
 
 /// Delete.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admins/{id}",
+    tag = "admins",
+    operation_id = "deleteAdmin",
+    params(("id" = String, Path, description = "The admin's id.")),
+    responses(
+        (status = 204, description = "Deleted, with its sessions."),
+        (status = 409, description = "The last admin cannot be deleted.", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Admins, true)?;
     state

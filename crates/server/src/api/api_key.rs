@@ -29,7 +29,7 @@ use crate::state::AppState;
 use crate::time::rfc3339;
 
 /// The API key as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     /// The key, or its masked form (`**********Ab`).
@@ -43,9 +43,10 @@ pub struct ApiKeyView {
 }
 
 /// Body of add (`apiKey` optional: omitted = random) and edit (`apiKey` required).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiKeyInput {
+    /// Exactly 12 characters `[A-Za-z0-9]`.
     #[serde(default)]
     api_key: Option<String>,
 }
@@ -135,6 +136,16 @@ async fn current(state: &AppState) -> Result<(ApiKeyRecord, String), ApiError> {
 }
 
 /// `GET /api/v1/apiKey`: the key masked, who changed it last and when; 404 when none exists.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apiKey",
+    tag = "apiCredentials",
+    operation_id = "getApiKey",
+    responses(
+        (status = 200, description = "The key, masked (reveal shows it in full).", body = ApiKeyView),
+        (status = 404, description = "No key exists.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -145,6 +156,16 @@ pub async fn get(
 }
 
 /// `POST /api/v1/apiKey/reveal`: the key in full (needs `full` access; audited).
+#[utoipa::path(
+    post,
+    path = "/api/v1/apiKey/reveal",
+    tag = "apiCredentials",
+    operation_id = "revealApiKey",
+    responses(
+        (status = 200, description = "The key in full (audited).", body = ApiKeyView),
+        (status = 404, description = "No key exists.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn reveal(
     State(state): State<AppState>,
     principal: Principal,
@@ -169,6 +190,17 @@ pub async fn reveal(
 
 /// `POST /api/v1/apiKey`: adds the key (the given value, or a random one) when none exists;
 /// 409 otherwise.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apiKey",
+    tag = "apiCredentials",
+    operation_id = "createApiKey",
+    request_body = ApiKeyInput,
+    responses(
+        (status = 201, description = "Created (the key in full: copy it now).", body = ApiKeyView),
+        (status = 409, description = "A key already exists.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -191,6 +223,17 @@ pub async fn create(
 }
 
 /// `PUT /api/v1/apiKey`: a new value, which must differ from the current one.
+#[utoipa::path(
+    put,
+    path = "/api/v1/apiKey",
+    tag = "apiCredentials",
+    operation_id = "replaceApiKey",
+    request_body = ApiKeyInput,
+    responses(
+        (status = 200, description = "Changed; the old key stopped working.", body = ApiKeyView),
+        (status = 404, description = "No key exists.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn replace(
     State(state): State<AppState>,
     principal: Principal,
@@ -219,6 +262,16 @@ pub async fn replace(
 }
 
 /// `POST /api/v1/apiKey/regenerate`: a new random value.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apiKey/regenerate",
+    tag = "apiCredentials",
+    operation_id = "regenerateApiKey",
+    responses(
+        (status = 200, description = "A new random key; the old one stopped working.", body = ApiKeyView),
+        (status = 404, description = "No key exists.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn regenerate(
     State(state): State<AppState>,
     principal: Principal,
@@ -263,6 +316,16 @@ async fn change(
 }
 
 /// `DELETE /api/v1/apiKey`: removes the key; legacy logins are impossible until a new one is added.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apiKey",
+    tag = "apiCredentials",
+    operation_id = "deleteApiKey",
+    responses(
+        (status = 204, description = "Deleted; legacy sessions opened with it ended."),
+        (status = 404, description = "No key exists.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,

@@ -21,6 +21,15 @@ fn millis(duration: std::time::Duration) -> i64 {
 }
 
 /// `GET /api/v1/cluster/nodes`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cluster/nodes",
+    tag = "cluster",
+    operation_id = "listClusterNodes",
+    responses(
+        (status = 200, description = "Every node seen in the last day: heartbeat, applied configuration version (`configCurrent`), state (`up` / `unreachable`) and its own key-fetch status per server.", body = std::collections::HashMap<String, serde_json::Value>),
+    )
+)]
 pub async fn nodes(
     State(state): State<AppState>,
     principal: Principal,

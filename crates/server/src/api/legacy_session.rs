@@ -33,17 +33,21 @@ use crate::state::AppState;
 use crate::time::rfc3339;
 
 /// The sign-in body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LegacyLoginRequest {
+    /// The Cloud Service API Key obfuscated with `timestamp` (DESIGN.md §1.4).
     api_key: String,
+    /// An admin's login.
     username: String,
+    /// That admin's password.
     password: String,
+    /// Milliseconds since the epoch, as a string, within 2 hours of the server's clock.
     timestamp: String,
 }
 
 /// A legacy session as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LegacySessionView {
     /// The admin's login.
@@ -114,6 +118,19 @@ async fn check_api_key_sent(
 }
 
 /// `POST /api/v1/authenticatedSession`: signs in and sets `JSESSIONID`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authenticatedSession",
+    tag = "session",
+    operation_id = "createLegacySession",
+    security(()),
+    request_body = LegacyLoginRequest,
+    responses(
+        (status = 200, description = "Signed in: the `JSESSIONID` cookie is set (5-minute idle expiry).", body = LegacySessionView),
+        (status = 401, description = "Wrong API key, username or password.", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many failed sign-ins: locked for a while.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -182,6 +199,16 @@ async fn current(
 }
 
 /// `GET /api/v1/authenticatedSession`: the caller's legacy session (and a use of it).
+#[utoipa::path(
+    get,
+    path = "/api/v1/authenticatedSession",
+    tag = "session",
+    operation_id = "getLegacySession",
+    responses(
+        (status = 200, description = "The caller's legacy session.", body = LegacySessionView),
+        (status = 401, description = "No live legacy session.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -196,6 +223,16 @@ pub async fn get(
 }
 
 /// `DELETE /api/v1/authenticatedSession`: ends the caller's legacy session.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/authenticatedSession",
+    tag = "session",
+    operation_id = "deleteLegacySession",
+    responses(
+        (status = 204, description = "Signed out."),
+        (status = 401, description = "No live legacy session.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

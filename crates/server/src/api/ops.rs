@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use serde::Serialize;
 use serde_json::json;
 
 use crate::state::AppState;
@@ -49,14 +50,37 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// The answer of `GET /api/v1/status`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    /// Portcullis version.
+    #[schema(value_type = String)]
+    version: &'static str,
+    /// The deployment's cloud name (the `<cloud>` of API-role scopes).
+    cloud_name: String,
+    /// The org id (the `<orgId>` of API-role scopes).
+    org_id: i64,
+    /// Base URL of this API.
+    api_base_url: String,
+}
+
 /// Version, cloud name, org id and the API base URL.
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    tag = "meta",
+    operation_id = "getStatus",
+    security(()),
+    responses((status = 200, description = "What this deployment is.", body = StatusView))
+)]
 pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
-    Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "cloudName": state.settings.cloud_name,
-        "orgId": state.org,
-        "apiBaseUrl": format!("{}/api/v1", state.settings.public_base_url),
-    }))
+    Json(StatusView {
+        version: env!("CARGO_PKG_VERSION"),
+        cloud_name: state.settings.cloud_name.clone(),
+        org_id: state.org,
+        api_base_url: format!("{}/api/v1", state.settings.public_base_url),
+    })
 }
 
 /// Prometheus metrics.

@@ -1,17 +1,27 @@
 //! `/api/v1/apiRoles` and `/api/v1/adminRoles`: named permission sets.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use portcullis_policy::permissions::RoleInput;
-use portcullis_store::{RoleKind, StoreError};
-use serde_json::{Value, json};
+use portcullis_store::{RoleKind, RoleRecord, StoreError};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::auth::{Principal, category_for_kind};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::IdPath;
 use crate::json::{self, ApiJson};
+use crate::openapi::RoleRequest;
 use crate::state::AppState;
+
+/// A list of roles.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoleList {
+    /// The roles, by name.
+    items: Vec<RoleRecord>,
+}
 
 fn not_found(err: StoreError) -> ApiError {
     match err {
@@ -50,26 +60,54 @@ fn max_roles(state: &AppState, kind: RoleKind) -> i64 {
     }
 }
 
-/// Handlers for one role kind.
+/// Handlers for one role kind, with their OpenAPI annotations (`$tag` names the paths and
+/// operation ids: `/api/v1/apiRoles`, `listApiRoles`, ...).
 macro_rules! role_handlers {
-    ($module:ident, $kind:expr) => {
+    ($module:ident, $kind:expr, $list_path:tt, $item_path:tt, $tag:tt,
+     $list_op:tt, $create_op:tt, $get_op:tt, $replace_op:tt, $delete_op:tt) => {
         /// Handlers for this role kind.
         pub mod $module {
             use super::*;
 
             /// List.
+            #[utoipa::path(
+                get,
+                path = $list_path,
+                tag = $tag,
+                operation_id = $list_op,
+                responses((status = 200, description = "Every role of this kind, by name.", body = RoleList))
+            )]
             pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<impl IntoResponse, ApiError> {
                 principal.require(category_for_kind($kind), false)?;
-                Ok(Json(json!({ "items": state.store.list_roles(state.org, $kind).await? })))
+                Ok(Json(RoleList { items: state.store.list_roles(state.org, $kind).await? }))
             }
 
             /// Get one.
-            pub async fn get(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+            #[utoipa::path(
+                get,
+                path = $item_path,
+                tag = $tag,
+                operation_id = $get_op,
+                params(("id" = String, Path, description = "The role's id.")),
+                responses((status = 200, description = "The role.", body = RoleRecord))
+            )]
+            pub async fn get(State(state): State<AppState>, principal: Principal, IdPath(id): IdPath) -> Result<impl IntoResponse, ApiError> {
                 principal.require(category_for_kind($kind), false)?;
                 Ok(Json(state.store.get_role(state.org, $kind, &id).await.map_err(not_found)?))
             }
 
             /// Create.
+            #[utoipa::path(
+                post,
+                path = $list_path,
+                tag = $tag,
+                operation_id = $create_op,
+                request_body = RoleRequest,
+                responses(
+                    (status = 201, description = "Created.", body = RoleRecord),
+                    (status = 409, description = "The name is in use (`conflict`) or the org's role limit is reached (`limit_exceeded`).", body = ErrorBody),
+                )
+            )]
             pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(body): ApiJson<Value>) -> Result<impl IntoResponse, ApiError> {
                 principal.require(category_for_kind($kind), true)?;
                 let (input, _) = parse_role(body)?;
@@ -78,10 +116,22 @@ macro_rules! role_handlers {
             }
 
             /// Replace.
+            #[utoipa::path(
+                put,
+                path = $item_path,
+                tag = $tag,
+                operation_id = $replace_op,
+                params(("id" = String, Path, description = "The role's id.")),
+                request_body = RoleRequest,
+                responses(
+                    (status = 200, description = "Replaced.", body = RoleRecord),
+                    (status = 409, description = "The name is in use, the role is built in, or `version` is stale (`version_conflict`).", body = ErrorBody),
+                )
+            )]
             pub async fn replace(
                 State(state): State<AppState>,
                 principal: Principal,
-                Path(id): Path<String>,
+                IdPath(id): IdPath,
                 ApiJson(body): ApiJson<Value>,
             ) -> Result<impl IntoResponse, ApiError> {
                 principal.require(category_for_kind($kind), true)?;
@@ -91,7 +141,18 @@ macro_rules! role_handlers {
             }
 
             /// Delete.
-            pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+            #[utoipa::path(
+                delete,
+                path = $item_path,
+                tag = $tag,
+                operation_id = $delete_op,
+                params(("id" = String, Path, description = "The role's id.")),
+                responses(
+                    (status = 204, description = "Deleted."),
+                    (status = 409, description = "The role is built in or still assigned.", body = ErrorBody),
+                )
+            )]
+            pub async fn delete(State(state): State<AppState>, principal: Principal, IdPath(id): IdPath) -> Result<impl IntoResponse, ApiError> {
                 principal.require(category_for_kind($kind), true)?;
                 state.store.delete_role(state.org, $kind, &id, &principal.actor()).await.map_err(not_found)?;
                 Ok(StatusCode::NO_CONTENT)
@@ -100,5 +161,27 @@ macro_rules! role_handlers {
     };
 }
 
-role_handlers!(api_roles, RoleKind::Api);
-role_handlers!(admin_roles, RoleKind::Admin);
+role_handlers!(
+    api_roles,
+    RoleKind::Api,
+    "/api/v1/apiRoles",
+    "/api/v1/apiRoles/{id}",
+    "apiRoles",
+    "listApiRoles",
+    "createApiRole",
+    "getApiRole",
+    "replaceApiRole",
+    "deleteApiRole"
+);
+role_handlers!(
+    admin_roles,
+    RoleKind::Admin,
+    "/api/v1/adminRoles",
+    "/api/v1/adminRoles/{id}",
+    "adminRoles",
+    "listAdminRoles",
+    "createAdminRole",
+    "getAdminRole",
+    "replaceAdminRole",
+    "deleteAdminRole"
+);

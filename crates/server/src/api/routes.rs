@@ -1,18 +1,28 @@
 //! `/api/v1/routes`: upstream API routes and their policies (DESIGN.md §1.3).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use portcullis_policy::permissions::Category;
 use portcullis_policy::routes::RouteDefinition;
-use portcullis_store::StoreError;
-use serde_json::{Value, json};
+use portcullis_store::{RouteRecord, StoreError};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::IdPath;
 use crate::json::{self, ApiJson};
+use crate::openapi::RouteRequest;
 use crate::state::AppState;
+
+/// A list of routes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RouteList {
+    /// The routes, by name.
+    items: Vec<RouteRecord>,
+}
 
 fn not_found(err: StoreError) -> ApiError {
     match err {
@@ -45,21 +55,36 @@ fn parse(body: Value) -> Result<(RouteDefinition, Option<i64>), ApiError> {
 }
 
 /// List.
+#[utoipa::path(
+    get,
+    path = "/api/v1/routes",
+    tag = "routes",
+    operation_id = "listRoutes",
+    responses((status = 200, description = "Every route of the org, by name.", body = RouteList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Routes, false)?;
-    Ok(Json(
-        json!({ "items": state.store.list_routes(state.org).await? }),
-    ))
+    Ok(Json(RouteList {
+        items: state.store.list_routes(state.org).await?,
+    }))
 }
 
 /// Get one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/routes/{id}",
+    tag = "routes",
+    operation_id = "getRoute",
+    params(("id" = String, Path, description = "The route's id.")),
+    responses((status = 200, description = "The route.", body = RouteRecord))
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Routes, false)?;
     Ok(Json(
@@ -72,6 +97,17 @@ pub async fn get(
 }
 
 /// Create.
+#[utoipa::path(
+    post,
+    path = "/api/v1/routes",
+    tag = "routes",
+    operation_id = "createRoute",
+    request_body = RouteRequest,
+    responses(
+        (status = 201, description = "Created: it applies from the next request on.", body = RouteRecord),
+        (status = 409, description = "The name is in use.", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -87,10 +123,22 @@ pub async fn create(
 }
 
 /// Replace.
+#[utoipa::path(
+    put,
+    path = "/api/v1/routes/{id}",
+    tag = "routes",
+    operation_id = "replaceRoute",
+    params(("id" = String, Path, description = "The route's id.")),
+    request_body = RouteRequest,
+    responses(
+        (status = 200, description = "Replaced.", body = RouteRecord),
+        (status = 409, description = "The name is in use, or `version` is stale (`version_conflict`).", body = ErrorBody),
+    )
+)]
 pub async fn replace(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Routes, true)?;
@@ -104,10 +152,18 @@ pub async fn replace(
 }
 
 /// Delete.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/routes/{id}",
+    tag = "routes",
+    operation_id = "deleteRoute",
+    params(("id" = String, Path, description = "The route's id.")),
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::Routes, true)?;
     state

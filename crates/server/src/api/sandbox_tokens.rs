@@ -19,7 +19,6 @@ use portcullis_policy::credentials::{
 use portcullis_policy::permissions::Category;
 use portcullis_store::{SandboxTokenRecord, StoreError};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -29,7 +28,7 @@ use crate::state::AppState;
 use crate::time::rfc3339;
 
 /// A sandbox token as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxTokenView {
     id: String,
@@ -45,6 +44,15 @@ pub struct SandboxTokenView {
     created_at: String,
     updated_at: String,
     last_modified_by: String,
+}
+
+/// The list answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SandboxTokenList {
+    /// The org's tokens (values are never listed).
+    items: Vec<SandboxTokenView>,
+    /// How many tokens an org may have.
+    limit: usize,
 }
 
 fn view(record: SandboxTokenRecord, token: Option<String>) -> SandboxTokenView {
@@ -88,6 +96,15 @@ fn checked(input: &SandboxTokenInput) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/sandboxTokens`: `{items, limit}`; values are never listed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sandboxTokens",
+    tag = "apiCredentials",
+    operation_id = "listSandboxTokens",
+    responses(
+        (status = 200, description = "The org's sandbox tokens, masked.", body = SandboxTokenList),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -100,10 +117,24 @@ pub async fn list(
         .into_iter()
         .map(|r| view(r, None))
         .collect();
-    Ok(Json(json!({"items": items, "limit": MAX_SANDBOX_TOKENS})))
+    Ok(Json(SandboxTokenList {
+        items,
+        limit: MAX_SANDBOX_TOKENS as usize,
+    }))
 }
 
 /// `POST /api/v1/sandboxTokens` `{name}`: 201 with the value (shown this once); 409 past 5.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sandboxTokens",
+    tag = "apiCredentials",
+    operation_id = "createSandboxToken",
+    request_body = SandboxTokenInput,
+    responses(
+        (status = 201, description = "Created: `token` holds the value, shown this once.", body = SandboxTokenView),
+        (status = 409, description = "The name is in use, or the org has 5 tokens.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -127,6 +158,18 @@ pub async fn create(
 }
 
 /// `PUT /api/v1/sandboxTokens/{id}` `{name, version?}`: renames; the value stays.
+#[utoipa::path(
+    put,
+    path = "/api/v1/sandboxTokens/{id}",
+    tag = "apiCredentials",
+    operation_id = "renameSandboxToken",
+    params(("id" = String, Path, description = "The sandbox token's id.")),
+    request_body = SandboxTokenInput,
+    responses(
+        (status = 200, description = "Renamed (the value is unchanged).", body = SandboxTokenView),
+        (status = 409, description = "The name is in use, or the version is stale.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn rename(
     State(state): State<AppState>,
     principal: Principal,
@@ -151,6 +194,16 @@ pub async fn rename(
 
 /// `POST /api/v1/sandboxTokens/{id}/regenerate`: a new value (returned this once); the old one
 /// stops working at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sandboxTokens/{id}/regenerate",
+    tag = "apiCredentials",
+    operation_id = "regenerateSandboxToken",
+    params(("id" = String, Path, description = "The sandbox token's id.")),
+    responses(
+        (status = 200, description = "A new value in `token`, shown this once; the old one stopped working.", body = SandboxTokenView),
+    )
+)]
 pub async fn regenerate(
     State(state): State<AppState>,
     principal: Principal,
@@ -167,6 +220,16 @@ pub async fn regenerate(
 }
 
 /// `DELETE /api/v1/sandboxTokens/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sandboxTokens/{id}",
+    tag = "apiCredentials",
+    operation_id = "deleteSandboxToken",
+    params(("id" = String, Path, description = "The sandbox token's id.")),
+    responses(
+        (status = 204, description = "Deleted; the token stopped working."),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,

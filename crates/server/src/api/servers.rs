@@ -2,14 +2,19 @@
 //! trusted authorization servers (DESIGN.md §1.1, §6).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use portcullis_keys::validate::ValidationReport;
 use portcullis_policy::permissions::Category;
 use portcullis_policy::{ServerDefinition, ServerInput};
 use portcullis_store::{FetchOutcome, ServerRecord};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+
+use crate::error::ErrorBody;
+use crate::extract::IdPath;
+use crate::openapi::{ServerRequest, ServerValidateRequest};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -21,46 +26,93 @@ use crate::time::rfc3339;
 /// Warning attached to servers that check neither audience nor client id.
 pub const ANY_AUDIENCE_WARNING: &str = "this server has no audiences and no client ids: it accepts tokens its issuer mints for any resource (token substitution, RFC 8725 section 3.9)";
 
-/// A server as the API shows it.
-#[derive(Debug, Serialize)]
+/// A server as the API shows it: the definition with every default resolved, plus its id,
+/// version, times (RFC 3339, UTC), key status and warnings.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AuthorizationServer)]
 pub struct ServerView {
+    /// Stable id.
     id: String,
     #[serde(flatten)]
     definition: ServerDefinition,
+    /// Incremented by every change (send it back in `version` to detect concurrent changes).
     version: i64,
+    /// Created (RFC 3339, UTC).
     created_at: String,
+    /// Last changed (RFC 3339, UTC).
     updated_at: String,
+    /// Key status.
     status: StatusView,
+    /// Configuration risks worth a look (e.g. no audience and no client id checked).
+    #[schema(value_type = Vec<String>)]
     warnings: Vec<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
+/// Where a server's keys stand.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = KeyStatus)]
 struct StatusView {
+    /// Last successful JWKS fetch (RFC 3339, UTC).
     last_successful_fetch_at: Option<String>,
+    /// Last fetch attempt (RFC 3339, UTC).
     last_fetch_attempt_at: Option<String>,
+    /// Why the last fetch failed, if it did.
     last_fetch_error: Option<String>,
+    /// The `kid`s of the keys in use.
     key_ids: Vec<String>,
-    keys_source: &'static str,
+    /// How current the keys in use are.
+    keys_source: KeysSource,
 }
 
-fn keys_source(record: &ServerRecord, now_ms: i64) -> &'static str {
+/// How current a server's keys are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeysSource {
+    /// No fetch has succeeded yet: no keys.
+    None,
+    /// Fetched recently without error.
+    Fresh,
+    /// The last fetches failed or are overdue; the last good keys are still used.
+    StaleButUsable,
+    /// The last good keys are older than `maxStaleS`: tokens are rejected.
+    Expired,
+}
+
+fn keys_source(record: &ServerRecord, now_ms: i64) -> KeysSource {
     match record.status.last_successful_fetch_at {
-        None => "none",
+        None => KeysSource::None,
         Some(at) => {
             let age_ms = now_ms - at;
             let refresh_ms = i64::from(record.definition.refresh_interval_s) * 1000;
             let stale_ms = i64::from(record.definition.max_stale_s) * 1000;
             if record.status.last_fetch_error.is_none() && age_ms <= refresh_ms * 2 {
-                "fresh"
+                KeysSource::Fresh
             } else if age_ms <= stale_ms {
-                "stale_but_usable"
+                KeysSource::StaleButUsable
             } else {
-                "expired"
+                KeysSource::Expired
             }
         }
     }
+}
+
+/// The answer of `GET /api/v1/authorizationServers`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuthorizationServerList)]
+pub struct ServerList {
+    /// Every server of the org, by name.
+    items: Vec<ServerView>,
+}
+
+/// The answer of `POST /api/v1/authorizationServers/{id}/refresh`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefreshResult {
+    /// The server after the fetch was recorded.
+    server: ServerView,
+    /// What the fetch found.
+    report: ValidationReport,
 }
 
 /// The API view of a stored server.
@@ -165,6 +217,13 @@ async fn prepare(
 }
 
 /// `GET /api/v1/authorizationServers`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/authorizationServers",
+    tag = "authorizationServers",
+    operation_id = "listAuthorizationServers",
+    responses((status = 200, description = "Every authorization server of the org, with key status.", body = ServerList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -177,14 +236,22 @@ pub async fn list(
         .into_iter()
         .map(view)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(ServerList { items }))
 }
 
 /// `GET /api/v1/authorizationServers/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/authorizationServers/{id}",
+    tag = "authorizationServers",
+    operation_id = "getAuthorizationServer",
+    params(("id" = String, Path, description = "The server's id.")),
+    responses((status = 200, description = "The server.", body = ServerView))
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::AuthorizationServers, false)?;
     Ok(Json(view(
@@ -196,7 +263,19 @@ pub async fn get(
     )))
 }
 
-/// `POST /api/v1/authorizationServers`.
+/// `POST /api/v1/authorizationServers`: the keys are fetched and checked before saving.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authorizationServers",
+    tag = "authorizationServers",
+    operation_id = "createAuthorizationServer",
+    request_body = ServerRequest,
+    responses(
+        (status = 201, description = "Saved, with the outcome of the key check in `status`.", body = ServerView),
+        (status = 409, description = "The name is in use (`conflict`), or the org's server limit is reached (`limit_exceeded`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid, or the key check failed without `skipValidation` (the reason on `jwksUri` or `metadataUrl`).", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -213,10 +292,23 @@ pub async fn create(
 
 /// `PUT /api/v1/authorizationServers/{id}`: replaces the definition. With `version`, a
 /// concurrent change since that version is a 409.
+#[utoipa::path(
+    put,
+    path = "/api/v1/authorizationServers/{id}",
+    tag = "authorizationServers",
+    operation_id = "replaceAuthorizationServer",
+    params(("id" = String, Path, description = "The server's id.")),
+    request_body = ServerRequest,
+    responses(
+        (status = 200, description = "Replaced.", body = ServerView),
+        (status = 409, description = "The name is in use, the org's enabled-server limit is reached, or `version` is stale (`version_conflict`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid, or the key check failed without `skipValidation`.", body = ErrorBody),
+    )
+)]
 pub async fn replace(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::AuthorizationServers, true)?;
@@ -243,10 +335,18 @@ pub async fn replace(
 }
 
 /// `DELETE /api/v1/authorizationServers/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/authorizationServers/{id}",
+    tag = "authorizationServers",
+    operation_id = "deleteAuthorizationServer",
+    params(("id" = String, Path, description = "The server's id.")),
+    responses((status = 204, description = "Deleted: its tokens are rejected from the next request on."))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::AuthorizationServers, true)?;
     state
@@ -258,6 +358,14 @@ pub async fn delete(
 }
 
 /// `POST /api/v1/authorizationServers/validate`: fetch and report, save nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authorizationServers/validate",
+    tag = "authorizationServers",
+    operation_id = "validateAuthorizationServer",
+    request_body = ServerValidateRequest,
+    responses((status = 200, description = "What the key check found (`ok` false with `error` when the keys are unusable).", body = ValidationReport))
+)]
 pub async fn validate(
     State(state): State<AppState>,
     principal: Principal,
@@ -285,10 +393,18 @@ pub async fn validate(
 }
 
 /// `POST /api/v1/authorizationServers/{id}/refresh`: fetch the keys now and record the outcome.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authorizationServers/{id}/refresh",
+    tag = "authorizationServers",
+    operation_id = "refreshAuthorizationServer",
+    params(("id" = String, Path, description = "The server's id.")),
+    responses((status = 200, description = "Fetched (successfully or not: see `report`) and recorded.", body = RefreshResult))
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Category::AuthorizationServers, true)?;
     let record = state
@@ -302,9 +418,10 @@ pub async fn refresh(
         .record_fetch(state.org, &id, &check.outcome)
         .await?;
     let record = state.store.get_server(state.org, &id).await?;
-    Ok(Json(
-        json!({"server": view(record), "report": check.report}),
-    ))
+    Ok(Json(RefreshResult {
+        server: view(record),
+        report: check.report,
+    }))
 }
 
 fn not_found(err: portcullis_store::StoreError) -> ApiError {

@@ -7,8 +7,7 @@ use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use portcullis_store::{Actor, AuditEntry, AuditResult, Interface, now_ms};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 use crate::auth::{
@@ -27,11 +26,38 @@ pub const LOCKOUT_WINDOW_MS: i64 = 60_000;
 pub const LOCKOUT_MS: i64 = 5 * 60_000;
 
 /// The sign-in body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// The admin's login.
     login: String,
+    /// The admin's password.
     password: String,
+}
+
+/// The signed-in admin, as the sign-in answer shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedInAdmin {
+    /// Admin id.
+    id: String,
+    /// Login.
+    login: String,
+    /// Display name.
+    name: String,
+    /// Admin role id.
+    role_id: String,
+}
+
+/// The sign-in answer (the session itself is the `portcullis_session` cookie).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    /// Send as `X-CSRF-Token` on every change made with this session (also set as the
+    /// `portcullis_csrf` cookie).
+    csrf_token: String,
+    /// Who signed in.
+    admin: SignedInAdmin,
 }
 
 pub(crate) fn audit(
@@ -199,6 +225,20 @@ pub async fn check_credentials(
 
 /// Signs an admin in: a fresh session id every time (no fixation), a CSRF token, lockout after
 /// repeated failures. The answer never says whether the login exists.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "session",
+    operation_id = "login",
+    security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in: the session cookie `portcullis_session` (HttpOnly) and the `portcullis_csrf` cookie are set.", body = LoginResponse,
+            headers(("set-cookie" = String, description = "`portcullis_session` and `portcullis_csrf`"))),
+        (status = 401, description = "Wrong login or password (the answer does not say which).", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many failed sign-ins for this admin: locked for a while.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -229,13 +269,26 @@ pub async fn login(
         .add(cookie(CSRF_COOKIE, csrf.clone(), false, secure));
     Ok((
         jar,
-        Json(
-            json!({"csrfToken": csrf, "admin": {"id": admin.id, "login": admin.login, "name": admin.name, "roleId": admin.role_id}}),
-        ),
+        Json(LoginResponse {
+            csrf_token: csrf,
+            admin: SignedInAdmin {
+                id: admin.id,
+                login: admin.login,
+                name: admin.name,
+                role_id: admin.role_id,
+            },
+        }),
     ))
 }
 
 /// Ends the caller's session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "session",
+    operation_id = "logout",
+    responses((status = 204, description = "Signed out: the session is deleted and its cookies cleared."))
+)]
 pub async fn logout(
     State(state): State<AppState>,
     principal: Principal,

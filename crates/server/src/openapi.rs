@@ -1,0 +1,461 @@
+//! The OpenAPI 3.1 document of the cloud service API (`GET /api/v1/openapi.json`), generated
+//! from the code: each handler carries a `#[utoipa::path]` annotation (its own success and
+//! specific error answers), the request and response types derive `ToSchema` (the lower crates
+//! behind their `openapi` feature), and [`Conventions`] adds what every operation shares, from
+//! facts of the operation itself rather than by hand:
+//!
+//! - authentication: operations not marked public accept the session cookie (plus `X-CSRF-Token`
+//!   when they change something) or a bearer JWT, and answer 400/401/403 on failures of either;
+//! - a JSON body: 400 (malformed), 413 (too large), 415 (not `application/json`), 422 (a field is
+//!   wrong, named in `fields`);
+//! - an `{id}` in the path: 404;
+//! - a store behind it: 503 when the database cannot be reached.
+//!
+//! Every error answer references the one `Error` schema (`{code, message, fields}`).
+//! `tests/openapi.rs` holds the document to the router ([`crate::api_routes`]) and the fuzzing
+//! script (`scripts/api-fuzz`) holds the server to the document.
+
+use axum::Json;
+use axum::response::IntoResponse;
+use utoipa::Number;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayItems, Object, ObjectBuilder, Schema, Type,
+};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, SecurityRequirement};
+use utoipa::openapi::{KnownFormat, SchemaFormat};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use crate::api::{
+    admins, api_key, audit, cluster, legacy_session, ops, roles, routes, sandbox_tokens, servers,
+    session,
+};
+use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
+
+/// Security scheme names in the document.
+pub const SESSION_SCHEME: &str = "session";
+/// The CSRF header scheme (required with the session cookie on changes).
+pub const CSRF_SCHEME: &str = "csrf";
+/// OAuth 2.0 bearer JWTs mapped to API roles.
+pub const BEARER_SCHEME: &str = "bearer";
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Portcullis cloud service API",
+        description = "Manage the authorization servers whose JWT access tokens Portcullis accepts, API roles, admins, routes and the audit log. Errors are `{code, message, fields}`. Sign in with `POST /api/v1/auth/login` (session cookie plus the `csrfToken` to send as `X-CSRF-Token` on every change) or send an OAuth 2.0 bearer token whose scopes name API roles (`<cloud>::<orgId>::<role>`).",
+    ),
+    paths(
+        ops::status,
+        openapi_json,
+        session::login,
+        session::logout,
+        servers::list,
+        servers::create,
+        servers::validate,
+        servers::get,
+        servers::replace,
+        servers::delete,
+        servers::refresh,
+        roles::api_roles::list,
+        roles::api_roles::create,
+        roles::api_roles::get,
+        roles::api_roles::replace,
+        roles::api_roles::delete,
+        roles::admin_roles::list,
+        roles::admin_roles::create,
+        roles::admin_roles::get,
+        roles::admin_roles::replace,
+        roles::admin_roles::delete,
+        admins::list,
+        admins::create,
+        admins::get,
+        admins::replace,
+        admins::delete,
+        routes::list,
+        routes::create,
+        routes::get,
+        routes::replace,
+        routes::delete,
+        audit::list,
+        audit::csv,
+        legacy_session::create,
+        legacy_session::get,
+        legacy_session::delete,
+        api_key::get,
+        api_key::create,
+        api_key::replace,
+        api_key::delete,
+        api_key::regenerate,
+        api_key::reveal,
+        sandbox_tokens::list,
+        sandbox_tokens::create,
+        sandbox_tokens::rename,
+        sandbox_tokens::delete,
+        sandbox_tokens::regenerate,
+        cluster::nodes,
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&Conventions),
+    tags(
+        (name = "meta", description = "Status and this document."),
+        (name = "session", description = "Admin sign-in."),
+        (name = "authorizationServers", description = "Trusted OAuth 2.0 authorization servers and their keys."),
+        (name = "apiRoles", description = "Permission sets granted to OAuth clients through scopes."),
+        (name = "adminRoles", description = "Permission sets of admins."),
+        (name = "admins", description = "Portal and API users."),
+        (name = "routes", description = "Upstream routes and their policies (forward auth)."),
+        (name = "auditLogs", description = "Who changed what."),
+        (name = "apiCredentials", description = "The Cloud Service API Key and the sandbox API tokens."),
+        (name = "cluster", description = "The nodes of a deployment and what each has applied."),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document, built once (it never changes while the process runs).
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+        std::sync::LazyLock::new(ApiDoc::openapi);
+    &DOCUMENT
+}
+
+/// `GET /api/v1/openapi.json`: this document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    operation_id = "getOpenApiDocument",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API.", content_type = "application/json", body = std::collections::HashMap<String, serde_json::Value>))
+)]
+pub async fn openapi_json() -> impl IntoResponse {
+    Json(document())
+}
+
+/// Adds security schemes and the error answers every operation shares (see the module docs).
+pub struct Conventions;
+
+fn error_response(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
+                .build(),
+        )
+        .into()
+}
+
+/// The operations of a path item with their HTTP method.
+fn operations(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
+    [
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("options", item.options.as_mut()),
+        ("head", item.head.as_mut()),
+        ("patch", item.patch.as_mut()),
+        ("trace", item.trace.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.map(|op| (method, op)))
+    .collect()
+}
+
+/// Adds `status` unless the operation documents it itself (its own text is more precise).
+fn add_error(op: &mut Operation, status: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| error_response(description));
+}
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "The session cookie set by `POST /api/v1/auth/login` (HttpOnly).",
+            ))),
+        );
+        components.add_security_scheme(
+            CSRF_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                CSRF_HEADER,
+                "The `csrfToken` of the sign-in answer (also the `portcullis_csrf` cookie): required with the session cookie on every call that changes something.",
+            ))),
+        );
+        components.add_security_scheme(
+            BEARER_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An OAuth 2.0 JWT access token from a registered authorization server; its scopes `<cloud>::<orgId>::<role>` name the API roles that apply. No CSRF header is needed.",
+                    ))
+                    .build(),
+            ),
+        );
+        for schema in components.schemas.values_mut() {
+            widen_unsigned_32(schema);
+        }
+
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_id = path.contains("{id}");
+            for (method, op) in operations(item) {
+                // `security(())` marks a public operation: it becomes "no security" here.
+                let public = op
+                    .security
+                    .as_ref()
+                    .is_some_and(|reqs| reqs.iter().all(|r| *r == SecurityRequirement::default()));
+                if public {
+                    op.security = None;
+                } else {
+                    let session = if method == "get" || method == "head" {
+                        SecurityRequirement::new(SESSION_SCHEME, Vec::<String>::new())
+                    } else {
+                        SecurityRequirement::new(SESSION_SCHEME, Vec::<String>::new())
+                            .add(CSRF_SCHEME, Vec::<String>::new())
+                    };
+                    op.security = Some(vec![
+                        session,
+                        SecurityRequirement::new(BEARER_SCHEME, Vec::<String>::new()),
+                    ]);
+                    add_error(
+                        op,
+                        "401",
+                        "Not signed in, the session expired, or the bearer token is not accepted (with `WWW-Authenticate`).",
+                    );
+                    add_error(
+                        op,
+                        "403",
+                        "The caller's role does not allow this, or the `X-CSRF-Token` header is missing or wrong.",
+                    );
+                    add_error(
+                        op,
+                        "400",
+                        "A malformed `Authorization` header (RFC 6750 `invalid_request`).",
+                    );
+                }
+                if op.request_body.is_some() {
+                    add_error(op, "400", "The body is not valid JSON.");
+                    add_error(op, "413", "The body is larger than 256 KiB.");
+                    add_error(op, "415", "The body is not `application/json`.");
+                    add_error(
+                        op,
+                        "422",
+                        "A field is missing, unknown, of the wrong type or invalid: `fields` names each.",
+                    );
+                }
+                if has_id {
+                    add_error(op, "404", "No such resource in this org.");
+                }
+                if !public || op.request_body.is_some() {
+                    add_error(
+                        op,
+                        "503",
+                        "The configuration database cannot be reached right now.",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// utoipa writes Rust's `u32` as `format: int32, minimum: 0`, which caps it at 2^31 − 1; the
+/// parser accepts every `u32`, so the document says `0 ..= 4294967295` instead.
+fn widen_unsigned_32(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else {
+        return;
+    };
+    match schema {
+        Schema::Object(object) => {
+            let int32 = matches!(
+                object.format,
+                Some(SchemaFormat::KnownFormat(KnownFormat::Int32))
+            );
+            let unsigned = match object.minimum {
+                Some(Number::UInt(n)) => n == 0,
+                Some(Number::Int(n)) => n == 0,
+                Some(Number::Float(n)) => n.abs() < f64::EPSILON,
+                None => false,
+            };
+            if int32 && unsigned && object.maximum.is_none() {
+                object.maximum = Some(Number::UInt(
+                    usize::try_from(u32::MAX).unwrap_or(usize::MAX),
+                ));
+            }
+            if int32 && unsigned {
+                object.format = None;
+            }
+            object.properties.values_mut().for_each(widen_unsigned_32);
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                widen_unsigned_32(items);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(widen_unsigned_32),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(widen_unsigned_32),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(widen_unsigned_32),
+        _ => {}
+    }
+}
+
+/// An object schema extended with more properties: for bodies whose handler takes request flags
+/// or ignores read-only fields around a type parsed strictly (`deny_unknown_fields`). Built from
+/// the type's own schema so that a field added to the type appears here too.
+fn extended<T: PartialSchema>(
+    description: &str,
+    extra: Vec<(&str, RefOr<Schema>)>,
+    optional: &[&str],
+) -> RefOr<Schema> {
+    match T::schema() {
+        RefOr::T(Schema::Object(mut object)) => {
+            for (name, schema) in extra {
+                object.properties.insert(name.to_owned(), schema);
+            }
+            object.required.retain(|r| !optional.contains(&r.as_str()));
+            object.description = Some(description.to_owned());
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
+}
+
+/// `version`: optional compare-and-swap precondition.
+fn version_property() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::Integer,
+            Type::Null,
+        ]))
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int64,
+        )))
+        .description(Some(
+            "The version this change is based on: when the resource has changed since, the answer is 409 `version_conflict` instead of a lost update. Omitted or null: no check.",
+        ))
+        .into()
+}
+
+/// A read-only member of the resource that a client may send back unchanged; it is ignored.
+fn ignored_property(name: &str) -> RefOr<Schema> {
+    let mut schema: Object = ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .build();
+    schema.description = Some(format!(
+        "Read-only `{name}` of the resource: accepted so that what GET returned can be sent back, and ignored."
+    ));
+    RefOr::T(Schema::Object(schema))
+}
+
+fn skip_validation_property() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::Boolean,
+            Type::Null,
+        ]))
+        .description(Some(
+            "Save even when the key check fails (the failure is recorded in `status`). Default false.",
+        ))
+        .into()
+}
+
+/// Declares a request-body schema built by [`extended`] as a named component.
+macro_rules! request_schema {
+    ($(#[$doc:meta])* $name:ident, $base:ty, $schema:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                $schema
+            }
+        }
+
+        impl ToSchema for $name {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                <$base as ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+const SERVER_READ_ONLY: [&str; 5] = ["id", "createdAt", "updatedAt", "status", "warnings"];
+
+fn server_request(description: &str, optional: &[&str]) -> RefOr<Schema> {
+    let mut extra = vec![
+        ("skipValidation", skip_validation_property()),
+        ("version", version_property()),
+    ];
+    extra.extend(SERVER_READ_ONLY.iter().map(|n| (*n, ignored_property(n))));
+    extended::<portcullis_policy::ServerInput>(description, extra, optional)
+}
+
+request_schema!(
+    /// The body of `POST /authorizationServers` and `PUT /authorizationServers/{id}`.
+    ServerRequest,
+    portcullis_policy::ServerInput,
+    server_request(
+        "An authorization server as an admin sends it. Omitted optional fields take the preset's defaults.",
+        &[]
+    )
+);
+
+request_schema!(
+    /// The body of `POST /authorizationServers/validate`: the same fields, `name` optional.
+    ServerValidateRequest,
+    portcullis_policy::ServerInput,
+    server_request(
+        "What to check: the key location (`jwksUri` or `metadataUrl`) and optionally the rest of a server definition. Nothing is saved.",
+        &["name"]
+    )
+);
+
+request_schema!(
+    /// The body of role create/replace.
+    RoleRequest,
+    portcullis_policy::permissions::RoleInput,
+    {
+        let mut extra = vec![("version", version_property())];
+        extra.extend(
+            ["id", "builtin", "createdAt", "updatedAt"]
+                .iter()
+                .map(|n| (*n, ignored_property(n))),
+        );
+        extended::<portcullis_policy::permissions::RoleInput>(
+            "A role: a name and the access it grants per category (omitted categories: none).",
+            extra,
+            &[],
+        )
+    }
+);
+
+request_schema!(
+    /// The body of route create/replace.
+    RouteRequest,
+    portcullis_policy::routes::RouteDefinition,
+    {
+        let mut extra = vec![("version", version_property())];
+        extra.extend(
+            ["id", "createdAt", "updatedAt"]
+                .iter()
+                .map(|n| (*n, ignored_property(n))),
+        );
+        extended::<portcullis_policy::routes::RouteDefinition>(
+            "A route: which requests it matches and what their tokens must show.",
+            extra,
+            &[],
+        )
+    }
+);
