@@ -9,11 +9,14 @@
 //! - [`trace`]: the evaluation trace shown by the sandbox API, the token debugger and the CLI.
 //! - [`scopes`]: scope extraction and `<cloud>::<orgId>::<role>` API-role scopes.
 //! - [`cache`]: the verified-token cache.
+//! - [`ca_bundle`]: the rules for an authorization server's extra CA certificates (PEM), shared
+//!   by the field check and the outbound fetcher.
 //!
 //! This crate does not fetch keys, read clocks or know HTTP: callers pass keys, `now` and tokens.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod ca_bundle;
 pub mod cache;
 pub mod claims;
 pub mod config;
