@@ -16,13 +16,22 @@
 //!   hosts never reach a resolver, so they are checked on the URL (the first one and every
 //!   redirect). `allowed_networks` opens ranges (on-premises IdPs); `allow_insecure` opens
 //!   loopback.
+//!
+//! Certificate checking is per authorization server (DESIGN.md §1.1): [`Fetcher::for_server`]
+//! gives a fetcher whose client honours the server's `verify_tls` and extra CA bundle, built by
+//! the same function as the default client, so every rule above applies to it unchanged. TLS
+//! failures have their own codes (`tls_certificate`, `tls_handshake`; an unusable bundle is
+//! `ca_bundle_invalid`).
 
+use std::collections::HashSet;
 use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
+use portcullis_policy::ServerDefinition;
+use portcullis_policy::ca_bundle::parse_ca_bundle;
 use portcullis_policy::sanitize::untrusted;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -390,6 +399,30 @@ pub enum FetchError {
         /// The cause chain.
         message: String,
     },
+    /// The server's certificate was not accepted (unknown issuer, expired, wrong name, ...).
+    #[error(
+        "the TLS certificate of `{url}` was not accepted: {message}; if this identity provider's certificate comes from a private certificate authority, add that authority's certificate as the server's CA bundle (caBundlePem)"
+    )]
+    TlsCertificate {
+        /// The URL being fetched.
+        url: String,
+        /// What the certificate check said.
+        message: String,
+    },
+    /// The TLS handshake failed for another reason (protocol version, alert from the server, ...).
+    #[error("the TLS handshake with `{url}` failed: {message}")]
+    TlsHandshake {
+        /// The URL being fetched.
+        url: String,
+        /// What TLS said.
+        message: String,
+    },
+    /// The server's extra CA bundle cannot be used; nothing was fetched.
+    #[error("the server's CA bundle (caBundlePem) cannot be used: the bundle {reason}")]
+    CaBundle {
+        /// Why.
+        reason: String,
+    },
     /// No connection within the connect timeout.
     #[error("no connection to `{url}` within {} ms", .after.as_millis())]
     ConnectTimeout {
@@ -468,6 +501,9 @@ impl FetchError {
             FetchError::TooManyRedirects { .. } => "too_many_redirects",
             FetchError::RedirectRefused { .. } => "redirect_refused",
             FetchError::Connect { .. } => "connect_failed",
+            FetchError::TlsCertificate { .. } => "tls_certificate",
+            FetchError::TlsHandshake { .. } => "tls_handshake",
+            FetchError::CaBundle { .. } => "ca_bundle_invalid",
             FetchError::ConnectTimeout { .. } => "connect_timeout",
             FetchError::Timeout { .. } => "timeout",
             FetchError::Status { .. } => "http_status",
@@ -544,49 +580,223 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Fetches JSON documents from identity providers under a [`FetchPolicy`]. Holds one HTTP
-/// client (connection pool), built once; cheap to share behind an `Arc`.
-#[derive(Debug)]
+/// Most TLS variants (distinct `verify_tls` + CA bundle combinations) whose clients are kept.
+/// A variant evicted is rebuilt on its next use; the bound only keeps an org with many private
+/// CAs from holding a connection pool per bundle forever.
+pub const MAX_TLS_VARIANTS: usize = 32;
+/// Most server names remembered for the once-per-server `verify_tls = false` warning.
+const MAX_INSECURE_WARNED: usize = 1024;
+
+/// The TLS settings of one authorization server (DESIGN.md §1.1 "JWKS Server Certificate
+/// Validation" and the extra CA bundle), reduced to what identifies a client: the verify flag
+/// and the SHA-256 of the bundle text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct TlsKey {
+    verify: bool,
+    ca_bundle_sha256: Option<[u8; 32]>,
+}
+
+impl TlsKey {
+    const DEFAULT: TlsKey = TlsKey {
+        verify: true,
+        ca_bundle_sha256: None,
+    };
+}
+
+/// How a client checks server certificates.
+struct TlsOptions {
+    /// `false` = any certificate is accepted (`verify_tls: false`).
+    verify: bool,
+    /// Extra roots, on top of the built-in ones.
+    extra_roots: Vec<reqwest::Certificate>,
+}
+
+/// What every fetcher derived from one [`Fetcher::new`] shares: the policy, the default client,
+/// the TLS variant clients, and the names already warned about.
+struct Shared {
+    policy: Arc<FetchPolicy>,
+    default_client: reqwest::Client,
+    variants: quick_cache::sync::Cache<TlsKey, reqwest::Client>,
+    insecure_warned: Mutex<HashSet<String>>,
+}
+
+/// Builds an HTTP client for `policy` with `tls`. **The only place a client is built**: every
+/// rule but certificate checking (no environment proxy, timeouts, the redirect policy that
+/// re-checks each target, the guarded DNS resolver, TLS 1.2 minimum) is set here identically for
+/// the default client and for every TLS variant.
+fn build_client(policy: &Arc<FetchPolicy>, tls: TlsOptions) -> Result<reqwest::Client, FetchError> {
+    let redirect_policy = Arc::clone(policy);
+    let redirects = redirect::Policy::custom(move |attempt| {
+        let location = shown(attempt.url());
+        // `previous` holds the first URL and every URL already redirected through.
+        if attempt.previous().len() > redirect_policy.max_redirects {
+            let max = redirect_policy.max_redirects;
+            return attempt.error(FetchError::TooManyRedirects { max, location });
+        }
+        match redirect_policy.check_target(attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(reason) => attempt.error(FetchError::RedirectRefused {
+                location,
+                reason: Box::new(reason),
+            }),
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(policy.connect_timeout)
+        .timeout(policy.total_timeout)
+        .redirect(redirects)
+        .referer(false)
+        .dns_resolver(Arc::new(GuardedResolver {
+            policy: Arc::clone(policy),
+        }))
+        .use_rustls_tls()
+        .min_tls_version(reqwest::tls::Version::TLS_1_2)
+        .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+        .danger_accept_invalid_certs(!tls.verify);
+    for root in tls.extra_roots {
+        builder = builder.add_root_certificate(root);
+    }
+    builder
+        .build()
+        .map_err(|err| FetchError::ClientBuild(error_chain(&err)))
+}
+
+/// Fetches JSON documents from identity providers under a [`FetchPolicy`]. Holds an HTTP client
+/// (connection pool); cheap to clone and to share behind an `Arc`.
+///
+/// [`Fetcher::new`] builds the default client (certificates checked against the built-in
+/// roots). [`Fetcher::for_tls`] / [`Fetcher::for_server`] give a fetcher for one server's TLS
+/// settings: same policy, same resolver and redirect checks, only certificate checking differs;
+/// its client is cached (at most [`MAX_TLS_VARIANTS`]) and shared by every fetcher derived from
+/// the same [`Fetcher::new`].
+#[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     policy: Arc<FetchPolicy>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("policy", &self.policy)
+            .field("tls_variants", &self.shared.variants.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Fetcher {
-    /// Builds the HTTP client for `policy`.
+    /// Builds the default HTTP client for `policy`.
     pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
         let policy = Arc::new(policy);
-        let redirect_policy = Arc::clone(&policy);
-        let redirects = redirect::Policy::custom(move |attempt| {
-            let location = shown(attempt.url());
-            // `previous` holds the first URL and every URL already redirected through.
-            if attempt.previous().len() > redirect_policy.max_redirects {
-                let max = redirect_policy.max_redirects;
-                return attempt.error(FetchError::TooManyRedirects { max, location });
-            }
-            match redirect_policy.check_target(attempt.url()) {
-                Ok(()) => attempt.follow(),
-                Err(reason) => attempt.error(FetchError::RedirectRefused {
-                    location,
-                    reason: Box::new(reason),
-                }),
-            }
+        let default_client = build_client(
+            &policy,
+            TlsOptions {
+                verify: true,
+                extra_roots: Vec::new(),
+            },
+        )?;
+        let shared = Arc::new(Shared {
+            policy: Arc::clone(&policy),
+            default_client: default_client.clone(),
+            variants: quick_cache::sync::Cache::new(MAX_TLS_VARIANTS),
+            insecure_warned: Mutex::new(HashSet::new()),
         });
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(policy.connect_timeout)
-            .timeout(policy.total_timeout)
-            .redirect(redirects)
-            .referer(false)
-            .dns_resolver(Arc::new(GuardedResolver {
-                policy: Arc::clone(&policy),
-            }))
-            .use_rustls_tls()
-            .min_tls_version(reqwest::tls::Version::TLS_1_2)
-            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| FetchError::ClientBuild(error_chain(&err)))?;
-        Ok(Fetcher { client, policy })
+        Ok(Fetcher {
+            client: default_client,
+            policy,
+            shared,
+        })
+    }
+
+    /// A fetcher with the same policy whose client checks certificates as one server asks:
+    /// `verify_tls = false` accepts any certificate; `ca_bundle_pem` adds its certificates to
+    /// the built-in roots (rules: [`portcullis_policy::ca_bundle`]). Default settings give the
+    /// default client; other clients are built once per (flag, bundle SHA-256) and cached.
+    /// An unusable bundle is [`FetchError::CaBundle`] (nothing is fetched).
+    pub fn for_tls(
+        &self,
+        verify_tls: bool,
+        ca_bundle_pem: Option<&str>,
+    ) -> Result<Fetcher, FetchError> {
+        let ca_bundle_pem = ca_bundle_pem.map(str::trim).filter(|pem| !pem.is_empty());
+        let key = TlsKey {
+            verify: verify_tls,
+            ca_bundle_sha256: ca_bundle_pem.map(|pem| portcullis_jose::sha256(pem.as_bytes())),
+        };
+        let client = if key == TlsKey::DEFAULT {
+            self.shared.default_client.clone()
+        } else {
+            self.shared.variants.get_or_insert_with(&key, || {
+                let extra_roots = match ca_bundle_pem {
+                    None => Vec::new(),
+                    Some(pem) => parse_ca_bundle(pem)
+                        .map_err(|err| FetchError::CaBundle {
+                            reason: err.to_string(),
+                        })?
+                        .into_iter()
+                        .map(|der| reqwest::Certificate::from_der(der.as_ref()))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|err| FetchError::CaBundle {
+                            reason: error_chain(&err),
+                        })?,
+                };
+                tracing::debug!(
+                    verify_tls,
+                    extra_roots = extra_roots.len(),
+                    "building an HTTP client for a server's TLS settings"
+                );
+                build_client(
+                    &self.shared.policy,
+                    TlsOptions {
+                        verify: verify_tls,
+                        extra_roots,
+                    },
+                )
+                .map_err(|err| match (err, ca_bundle_pem) {
+                    // Roots are added while building: a failure here with a bundle is the bundle.
+                    (FetchError::ClientBuild(reason), Some(_)) => FetchError::CaBundle { reason },
+                    (other, _) => other,
+                })
+            })?
+        };
+        Ok(Fetcher {
+            client,
+            policy: Arc::clone(&self.shared.policy),
+            shared: Arc::clone(&self.shared),
+        })
+    }
+
+    /// [`Fetcher::for_tls`] with `definition`'s settings. When certificate checking is off, a
+    /// warning naming the server is logged the first time the server is fetched that way (and
+    /// again if it is turned off after having been turned back on).
+    pub fn for_server(&self, definition: &ServerDefinition) -> Result<Fetcher, FetchError> {
+        let fetcher = self.for_tls(definition.verify_tls, definition.ca_bundle_pem.as_deref())?;
+        let mut warned = self
+            .shared
+            .insecure_warned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if definition.verify_tls {
+            warned.remove(&definition.name);
+        } else if !warned.contains(&definition.name) {
+            if warned.len() >= MAX_INSECURE_WARNED {
+                warned.clear();
+            }
+            warned.insert(definition.name.clone());
+            tracing::warn!(
+                server = %untrusted(&definition.name),
+                "JWKS Server Certificate Validation is off for this authorization server: the certificate of its JWKS and metadata host is not checked, so anyone on the network path can supply its keys"
+            );
+        }
+        Ok(fetcher)
+    }
+
+    /// How many TLS variant clients are cached now (shared by every fetcher derived from the
+    /// same [`Fetcher::new`]); at most [`MAX_TLS_VARIANTS`].
+    pub fn tls_variant_count(&self) -> usize {
+        self.shared.variants.len()
     }
 
     /// The rules this fetcher enforces.
@@ -748,6 +958,15 @@ impl Fetcher {
             cause = current.source();
         }
         let url = err.url().map_or_else(|| shown(target), shown);
+        if let Some(tls) = tls_cause(err) {
+            let message = untrusted(&tls.to_string());
+            return match tls {
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+                    FetchError::TlsCertificate { url, message }
+                }
+                _ => FetchError::TlsHandshake { url, message },
+            };
+        }
         if err.is_timeout() {
             if err.is_connect() {
                 FetchError::ConnectTimeout {
@@ -777,6 +996,26 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// The TLS error behind a failed request, if any. rustls errors travel inside `io::Error`s
+/// (nested: hyper wraps tokio-rustls's), whose `source()` skips the wrapped error itself, so
+/// each `io::Error` is opened explicitly.
+fn tls_cause<'e>(err: &'e (dyn StdError + 'static)) -> Option<&'e rustls::Error> {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        cause = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn StdError + 'static)),
+                None => io.source(),
+            },
+            None => current.source(),
+        };
+    }
+    None
 }
 
 /// The messages of an error's causes, joined: reqwest's own `Display` only repeats the URL,
@@ -873,6 +1112,41 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn insecure_servers_are_remembered_for_one_warning_each() {
+        let fetcher = Fetcher::new(policy()).unwrap();
+        let server = |name: &str, verify: bool| {
+            serde_json::from_value::<portcullis_policy::ServerInput>(serde_json::json!({
+                "name": name, "jwksUri": "https://idp.example.com/keys", "verifyTls": verify
+            }))
+            .unwrap()
+            .resolve()
+        };
+        let warned = || {
+            let mut names: Vec<String> = fetcher
+                .shared
+                .insecure_warned
+                .lock()
+                .unwrap()
+                .iter()
+                .cloned()
+                .collect();
+            names.sort();
+            names
+        };
+        fetcher.for_server(&server("lab", false)).unwrap();
+        fetcher.for_server(&server("lab", false)).unwrap();
+        fetcher.for_server(&server("prod", true)).unwrap();
+        assert_eq!(warned(), ["lab"]);
+        // Turned back on, then off again: warned again.
+        fetcher.for_server(&server("lab", true)).unwrap();
+        assert!(warned().is_empty());
+        fetcher.for_server(&server("lab", false)).unwrap();
+        assert_eq!(warned(), ["lab"]);
+        // Only the variant for verify=false was built; default settings use the default client.
+        assert_eq!(fetcher.tls_variant_count(), 1);
     }
 
     #[test]

@@ -16,10 +16,13 @@
 //!   [`validate_source`], which reports usable and ignored keys as a serializable
 //!   [`ValidationReport`].
 //!
-//! What this crate does **not** do (yet): the refresh loop (intervals, jitter, `max-age` bounds,
-//! single-flight, last-good persistence in the store), per-server TLS settings (`verify_tls`,
-//! extra CA bundle), and anything about tokens: keys are handed to `portcullis-policy`. It never
-//! follows `jku` / `x5u` from tokens: it only fetches URLs an admin configured.
+//! - [`manager`]: the [`manager::KeyManager`]: refresh schedule, single-flight, unknown-`kid`
+//!   refetch, last-good keys in memory and in the store.
+//!
+//! Every fetch for a server goes through [`Fetcher::for_server`], so that server's `verify_tls`
+//! and extra CA bundle apply to its metadata and JWKS. This crate knows nothing about tokens:
+//! keys are handed to `portcullis-policy`. It never follows `jku` / `x5u` from tokens: it only
+//! fetches URLs an admin configured.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -35,11 +38,11 @@ pub use discovery::{
     issuer_from_metadata_url, well_known_urls,
 };
 pub use fetch::{
-    Accept, CacheInfo, Conditional, FetchError, FetchPolicy, Fetched, Fetcher, NotModified,
-    Validators,
+    Accept, CacheInfo, Conditional, FetchError, FetchPolicy, Fetched, Fetcher, MAX_TLS_VARIANTS,
+    NotModified, Validators,
 };
 pub use validate::{
     FetchedJwks, JwksError, JwksUpdate, KeySource, LoadError, LoadedKeys, ReportedError,
-    ReportedIgnoredKey, ReportedKey, ValidationReport, fetch_jwks, fetch_jwks_if_modified,
-    load_keys, validate_source, validate_source_with_issuer,
+    ReportedIgnoredKey, ReportedKey, ValidationReport, check_server, fetch_jwks,
+    fetch_jwks_if_modified, load_keys, validate_source, validate_source_with_issuer,
 };

@@ -418,9 +418,14 @@ impl KeyManager {
         definition: &ServerDefinition,
         validators: &Validators,
     ) -> Result<JwksUpdate, String> {
+        // The server's own TLS settings (verify_tls, CA bundle) apply to metadata and JWKS alike.
+        let fetcher = self
+            .fetcher
+            .for_server(definition)
+            .map_err(|e| e.to_string())?;
         let jwks_uri = match (&definition.metadata_url, &definition.jwks_uri) {
             (Some(metadata), _) => {
-                discover_from_metadata_url(&self.fetcher, metadata, definition.issuer.as_deref())
+                discover_from_metadata_url(&fetcher, metadata, definition.issuer.as_deref())
                     .await
                     .map_err(|e| e.to_string())?
                     .jwks_uri
@@ -428,7 +433,7 @@ impl KeyManager {
             (None, Some(jwks)) => jwks.clone(),
             (None, None) => return Err("no JWKS URL or metadata URL configured".into()),
         };
-        fetch_jwks_if_modified(&self.fetcher, &jwks_uri, validators)
+        fetch_jwks_if_modified(&fetcher, &jwks_uri, validators)
             .await
             .map_err(|e| e.to_string())
     }

@@ -5,10 +5,13 @@
 //! fetch. [`validate_source`] runs the same steps ([`discover_from_metadata_url`],
 //! [`fetch_jwks`]) and reports what it found — usable keys, ignored keys with reasons, the
 //! discovered issuer, timings — as a serializable [`ValidationReport`] for the API and portal.
+//! [`check_server`] is that check for a server definition, through a fetcher with the server's
+//! own TLS settings ([`Fetcher::for_server`]).
 
 use std::time::{Duration, Instant};
 
 use portcullis_jose::{IgnoredKey, JwkSet, JwkSetError};
+use portcullis_policy::ServerDefinition;
 use portcullis_policy::sanitize::untrusted;
 use serde::{Deserialize, Serialize};
 
@@ -313,6 +316,73 @@ fn ignored_report(ignored: &[IgnoredKey]) -> Vec<ReportedIgnoredKey> {
         .collect()
 }
 
+impl ValidationReport {
+    /// A report with nothing found yet, stamped now.
+    fn started() -> ValidationReport {
+        ValidationReport {
+            ok: false,
+            metadata_url: None,
+            jwks_uri: None,
+            discovered_issuer: None,
+            issuer_is_template: false,
+            usable_keys: Vec::new(),
+            ignored_keys: Vec::new(),
+            fetched_at: now_rfc3339(),
+            metadata_fetch_ms: None,
+            jwks_fetch_ms: None,
+            duration_ms: 0,
+            cache_max_age_s: None,
+            error: None,
+        }
+    }
+
+    /// A report for a check that failed before anything was fetched.
+    pub fn failed_before_fetch(code: &'static str, message: String) -> ValidationReport {
+        ValidationReport {
+            error: Some(ReportedError { code, message }),
+            ..ValidationReport::started()
+        }
+    }
+}
+
+impl KeySource {
+    /// Where `definition`'s keys come from: the metadata URL when given (it also yields the
+    /// issuer), else the JWKS URL; `None` when neither is configured.
+    pub fn of(definition: &ServerDefinition) -> Option<KeySource> {
+        match (&definition.metadata_url, &definition.jwks_uri) {
+            (Some(metadata), _) => Some(KeySource::Metadata(metadata.clone())),
+            (None, Some(jwks)) => Some(KeySource::Jwks(jwks.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The key check of one server definition, as Validate, create, update and refresh run it:
+/// [`check_source`] over the definition's key source, through a fetcher with the definition's
+/// own TLS settings ([`Fetcher::for_server`]: `verify_tls`, extra CA bundle), with its issuer
+/// as the expected one. No key source (`no_key_source`) or an unusable CA bundle
+/// (`ca_bundle_invalid`) fails the check before anything is fetched.
+pub async fn check_server(
+    fetcher: &Fetcher,
+    definition: &ServerDefinition,
+) -> (ValidationReport, Option<LoadedKeys>) {
+    let Some(source) = KeySource::of(definition) else {
+        let report = ValidationReport::failed_before_fetch(
+            "no_key_source",
+            "no JWKS URL or metadata URL configured".into(),
+        );
+        return (report, None);
+    };
+    let fetcher = match fetcher.for_server(definition) {
+        Ok(fetcher) => fetcher,
+        Err(err) => {
+            let report = ValidationReport::failed_before_fetch(err.code(), err.to_string());
+            return (report, None);
+        }
+    };
+    check_source(&fetcher, source, definition.issuer.as_deref()).await
+}
+
 /// Validates a key source as the key manager would load it (no expected issuer: a metadata
 /// URL must then be a well-known URL).
 pub async fn validate_source(fetcher: &Fetcher, source: KeySource) -> ValidationReport {
@@ -339,21 +409,7 @@ pub async fn check_source(
 ) -> (ValidationReport, Option<LoadedKeys>) {
     let started = Instant::now();
     let mut discovered: Option<Discovered> = None;
-    let mut report = ValidationReport {
-        ok: false,
-        metadata_url: None,
-        jwks_uri: None,
-        discovered_issuer: None,
-        issuer_is_template: false,
-        usable_keys: Vec::new(),
-        ignored_keys: Vec::new(),
-        fetched_at: now_rfc3339(),
-        metadata_fetch_ms: None,
-        jwks_fetch_ms: None,
-        duration_ms: 0,
-        cache_max_age_s: None,
-        error: None,
-    };
+    let mut report = ValidationReport::started();
     let fail = |report: &mut ValidationReport, code: &'static str, message: String| {
         report.error = Some(ReportedError { code, message });
         report.duration_ms = millis(started.elapsed());

@@ -5,6 +5,7 @@
 use portcullis_jose::Algorithm;
 use serde::{Deserialize, Serialize};
 
+use crate::ca_bundle::parse_ca_bundle;
 use crate::config::{DEFAULT_CLOCK_SKEW_S, FieldError, ServerConfig, check_name};
 use crate::preset::Preset;
 
@@ -20,8 +21,7 @@ pub const MAX_REFRESH_INTERVAL_S: u32 = 86_400;
 pub const DEFAULT_MAX_STALE_S: u32 = 86_400;
 /// Longest time last-good keys may stay usable.
 pub const MAX_MAX_STALE_S: u32 = 7 * 86_400;
-/// Largest CA bundle accepted.
-pub const MAX_CA_BUNDLE_BYTES: usize = 64 * 1024;
+pub use crate::ca_bundle::MAX_CA_BUNDLE_BYTES;
 
 /// What an admin sends to create or replace a server. Omitted optional fields take the preset's
 /// defaults. Unknown fields are refused so a typo is an error, not a silently ignored setting.
@@ -230,12 +230,12 @@ impl ServerDefinition {
                 }
             }
         }
-        if let Some(pem) = &self.ca_bundle_pem
-            && (pem.len() > MAX_CA_BUNDLE_BYTES || !pem.contains("-----BEGIN CERTIFICATE-----"))
-        {
+        if let Some(Err(err)) = self.ca_bundle_pem.as_deref().map(parse_ca_bundle) {
             fail(
                 "caBundlePem",
-                format!("must be PEM certificates, at most {MAX_CA_BUNDLE_BYTES} bytes"),
+                format!(
+                    "must be PEM CA certificates, at most {MAX_CA_BUNDLE_BYTES} bytes: the bundle {err}"
+                ),
             );
         }
         if !(MIN_REFRESH_INTERVAL_S..=MAX_REFRESH_INTERVAL_S).contains(&self.refresh_interval_s) {
@@ -306,6 +306,40 @@ mod tests {
         assert!(def.enabled && def.verify_tls);
         assert!(def.field_errors(UrlRules::default()).is_empty());
         assert!(def.accepts_any_audience());
+    }
+
+    #[test]
+    fn ca_bundle_must_be_certificates() {
+        let with_bundle = |pem: &str| {
+            input(
+                serde_json::json!({"name": "onprem", "jwksUri": "https://idp.corp/keys",
+                "caBundlePem": pem}),
+            )
+            .resolve()
+            .field_errors(UrlRules::default())
+        };
+        assert!(with_bundle(crate::ca_bundle::tests::CA).is_empty());
+        assert!(with_bundle("  ").is_empty(), "blank means no bundle");
+        for (pem, says) in [
+            ("not pem at all", "contains no certificate"),
+            (
+                "-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----",
+                "not a usable X.509 certificate",
+            ),
+            (
+                "-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----",
+                "not valid PEM",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+                "private key",
+            ),
+        ] {
+            let errors = with_bundle(pem);
+            assert_eq!(errors.len(), 1, "{pem}: {errors:?}");
+            assert_eq!(errors[0].field, "caBundlePem");
+            assert!(errors[0].message.contains(says), "{pem}: {errors:?}");
+        }
     }
 
     #[test]

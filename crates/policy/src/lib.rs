@@ -11,11 +11,14 @@
 //! - [`cache`]: the verified-token cache.
 //! - [`credentials`]: the rules of the Cloud Service API Key, the legacy session login and sandbox
 //!   tokens; [`sandbox`]: the side-effect-free evaluation behind the sandbox API.
+//! - [`ca_bundle`]: the rules for an authorization server's extra CA certificates (PEM), shared
+//!   by the field check and the outbound fetcher.
 //!
 //! This crate does not fetch keys, read clocks or know HTTP: callers pass keys, `now` and tokens.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod ca_bundle;
 pub mod cache;
 pub mod claims;
 pub mod config;

@@ -1,8 +1,9 @@
 //! The key check run by `validate`, create, update and refresh: fetch the keys exactly as the
-//! key manager will (metadata, then JWKS) through the SSRF-safe fetcher, once, and turn the
-//! result into both the admin's report and what the store records (status, last-good JWKS).
+//! key manager will (metadata, then JWKS, with the server's own TLS settings) through the
+//! SSRF-safe fetcher, once, and turn the result into both the admin's report and what the store
+//! records (status, last-good JWKS).
 
-use portcullis_keys::validate::{KeySource, ValidationReport, check_source};
+use portcullis_keys::validate::{ValidationReport, check_server};
 use portcullis_policy::ServerDefinition;
 use portcullis_store::FetchOutcome;
 
@@ -21,28 +22,10 @@ pub struct KeyCheck {
     pub discovered_jwks_uri: Option<String>,
 }
 
-/// Where `definition`'s keys come from: the metadata URL when given (it also yields the issuer),
-/// else the JWKS URL.
-pub fn key_source(definition: &ServerDefinition) -> Option<KeySource> {
-    match (&definition.metadata_url, &definition.jwks_uri) {
-        (Some(metadata), _) => Some(KeySource::Metadata(metadata.clone())),
-        (None, Some(jwks)) => Some(KeySource::Jwks(jwks.clone())),
-        (None, None) => None,
-    }
-}
-
-/// Runs the check for `definition`.
+/// Runs the check for `definition`, with its own TLS settings (`verifyTls`, `caBundlePem`): for
+/// Validate these are the settings being edited, not the saved ones.
 pub async fn check(state: &AppState, definition: &ServerDefinition) -> KeyCheck {
-    let Some(source) = key_source(definition) else {
-        let error = "no JWKS URL or metadata URL configured".to_owned();
-        return KeyCheck {
-            report: ValidationReport::failure("no_key_source", error.clone()),
-            outcome: FetchOutcome::Failure { error },
-            discovered_issuer: None,
-            discovered_jwks_uri: None,
-        };
-    };
-    let (report, loaded) = check_source(&state.fetcher, source, definition.issuer.as_deref()).await;
+    let (report, loaded) = check_server(&state.fetcher, definition).await;
     let outcome = match (&loaded, &report.error) {
         (Some(loaded), _) => FetchOutcome::Success {
             jwks: String::from_utf8_lossy(&loaded.jwks.fetched.body).into_owned(),

@@ -214,6 +214,12 @@ async fn every_invalid_input_gets_a_field_level_answer_and_changes_nothing() {
                 "jwksUrl",
             ),
             (
+                "CA bundle without a certificate",
+                with("caBundlePem", json!("not a certificate")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "caBundlePem",
+            ),
+            (
                 "JWKS with no usable key",
                 with("jwksUri", json!(idp.url("/enc-only"))),
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -2,6 +2,9 @@
 //! an authorization server. Product crates never depend on this (only `[dev-dependencies]`).
 #![allow(clippy::expect_used)] // test support: a failed key generation is a broken machine
 
+#[cfg(feature = "tls")]
+pub mod tls;
+
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};

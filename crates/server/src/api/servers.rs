@@ -376,14 +376,15 @@ pub async fn validate(
         Value::Object(members) => members,
         _ => return Err(ApiError::bad_request("the body must be a JSON object")),
     };
-    // Validate needs only the key location; a name is optional here.
+    // Validate needs only the key location and how to reach it (TLS settings); a name is
+    // optional here.
     members.entry("name").or_insert_with(|| json!("validate"));
     let submitted = split_flags(Value::Object(members))?;
     let definition = submitted.input.resolve();
     let url_errors: Vec<_> = definition
         .field_errors(state.settings.url_rules())
         .into_iter()
-        .filter(|e| e.field == "jwksUri" || e.field == "metadataUrl")
+        .filter(|e| matches!(e.field.as_str(), "jwksUri" | "metadataUrl" | "caBundlePem"))
         .collect();
     if !url_errors.is_empty() {
         return Err(ApiError::invalid_fields(&url_errors));
