@@ -37,7 +37,12 @@ struct Node {
 }
 
 impl Node {
-    fn start(name: &'static str, port: u16, database_url: &str) -> Node {
+    fn start(
+        name: &'static str,
+        port: u16,
+        database_url: &str,
+        secret_key_file: &std::path::Path,
+    ) -> Node {
         let data = tempfile::tempdir().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .arg("serve")
@@ -45,6 +50,7 @@ impl Node {
             .env("PORTCULLIS_DATABASE_URL", database_url)
             .env("PORTCULLIS_DATA_DIR", data.path())
             .env("PORTCULLIS_NODE_ID", name)
+            .env("PORTCULLIS_SECRET_KEY_FILE", secret_key_file)
             .env("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)
             .env("PORTCULLIS_ALLOW_INSECURE_JWKS", "true")
             .env("PORTCULLIS_LOG", "warn")
@@ -276,10 +282,22 @@ fn three_nodes_converge_survive_a_crash_and_a_database_outage() {
     );
     let token = token.as_str();
 
+    // One secret key for every node (secrets at rest must open on any of them): 32 bytes.
+    let secrets = tempfile::tempdir().unwrap();
+    let key_file = secrets.path().join("secret.key");
+    std::fs::write(
+        &key_file,
+        (0u8..32)
+            .map(|i| i.wrapping_mul(37).wrapping_add(11))
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let key_file = key_file.as_path();
+
     // Node 1 first: it creates the org and the first admin; the others find them.
-    let node1 = Node::start("node-1", free_port(), &database_url);
-    let mut node2 = Node::start("node-2", free_port(), &database_url);
-    let node3 = Node::start("node-3", free_port(), &database_url);
+    let node1 = Node::start("node-1", free_port(), &database_url, key_file);
+    let mut node2 = Node::start("node-2", free_port(), &database_url, key_file);
+    let node3 = Node::start("node-3", free_port(), &database_url, key_file);
     let others = [&node2, &node3];
     let admin = Admin::login(&node1.base);
 
@@ -373,6 +391,13 @@ fn three_nodes_converge_survive_a_crash_and_a_database_outage() {
         thread::sleep(Duration::from_millis(200));
     }
 
+    // Secrets at rest work across nodes: the API key sealed by node 1 opens on node 3.
+    let (status, created_key) = admin.post("/api/v1/apiKey", json!({}));
+    assert_eq!(status, StatusCode::CREATED, "{created_key}");
+    let (status, revealed) = Admin::login(&node3.base).post("/api/v1/apiKey/reveal", json!({}));
+    assert_eq!(status, StatusCode::OK, "{revealed}");
+    assert_eq!(revealed["apiKey"], created_key["apiKey"]);
+
     // SIGKILL node 2 in the middle of a run of writes on node 1: nothing acknowledged is lost,
     // and the restarted node 2 decides by the latest configuration.
     let mut created = Vec::new();
@@ -390,7 +415,7 @@ fn three_nodes_converge_survive_a_crash_and_a_database_outage() {
     }
     let port2 = node2.port;
     drop(node2);
-    let node2 = Node::start("node-2", port2, &database_url);
+    let node2 = Node::start("node-2", port2, &database_url, key_file);
     let (_, routes) = Admin::login(&node3.base).get("/api/v1/routes");
     let names: Vec<&str> = routes["items"]
         .as_array()
