@@ -16,6 +16,7 @@ pub mod forward_auth;
 pub mod json;
 pub mod keycheck;
 pub mod metrics;
+pub mod portal;
 pub mod runtime;
 pub mod state;
 pub mod time;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/authz", axum::routing::any(forward_auth::authz))
         .route("/authz/{*rest}", axum::routing::any(forward_auth::authz))
+        .merge(portal::router())
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(state)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -36,8 +36,13 @@ pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "cloudName": state.settings.cloud_name,
         "orgId": state.org,
-        "apiBaseUrl": format!("{}/api/v1", state.settings.public_base_url),
+        "apiBaseUrl": api_base_url(&state.settings),
     }))
+}
+
+/// The cloud service API's base URL as clients reach it (the portal shows the same).
+pub fn api_base_url(settings: &crate::state::Settings) -> String {
+    format!("{}/api/v1", settings.public_base_url)
 }
 
 /// Prometheus metrics.

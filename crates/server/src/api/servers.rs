@@ -25,24 +25,37 @@ pub const ANY_AUDIENCE_WARNING: &str = "this server has no audiences and no clie
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerView {
-    id: String,
+    /// Server id.
+    pub id: String,
+    /// The stored definition.
     #[serde(flatten)]
-    definition: ServerDefinition,
-    version: i64,
-    created_at: String,
-    updated_at: String,
-    status: StatusView,
-    warnings: Vec<&'static str>,
+    pub definition: ServerDefinition,
+    /// Version for optimistic concurrency.
+    pub version: i64,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last changed (RFC 3339).
+    pub updated_at: String,
+    /// Key status.
+    pub status: StatusView,
+    /// Warnings to show with the server (no audience and no client id).
+    pub warnings: Vec<&'static str>,
 }
 
+/// A server's key status as the API shows it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct StatusView {
-    last_successful_fetch_at: Option<String>,
-    last_fetch_attempt_at: Option<String>,
-    last_fetch_error: Option<String>,
-    key_ids: Vec<String>,
-    keys_source: &'static str,
+pub struct StatusView {
+    /// Last successful JWKS fetch (RFC 3339).
+    pub last_successful_fetch_at: Option<String>,
+    /// Last fetch attempt (RFC 3339).
+    pub last_fetch_attempt_at: Option<String>,
+    /// Why the last fetch failed, if it did.
+    pub last_fetch_error: Option<String>,
+    /// Key ids of the last good JWKS.
+    pub key_ids: Vec<String>,
+    /// `fresh`, `stale_but_usable`, `expired` or `none`.
+    pub keys_source: &'static str,
 }
 
 fn keys_source(record: &ServerRecord, now_ms: i64) -> &'static str {

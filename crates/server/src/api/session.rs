@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use crate::auth::{
     CSRF_COOKIE, Principal, SESSION_COOKIE, hash_password, random_token, session_hash,
-    verify_password,
+    session_interface, verify_password,
 };
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -37,6 +37,7 @@ pub struct LoginRequest {
 fn audit(
     login: &str,
     ip: Option<String>,
+    interface: Interface,
     action: &str,
     result: AuditResult,
     detail: Option<String>,
@@ -45,7 +46,7 @@ fn audit(
         Actor {
             name: login.to_owned(),
             client_ip: ip,
-            interface: Interface::Api,
+            interface,
         },
         AuditEntry {
             action: action.into(),
@@ -73,10 +74,12 @@ fn cookie(name: &'static str, value: String, http_only: bool, secure: bool) -> C
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let ip = Some(peer.ip().to_string());
+    let interface = session_interface(&headers);
     let invalid = || ApiError::unauthenticated("wrong login or password");
     let admin = state
         .store
@@ -88,6 +91,7 @@ pub async fn login(
         let (actor, entry) = audit(
             &request.login,
             ip,
+            interface,
             "sign_in",
             AuditResult::Failure,
             Some("unknown login".into()),
@@ -100,6 +104,7 @@ pub async fn login(
         let (actor, entry) = audit(
             &admin.login,
             ip,
+            interface,
             "sign_in",
             AuditResult::Failure,
             Some("locked".into()),
@@ -131,6 +136,7 @@ pub async fn login(
         let (actor, entry) = audit(
             &admin.login,
             ip,
+            interface,
             "sign_in",
             AuditResult::Failure,
             Some(detail.into()),
@@ -148,7 +154,14 @@ pub async fn login(
         .store
         .create_session(&session_hash(&session_id), state.org, &admin.id, &csrf)
         .await?;
-    let (actor, entry) = audit(&admin.login, ip, "sign_in", AuditResult::Success, None);
+    let (actor, entry) = audit(
+        &admin.login,
+        ip,
+        interface,
+        "sign_in",
+        AuditResult::Success,
+        None,
+    );
     state.store.append_audit(state.org, &actor, &entry).await?;
     let secure = state.settings.secure_cookies();
     let jar = jar
@@ -171,14 +184,14 @@ pub async fn logout(
     if let Some(hash) = &principal.session_hash {
         state.store.delete_session(hash).await?;
     }
-    let (mut actor, entry) = audit(
+    let (actor, entry) = audit(
         &principal.name,
         principal.client_ip.clone(),
+        principal.interface,
         "sign_out",
         AuditResult::Success,
         None,
     );
-    actor.interface = Interface::Api;
     state.store.append_audit(state.org, &actor, &entry).await?;
     let jar = jar
         .remove(Cookie::build(SESSION_COOKIE).path("/"))
