@@ -1,0 +1,619 @@
+//! The admin portal in a real browser: Debian's headless Chromium driven through chromedriver
+//! (WebDriver, via fantoccini), against the real server on 127.0.0.1 and a real JWKS server on
+//! 127.0.0.1. One browser session walks the portal the way an admin would; each step says what
+//! it proves. Screenshots of the main pages (1280x800 and a phone-sized width) are saved under
+//! the target directory and the path is printed.
+//!
+//! Without `chromium` and `chromedriver` the browser test says loudly that it was skipped,
+//! unless `PORTCULLIS_REQUIRE_BROWSER=1` (CI), where a missing browser fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use portcullis_testkit::{TestKey, jwks_of};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{ADMIN_PASSWORD, IdpServer, TestServer};
+
+// -------------------------------------------------------------------------------------------------
+// Headers and redirects (plain HTTP: runs everywhere, browser or not)
+
+#[tokio::test]
+async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
+    let server = TestServer::start("sqlite").await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in ["/login", "/authorization-servers", "/audit-log", "/"] {
+        let response = http
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp} lacks {directive}");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        if path != "/login" {
+            // No session: a redirect to the sign-in page that returns here afterwards.
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+            let location = response.headers()["location"].to_str().unwrap();
+            let expected = if path == "/" {
+                "/authorization-servers".to_owned()
+            } else {
+                format!("/login?next={path}")
+            };
+            assert_eq!(location, expected, "{path}");
+        } else {
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers()["content-type"],
+                "text/html; charset=utf-8"
+            );
+        }
+    }
+
+    // A hostile `next` never leaves the site: the form continues to the portal's home instead.
+    let page = http
+        .get(format!("{}/login?next=//evil.example/x", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-next=\"/authorization-servers\""), "{page}");
+
+    // Embedded assets: right content type, immutable caching only under the current hash,
+    // revalidation through the ETag otherwise.
+    let page = http
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let css_url = page
+        .split("href=\"")
+        .find_map(|s| s.split('"').next().filter(|u| u.starts_with("/assets/portal.css?v=")))
+        .expect("versioned stylesheet link")
+        .to_owned();
+    let css = http
+        .get(format!("{}{css_url}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let etag = css.headers()["etag"].clone();
+    let unversioned = http
+        .get(format!("{}/assets/portal.css", server.base))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unversioned.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(unversioned.headers()["cache-control"], "no-cache");
+    let js = http
+        .get(format!("{}/assets/servers.js", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        http.get(format!("{}/assets/nope.js", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // A signed-in admin whose role cannot view a category gets a 403 page, not the data.
+    let admin = server.admin().await;
+    let (_, role) = admin
+        .post(
+            "/api/v1/adminRoles",
+            json!({"name": "auditor", "permissions": {"auditLogs": "view_only"}}),
+        )
+        .await;
+    let (status, body) = admin
+        .post(
+            "/api/v1/admins",
+            json!({"login": "auditor", "name": "A", "roleId": role["id"], "password": "auditor-password-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let auditor = server.client();
+    assert_eq!(
+        auditor.login("auditor", "auditor-password-1").await.0,
+        StatusCode::OK
+    );
+    let forbidden = auditor
+        .raw()
+        .get(format!("{}/authorization-servers", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+    assert!(forbidden.headers().contains_key("content-security-policy"));
+    let allowed = auditor
+        .raw()
+        .get(format!("{}/audit-log", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    let html = allowed.text().await.unwrap();
+    // Navigation offers only what the role may see.
+    assert!(html.contains("href=\"/audit-log\""));
+    assert!(!html.contains("href=\"/authorization-servers\""));
+    server.stop().await;
+}
+
+// -------------------------------------------------------------------------------------------------
+// The browser harness
+
+/// chromedriver on an ephemeral loopback port and a WebDriver session to a headless Chromium.
+struct Browser {
+    client: Client,
+    driver: Child,
+    base: String,
+    shots: PathBuf,
+    _profile: tempfile::TempDir,
+}
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.push(PathBuf::from("/usr/bin"));
+    dirs.push(PathBuf::from("/usr/lib/chromium"));
+    names.iter().find_map(|name| {
+        dirs.iter()
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The browser binaries, or `None` (and a loud message) when they are missing and not required.
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
+    let chromium = std::env::var_os("PORTCULLIS_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| find_program(&["chromium", "chromium-browser", "google-chrome"]));
+    let driver = std::env::var_os("PORTCULLIS_CHROMEDRIVER")
+        .map(PathBuf::from)
+        .or_else(|| find_program(&["chromedriver"]));
+    match (chromium, driver) {
+        (Some(c), Some(d)) => Some((c, d)),
+        (c, d) => {
+            let message = format!(
+                "portal browser test needs chromium ({}) and chromedriver ({}): apt-get install chromium chromium-driver",
+                if c.is_some() { "found" } else { "MISSING" },
+                if d.is_some() { "found" } else { "MISSING" },
+            );
+            if std::env::var("PORTCULLIS_REQUIRE_BROWSER").as_deref() == Ok("1") {
+                panic!("{message} (PORTCULLIS_REQUIRE_BROWSER=1)");
+            }
+            eprintln!("\n*** SKIPPED: {message} ***\n");
+            None
+        }
+    }
+}
+
+impl Browser {
+    async fn start(chromium: &Path, chromedriver: &Path, base: &str) -> Browser {
+        let mut driver = Command::new(chromedriver)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        // chromedriver prints the port it chose.
+        let stdout = driver.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = line
+                    .split("started successfully on port ")
+                    .nth(1)
+                    .and_then(|rest| rest.trim_end_matches('.').trim().parse::<u16>().ok())
+                {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("chromedriver did not report its port");
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium.to_string_lossy(),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,800", "--no-first-run", "--no-default-browser-check",
+                         "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
+                         format!("--user-data-dir={}", profile.path().display())],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("WebDriver session");
+        client.set_window_size(1280, 800).await.unwrap();
+        let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            client,
+            driver,
+            base: base.to_owned(),
+            shots,
+            _profile: profile,
+        }
+    }
+
+    async fn go(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Polls a JS boolean expression until it holds (5 s), then fails naming `what`.
+    async fn until(&self, expression: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let script = format!("try {{ return !!({expression}); }} catch (e) {{ return false; }}");
+        loop {
+            if self.js(&script).await == json!(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.shot("failure").await;
+                panic!(
+                    "timed out waiting for {what}: {expression}\npage: {}\n{}",
+                    self.path().await,
+                    self.js("return document.body ? document.body.innerText.slice(0, 3000) : ''")
+                        .await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.until(
+            &format!("document.querySelector({})", json!(css)),
+            &format!("element {css}"),
+        )
+        .await;
+        self.client.find(Locator::Css(css)).await.unwrap()
+    }
+
+    async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        element.clear().await.unwrap();
+        element.send_keys(text).await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.js(&format!(
+            "return document.querySelector({}).textContent.trim()",
+            json!(css)
+        ))
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    async fn enabled(&self, css: &str) -> bool {
+        self.find(css).await.is_enabled().await.unwrap()
+    }
+
+    /// Waits until the page shows the flash message a change leaves after its reload.
+    async fn flash(&self, text: &str) {
+        self.until(
+            &format!(
+                "!document.getElementById('flash').hidden && document.getElementById('flash').textContent.includes({})",
+                json!(text)
+            ),
+            &format!("flash \"{text}\""),
+        )
+        .await;
+    }
+
+    async fn shot(&self, name: &str) {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
+        }
+    }
+
+    /// Clicks the row action `action` of the servers table row named `name`.
+    async fn row_action(&self, name: &str, action: &str) {
+        self.click(&format!(
+            "#servers-table tr[data-name=\"{name}\"] button[data-action=\"{action}\"]"
+        ))
+        .await;
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // A failed assertion unwinds without `close`: never leave chromedriver running.
+        let _ = self.driver.kill();
+    }
+}
+
+/// The visible data columns of the servers table, in order.
+const VISIBLE_COLUMNS: &str = "return Array.from(document.querySelectorAll('#servers-table thead th[data-col]')).filter(th => !th.hidden).map(th => th.dataset.col)";
+/// The server names in table order (visible rows only).
+const ROW_NAMES: &str = "return Array.from(document.querySelectorAll('#servers-table tbody tr')).filter(r => !r.hidden).map(r => r.dataset.name)";
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+// -------------------------------------------------------------------------------------------------
+// The walk through the portal
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_in_a_real_browser() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let started = Instant::now();
+    let server = TestServer::start("sqlite").await;
+    let api = server.admin().await;
+    let idp = IdpServer::start().await;
+    let signing = TestKey::ec("k1", "ES256");
+    let encryption = TestKey::ec("enc-1", "ES256");
+    idp.serve(
+        "/keys",
+        200,
+        &jwks_of(vec![signing.jwk(), encryption.jwk_with("use", json!("enc"))]).to_string(),
+    );
+    idp.serve(
+        "/enc-only",
+        200,
+        &jwks_of(vec![encryption.jwk_with("use", json!("enc"))]).to_string(),
+    );
+    let b = Browser::start(&chromium, &chromedriver, &server.base).await;
+    println!("portal screenshots: {}", b.shots.display());
+
+    // --- Without a session every page sends the browser to the sign-in page, and back after.
+    b.go("/authorization-servers").await;
+    b.find("#login-form").await;
+    assert_eq!(b.path().await, "/login?next=/authorization-servers");
+    b.shot("login").await;
+
+    // --- Lockout: five wrong passwords within a minute lock the admin for five minutes, and
+    // then even the right password is refused (the API's rule, shown by the sign-in page).
+    let (status, _) = api
+        .post(
+            "/api/v1/admins",
+            json!({"login": "locky", "name": "Locky", "roleId": super_admin_role(&api).await,
+                   "password": "locky-password-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for attempt in 1..=5 {
+        b.type_into("#login", "locky").await;
+        b.type_into("#password", &format!("wrong-{attempt}")).await;
+        b.click("#login-submit").await;
+        b.until(
+            "!document.getElementById('login-error').hidden && document.getElementById('login-error').textContent.includes('Wrong login or password') && !document.getElementById('login-submit').disabled",
+            "wrong-password message",
+        )
+        .await;
+        b.js("document.getElementById('login-error').hidden = true").await;
+    }
+    b.type_into("#login", "locky").await;
+    b.type_into("#password", "locky-password-1").await;
+    b.click("#login-submit").await;
+    b.until(
+        "document.getElementById('login-error').textContent.includes('Too many failed sign-ins')",
+        "lockout message",
+    )
+    .await;
+    assert!(b.path().await.starts_with("/login"));
+    b.shot("login-locked").await;
+    assert_eq!(
+        server.client().login("locky", "locky-password-1").await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the API enforces the same lock"
+    );
+
+    // --- Sign in; land on the page asked for, with its navigation entry marked current.
+    b.type_into("#login", "admin").await;
+    b.type_into("#password", ADMIN_PASSWORD).await;
+    b.click("#login-submit").await;
+    b.find("#servers-table").await;
+    assert_eq!(b.path().await, "/authorization-servers");
+    assert_eq!(
+        b.text("nav a[aria-current=page]").await,
+        "Authorization Servers"
+    );
+    assert_eq!(
+        b.text("#api-base-url").await,
+        format!("{}/api/v1", server.base),
+        "the cloud service API base URL from /api/v1/status"
+    );
+    b.shot("servers-empty").await;
+
+    // --- Add a server against the real JWKS: Save stays disabled until the key location
+    // validated; a bad location and a changed location disable it again.
+    b.click("#add-server").await;
+    b.until("document.getElementById('server-dialog').open", "add dialog")
+        .await;
+    assert!(!b.enabled("#server-save").await, "Save before Validate");
+    // The preset picker fills the vendor's defaults.
+    b.click("#f-preset option[value=okta]").await;
+    assert_eq!(
+        b.js("return document.getElementById('f-scopeClaims').value").await,
+        "scp"
+    );
+    assert_eq!(
+        b.js("return Array.from(document.querySelectorAll('input[name=allowedAlgs]:checked')).map(b => b.value)").await,
+        json!(["RS256"])
+    );
+    b.click("#f-preset option[value=generic]").await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('input[name=allowedAlgs]:checked').length")
+            .await,
+        json!(10)
+    );
+    b.type_into("#f-name", "bad name").await;
+    b.type_into("#f-description", "Terraform and CI clients").await;
+    b.type_into("#f-jwksUri", &idp.url("/enc-only")).await;
+    b.click("#validate-button").await;
+    b.until(
+        "document.getElementById('validate-summary') && document.getElementById('validate-summary').textContent.includes('✗')",
+        "a failed validation",
+    )
+    .await;
+    assert!(!b.enabled("#server-save").await, "no usable key: no Save");
+    assert!(
+        b.text("#ignored-keys tbody").await.contains("enc-1"),
+        "the ignored key is listed with its reason"
+    );
+    b.type_into("#f-jwksUri", &idp.url("/keys")).await;
+    assert!(!b.enabled("#server-save").await, "a new location needs Validate");
+    b.click("#validate-button").await;
+    b.until(
+        "document.getElementById('validate-summary') && document.getElementById('validate-summary').textContent.includes('✓ 1 usable signing key, 1 ignored')",
+        "a successful validation",
+    )
+    .await;
+    assert_eq!(b.text("#usable-keys tbody td").await, "k1");
+    let ignored_reason = b.text("#ignored-keys tbody td:last-child").await;
+    assert!(!ignored_reason.is_empty(), "ignored keys carry a reason");
+    assert!(b.enabled("#server-save").await, "validated: Save enabled");
+    b.shot("server-dialog-validated").await;
+    // Editing the URL disables Save again; putting it back needs no new fetch to be judged,
+    // but the rule is simple: the validated location must be the one in the form.
+    b.find("#f-jwksUri").await.send_keys("x").await.unwrap();
+    assert!(!b.enabled("#server-save").await, "changed URL disables Save");
+    b.type_into("#f-jwksUri", &idp.url("/keys")).await;
+    assert!(b.enabled("#server-save").await, "same location as validated");
+    // No audience and no client id: a visible warning, gone once an audience is given.
+    assert!(
+        b.find("#audience-warning")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    // The API's field error shows next to the field it names.
+    b.click("#server-save").await;
+    b.until(
+        "document.getElementById('err-name').textContent.length > 0",
+        "name error",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('f-name').getAttribute('aria-invalid')")
+            .await,
+        "true"
+    );
+    b.shot("server-dialog-field-error").await;
+    b.type_into("#f-name", "okta-prod").await;
+    b.type_into("#f-issuer", "https://idp.example.com/oauth2/default")
+        .await;
+    b.type_into("#f-audiences", "api://portcullis").await;
+    assert!(
+        !b.find("#audience-warning")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    b.click("#server-save").await;
+    b.flash("Added okta-prod.").await;
+    let status = b
+        .text("#servers-table tr[data-name=okta-prod] td[data-col=status]")
+        .await;
+    assert!(
+        status.contains("Enabled") && status.contains("Keys fresh"),
+        "{status}"
+    );
+    b.shot("servers").await;
+
+    println!("browser walk took {:?}", started.elapsed());
+    b.close().await;
+    server.stop().await;
+}
+
+async fn super_admin_role(api: &support::Client) -> String {
+    let (_, roles) = api.get("/api/v1/adminRoles").await;
+    roles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["builtin"] == json!(true))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
