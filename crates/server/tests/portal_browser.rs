@@ -272,16 +272,31 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("WebDriver session");
-        client.set_window_size(1280, 800).await.unwrap();
         let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
         std::fs::create_dir_all(&shots).unwrap();
-        Browser {
+        let browser = Browser {
             client,
             driver,
             base: base.to_owned(),
             shots,
             _profile: profile,
-        }
+        };
+        browser.viewport(1280, 800).await;
+        browser
+    }
+
+    /// Sizes the window so the page itself (the viewport) is `width` x `height`.
+    async fn viewport(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+        let chrome = self
+            .js("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]")
+            .await;
+        let dw = u32::try_from(chrome[0].as_u64().unwrap_or(0)).unwrap_or(0);
+        let dh = u32::try_from(chrome[1].as_u64().unwrap_or(0)).unwrap_or(0);
+        self.client
+            .set_window_size(width + dw, height + dh)
+            .await
+            .unwrap();
     }
 
     async fn go(&self, path: &str) {
@@ -599,6 +614,472 @@ async fn the_portal_in_a_real_browser() {
         "{status}"
     );
     b.shot("servers").await;
+
+    // --- XSS: markup in a description is shown as text and never runs (escaped by the
+    // template; the CSP would also block inline handlers, so the test checks the DOM itself).
+    let xss = r#"<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>"#;
+    let (status, created) = api
+        .post(
+            "/api/v1/authorizationServers",
+            json!({"name": "xss-test", "description": xss, "jwksUri": idp.url("/keys")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let xss_id = created["id"].as_str().unwrap().to_owned();
+    b.go("/authorization-servers").await;
+    b.find("#servers-table tr[data-name=xss-test]").await;
+    assert_eq!(
+        b.text("#servers-table tr[data-name=xss-test] td[data-col=description]")
+            .await,
+        xss
+    );
+    assert_eq!(b.js("return typeof window.__xss").await, "undefined");
+    assert_eq!(
+        b.js("return document.querySelectorAll('#servers-table img, #servers-table script').length").await,
+        json!(0)
+    );
+    // A server with neither audience nor client id carries the warning in the table.
+    assert!(
+        b.text("#servers-table tr[data-name=xss-test] td[data-col=name]")
+            .await
+            .contains("No audience and no client ID")
+    );
+    b.row_action("xss-test", "edit").await;
+    b.until(
+        "document.getElementById('server-dialog').open && document.getElementById('f-name').value === 'xss-test'",
+        "edit dialog of xss-test",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('f-description').value")
+            .await,
+        xss
+    );
+    b.click("#server-cancel").await;
+    assert_eq!(b.js("return typeof window.__xss").await, "undefined");
+
+    // --- Edit: the saved key location needs no new Validate; the change shows after saving.
+    b.row_action("okta-prod", "edit").await;
+    b.until(
+        "document.getElementById('server-dialog').open && document.getElementById('f-name').value === 'okta-prod'",
+        "edit dialog of okta-prod",
+    )
+    .await;
+    assert!(b.enabled("#server-save").await);
+    b.type_into("#f-description", "Edited in the browser").await;
+    b.click("#server-save").await;
+    b.flash("Saved okta-prod.").await;
+    assert_eq!(
+        b.text("#servers-table tr[data-name=okta-prod] td[data-col=description]")
+            .await,
+        "Edited in the browser"
+    );
+
+    // --- Refresh keys now.
+    b.row_action("okta-prod", "refresh").await;
+    b.flash("Refreshed the keys of okta-prod: 1 usable.").await;
+
+    // --- Disable (PUT with the version the page showed).
+    b.row_action("okta-prod", "toggle").await;
+    b.flash("Disabled okta-prod.").await;
+    assert!(
+        b.text("#servers-table tr[data-name=okta-prod] td[data-col=status]")
+            .await
+            .contains("Disabled")
+    );
+    let okta_id = b
+        .js("return document.querySelector('#servers-table tr[data-name=okta-prod]').dataset.id")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, current) = api
+        .get(&format!("/api/v1/authorizationServers/{okta_id}"))
+        .await;
+    assert_eq!(current["enabled"], json!(false));
+
+    // --- A change made elsewhere after the page loaded: enabling from the stale page is a 409,
+    // shown with a Reload button, and changes nothing.
+    let mut elsewhere = current.clone();
+    elsewhere["description"] = json!("changed elsewhere");
+    let (status, _) = api
+        .put(
+            &format!("/api/v1/authorizationServers/{okta_id}"),
+            elsewhere,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    b.row_action("okta-prod", "toggle").await;
+    b.until(
+        "!document.getElementById('alert').hidden && document.getElementById('alert-text').textContent.includes('Conflict')",
+        "the conflict message",
+    )
+    .await;
+    assert!(b.find("#alert-reload").await.is_displayed().await.unwrap());
+    b.shot("servers-conflict").await;
+    let (_, after) = api
+        .get(&format!("/api/v1/authorizationServers/{okta_id}"))
+        .await;
+    assert_eq!(after["enabled"], json!(false), "the stale toggle changed nothing");
+    b.click("#alert-reload").await;
+    b.until(
+        "document.querySelector('#servers-table tr[data-name=okta-prod] td[data-col=description]').textContent.includes('changed elsewhere')",
+        "the reloaded page",
+    )
+    .await;
+
+    // --- Columns: show/hide and move with the keyboard alternative in the chooser, drag a
+    // header, resize with the keyboard, sort by a header button; all survive a reload.
+    b.click("#columns-button").await;
+    b.until("document.getElementById('columns-dialog').open", "columns dialog")
+        .await;
+    b.click("#col-issuer").await;
+    b.click("#col-keys").await;
+    b.click("#col-description").await;
+    b.click("#columns-list button[aria-label='Move Status left']")
+        .await;
+    assert_eq!(
+        b.js("return document.activeElement.getAttribute('aria-label')")
+            .await,
+        "Move Status right",
+        "focus stays on the moved column's controls"
+    );
+    b.shot("columns-dialog").await;
+    b.click("#columns-close").await;
+    assert_eq!(
+        strings(&b.js(VISIBLE_COLUMNS).await),
+        ["status", "name", "lastFetch", "issuer", "keys"]
+    );
+    b.js(r#"
+        const src = document.querySelector('#servers-table th[data-col=keys]');
+        const dst = document.querySelector('#servers-table th[data-col=status]');
+        const dt = new DataTransfer();
+        src.dispatchEvent(new DragEvent('dragstart', {dataTransfer: dt, bubbles: true}));
+        dst.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        dst.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        src.dispatchEvent(new DragEvent('dragend', {dataTransfer: dt, bubbles: true}));
+    "#)
+    .await;
+    assert_eq!(
+        strings(&b.js(VISIBLE_COLUMNS).await),
+        ["keys", "status", "name", "lastFetch", "issuer"],
+        "dragging Keys onto Status puts it before"
+    );
+    let width_before = b
+        .js("return document.querySelector('#servers-table th[data-col=name]').getBoundingClientRect().width")
+        .await
+        .as_f64()
+        .unwrap();
+    let handle = b.find("#servers-table th[data-col=name] .resize").await;
+    handle
+        .send_keys(&fantoccini::key::Key::Right.to_string())
+        .await
+        .unwrap();
+    let name_sort = "#servers-table th[data-col=name] .sort";
+    b.click(name_sort).await;
+    assert_eq!(
+        strings(&b.js(ROW_NAMES).await),
+        ["okta-prod", "xss-test"]
+    );
+    b.click(name_sort).await;
+    assert_eq!(
+        strings(&b.js(ROW_NAMES).await),
+        ["xss-test", "okta-prod"]
+    );
+    b.client.refresh().await.unwrap();
+    b.find("#servers-table").await;
+    assert_eq!(
+        strings(&b.js(VISIBLE_COLUMNS).await),
+        ["keys", "status", "name", "lastFetch", "issuer"],
+        "order and visibility survive a reload"
+    );
+    assert_eq!(
+        b.js("return document.querySelector('#servers-table th[data-col=name]').getAttribute('aria-sort')").await,
+        "descending"
+    );
+    assert_eq!(
+        strings(&b.js(ROW_NAMES).await),
+        ["xss-test", "okta-prod"]
+    );
+    let width_after = b
+        .js("return document.querySelector('#servers-table th[data-col=name]').getBoundingClientRect().width")
+        .await
+        .as_f64()
+        .unwrap();
+    assert!(
+        width_after >= width_before + 15.0,
+        "the keyboard resize survives a reload: {width_before} -> {width_after}"
+    );
+    b.shot("servers-customised").await;
+    // The search also looks in hidden columns (Audience is hidden).
+    b.type_into("#server-search", "api://portcullis").await;
+    assert_eq!(strings(&b.js(ROW_NAMES).await), ["okta-prod"]);
+    assert_eq!(b.text("#row-count").await, "1 of 2 servers");
+    b.type_into("#server-search", "no-such-thing").await;
+    assert!(b.find("#no-matches").await.is_displayed().await.unwrap());
+    // At least one column stays visible: hiding all but one disables the last checkbox.
+    b.click("#columns-button").await;
+    for col in ["keys", "status", "lastFetch", "issuer"] {
+        b.click(&format!("#col-{col}")).await;
+    }
+    assert_eq!(strings(&b.js(VISIBLE_COLUMNS).await), ["name"]);
+    assert!(!b.enabled("#col-name").await, "the last visible column cannot be hidden");
+    b.click("#columns-close").await;
+    // Reset: the default columns, no sort, the search cleared; and it stays so after a reload.
+    b.click("#reset-table").await;
+    let defaults = ["name", "status", "description", "lastFetch"];
+    assert_eq!(strings(&b.js(VISIBLE_COLUMNS).await), defaults);
+    assert_eq!(
+        b.js("return document.querySelectorAll('#servers-table th[aria-sort]').length")
+            .await,
+        json!(0)
+    );
+    b.client.refresh().await.unwrap();
+    b.find("#servers-table").await;
+    assert_eq!(strings(&b.js(VISIBLE_COLUMNS).await), defaults);
+    assert_eq!(strings(&b.js(ROW_NAMES).await), ["okta-prod", "xss-test"]);
+
+    // --- Delete asks first, naming the server; Cancel keeps it.
+    b.row_action("xss-test", "delete").await;
+    b.until("document.getElementById('confirm-dialog').open", "confirmation")
+        .await;
+    assert!(
+        b.text("#confirm-message").await.contains("“xss-test”"),
+        "the confirmation names the server"
+    );
+    b.shot("server-delete-confirm").await;
+    b.click("#confirm-cancel").await;
+    b.until("!document.getElementById('confirm-dialog').open", "cancelled confirmation")
+        .await;
+    assert_eq!(
+        api.get(&format!("/api/v1/authorizationServers/{xss_id}"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    b.row_action("xss-test", "delete").await;
+    b.until("document.getElementById('confirm-dialog').open", "confirmation")
+        .await;
+    b.click("#confirm-ok").await;
+    b.flash("Deleted xss-test.").await;
+    assert_eq!(strings(&b.js(ROW_NAMES).await), ["okta-prod"]);
+    assert_eq!(
+        api.get(&format!("/api/v1/authorizationServers/{xss_id}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // --- CSRF: a script in the signed-in browser that does not send the session's token (or
+    // sends a wrong one) is refused with 403 and changes nothing.
+    let statuses = b
+        .client
+        .execute_async(
+            r#"
+            const done = arguments[arguments.length - 1];
+            const id = arguments[0];
+            (async () => {
+                const out = [];
+                for (const token of [null, 'wrong-token']) {
+                    const headers = {'Content-Type': 'application/json'};
+                    if (token) headers['X-CSRF-Token'] = token;
+                    const create = await fetch('/api/v1/apiRoles', {method: 'POST', headers,
+                        credentials: 'same-origin', body: JSON.stringify({name: 'csrf-evil'})});
+                    out.push(create.status);
+                    const del = await fetch('/api/v1/authorizationServers/' + id,
+                        {method: 'DELETE', headers, credentials: 'same-origin'});
+                    out.push(del.status);
+                }
+                done(out);
+            })();
+            "#,
+            vec![json!(okta_id)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(statuses, json!([403, 403, 403, 403]));
+    let (_, roles) = api.get("/api/v1/apiRoles").await;
+    assert!(roles["items"].as_array().unwrap().is_empty(), "{roles}");
+    assert_eq!(
+        api.get(&format!("/api/v1/authorizationServers/{okta_id}"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // --- API roles: a role added in the permissions grid dialog shows in the grid.
+    b.go("/api-roles").await;
+    assert_eq!(b.text("nav a[aria-current=page]").await, "API Roles");
+    b.click("#add-role").await;
+    b.until("document.getElementById('role-dialog').open", "role dialog")
+        .await;
+    b.type_into("#r-name", "automation").await;
+    b.click("input[name='perm-authorizationServers'][value=full]")
+        .await;
+    b.click("input[name='perm-auditLogs'][value=view_only]").await;
+    b.click("#role-save").await;
+    b.flash("Saved API role automation.").await;
+    let grid = "#roles-table tr[data-name=automation]";
+    assert_eq!(
+        b.js(&format!(
+            "return Array.from(document.querySelectorAll('{grid} td[data-category]')).map(td => td.dataset.category + '=' + td.dataset.access)"
+        ))
+        .await,
+        json!(["authorizationServers=full", "apiRoles=none", "apiCredentials=none",
+               "routes=none", "auditLogs=view_only", "admins=none"])
+    );
+    b.click(&format!("{grid} button[data-action=edit]")).await;
+    b.until(
+        "document.getElementById('role-dialog').open && document.getElementById('r-name').value === 'automation'",
+        "role edit dialog",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelector(\"input[name='perm-auditLogs']:checked\").value")
+            .await,
+        "view_only"
+    );
+    b.click("input[name='perm-routes'][value=view_only]").await;
+    b.click("#role-save").await;
+    b.flash("Saved API role automation.").await;
+    assert_eq!(
+        b.js(&format!("return document.querySelector('{grid} td[data-category=routes]').dataset.access"))
+            .await,
+        "view_only"
+    );
+    b.shot("api-roles").await;
+
+    // --- Routes: a claim-rules text that is not JSON and a path the API refuses are both
+    // reported next to their fields; the corrected route is listed.
+    b.go("/routes").await;
+    b.click("#add-route").await;
+    b.until("document.getElementById('route-dialog').open", "route dialog")
+        .await;
+    b.type_into("#rt-name", "orders").await;
+    b.type_into("#rt-path", "orders").await;
+    b.type_into("#rt-claims", "[{not json").await;
+    b.click("#route-save").await;
+    b.until(
+        "document.getElementById('err-claims').textContent.includes('not valid JSON')",
+        "claim rules error",
+    )
+    .await;
+    b.type_into(
+        "#rt-claims",
+        r#"[{"path": "tid", "op": "equals", "value": "72f988bf"}]"#,
+    )
+    .await;
+    b.type_into("#rt-allOf", "orders:read").await;
+    b.click("input[name=servers][value=okta-prod]").await;
+    b.click("#route-save").await;
+    b.until(
+        "document.getElementById('err-match').textContent.length > 0",
+        "path error from the API",
+    )
+    .await;
+    b.shot("route-dialog-error").await;
+    b.type_into("#rt-path", "/orders").await;
+    b.click("#route-save").await;
+    b.flash("Saved route orders.").await;
+    let route_row = b.text("#routes-table tr[data-name=orders]").await;
+    assert!(
+        route_row.contains("/orders") && route_row.contains("orders:read") && route_row.contains("72f988bf"),
+        "{route_row}"
+    );
+    b.shot("routes").await;
+
+    // --- Admins and admin roles render (locky shows as locked).
+    b.go("/admins").await;
+    assert!(
+        b.text("#admins-table tr[data-login=locky]")
+            .await
+            .contains("Locked until")
+    );
+    b.shot("admins").await;
+    b.go("/admin-roles").await;
+    assert!(b.text("#roles-table").await.contains("Super Admin"));
+    b.shot("admin-roles").await;
+
+    // --- Audit log: the portal's changes, recorded as "Admin UI", with before/after diffs;
+    // filters and the CSV link follow the form.
+    b.go("/audit-log?resource=okta-prod").await;
+    let column = |field: &str| {
+        format!(
+            "return Array.from(document.querySelectorAll('#audit-table tbody td[data-field={field}]')).map(td => td.textContent.trim())"
+        )
+    };
+    let actions = strings(&b.js(&column("action")).await);
+    assert_eq!(
+        actions,
+        ["update", "disable", "update", "create"],
+        "newest first"
+    );
+    assert_eq!(
+        strings(&b.js(&column("interface")).await),
+        ["API", "Admin UI", "Admin UI", "Admin UI"]
+    );
+    let diffs = b.text("#audit-table").await;
+    assert!(
+        diffs.contains("Edited in the browser") && diffs.contains("changed elsewhere"),
+        "{diffs}"
+    );
+    let csv = b
+        .js("return document.getElementById('csv-download').getAttribute('href')")
+        .await;
+    assert_eq!(csv, "/api/v1/auditLogs.csv?resource=okta-prod");
+    b.click("#q-interface option[value='Admin UI']").await;
+    b.click("#audit-filters button[type=submit]").await;
+    b.until(
+        "location.search.includes('interface=Admin+UI')",
+        "filtered audit page",
+    )
+    .await;
+    assert_eq!(
+        strings(&b.js(&column("action")).await),
+        ["disable", "update", "create"]
+    );
+    b.js("document.querySelectorAll('#audit-table details').forEach(d => d.open = true)")
+        .await;
+    b.shot("audit-log").await;
+    b.go("/audit-log?category=apiRoles").await;
+    assert_eq!(
+        strings(&b.js(&column("action")).await),
+        ["update", "create"]
+    );
+    assert_eq!(
+        strings(&b.js(&column("resource")).await),
+        ["automation", "automation"]
+    );
+    b.go("/audit-log?action=sign_in&result=failure&actor=locky").await;
+    assert_eq!(strings(&b.js(&column("result")).await).len(), 7);
+
+    // --- A narrow screen: the navigation folds into a menu, tables scroll, dialogs fit.
+    b.viewport(390, 844).await;
+    b.go("/authorization-servers").await;
+    b.find("#servers-table").await;
+    assert!(!b.find("#main-nav").await.is_displayed().await.unwrap());
+    b.shot("narrow-servers").await;
+    b.click("#nav-toggle").await;
+    assert!(b.find("#main-nav").await.is_displayed().await.unwrap());
+    b.shot("narrow-menu").await;
+    b.click("#nav-toggle").await;
+    b.click("#add-server").await;
+    b.until("document.getElementById('server-dialog').open", "add dialog")
+        .await;
+    b.shot("narrow-server-dialog").await;
+    b.click("#server-cancel").await;
+    b.go("/audit-log").await;
+    b.shot("narrow-audit-log").await;
+    b.viewport(1280, 800).await;
+
+    // --- Sign out: the session is gone, pages send the browser to the sign-in page again.
+    b.go("/authorization-servers").await;
+    b.click("#sign-out").await;
+    b.until("location.pathname === '/login'", "sign-in page after sign-out")
+        .await;
+    b.go("/routes").await;
+    b.find("#login-form").await;
+    assert_eq!(b.path().await, "/login?next=/routes");
 
     println!("browser walk took {:?}", started.elapsed());
     b.close().await;
