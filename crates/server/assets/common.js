@@ -93,6 +93,8 @@
     const general = form.querySelector(".form-error");
     if (general) {
       let message = data.message || ("Request failed (HTTP " + result.status + ")");
+      message = message.charAt(0).toUpperCase() + message.slice(1);
+      if (data.code === "validation_failed" && placed) message += ": see the marked fields.";
       if (data.code === "version_conflict") {
         message = "Someone else changed this since you opened it. Close the dialog and reload the page to see the current settings (" + message + ").";
       }

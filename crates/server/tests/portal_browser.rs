@@ -304,6 +304,7 @@ impl Browser {
             .goto(&format!("{}{path}", self.base))
             .await
             .unwrap();
+        self.js("window.__seen = true").await;
     }
 
     async fn path(&self) -> String {
@@ -376,16 +377,19 @@ impl Browser {
         self.find(css).await.is_enabled().await.unwrap()
     }
 
-    /// Waits until the page shows the flash message a change leaves after its reload.
+    /// Waits until the page shows the flash message a change leaves after its reload. The page
+    /// that was there before is marked, so an earlier flash with the same text on the old page
+    /// never counts.
     async fn flash(&self, text: &str) {
         self.until(
             &format!(
-                "!document.getElementById('flash').hidden && document.getElementById('flash').textContent.includes({})",
+                "!window.__seen && !document.getElementById('flash').hidden && document.getElementById('flash').textContent.includes({})",
                 json!(text)
             ),
             &format!("flash \"{text}\""),
         )
         .await;
+        self.js("window.__seen = true").await;
     }
 
     async fn shot(&self, name: &str) {
@@ -934,11 +938,11 @@ async fn the_portal_in_a_real_browser() {
         "role edit dialog",
     )
     .await;
-    assert_eq!(
-        b.js("return document.querySelector(\"input[name='perm-auditLogs']:checked\").value")
-            .await,
-        "view_only"
-    );
+    b.until(
+        "document.querySelector(\"input[name='perm-auditLogs']:checked\").value === 'view_only'",
+        "the role's saved permissions in the dialog",
+    )
+    .await;
     b.click("input[name='perm-routes'][value=view_only]").await;
     b.click("#role-save").await;
     b.flash("Saved API role automation.").await;
@@ -1054,7 +1058,7 @@ async fn the_portal_in_a_real_browser() {
     assert_eq!(strings(&b.js(&column("result")).await).len(), 7);
 
     // --- A narrow screen: the navigation folds into a menu, tables scroll, dialogs fit.
-    b.viewport(390, 844).await;
+    b.viewport(500, 844).await;
     b.go("/authorization-servers").await;
     b.find("#servers-table").await;
     assert!(!b.find("#main-nav").await.is_displayed().await.unwrap());

@@ -542,7 +542,7 @@ struct RouteRow {
     all_of: String,
     any_of: String,
     claims: Vec<String>,
-    forward: String,
+    forward: Vec<String>,
 }
 
 #[derive(Template)]
@@ -604,14 +604,24 @@ pub async fn routes(
                 servers: d.policy.servers.join(", "),
                 all_of: d.policy.scopes.all_of.join(" "),
                 any_of: d.policy.scopes.any_of.join(" "),
-                claims: d.policy.claims.iter().map(compact_json).collect(),
+                claims: d
+                    .policy
+                    .claims
+                    .iter()
+                    .map(|rule| {
+                        let op = compact_json(&rule.op);
+                        match &rule.value {
+                            Some(value) => format!("{} {op} {value}", rule.path),
+                            None => format!("{} {op}", rule.path),
+                        }
+                    })
+                    .collect(),
                 forward: d
                     .policy
                     .forward_claims
                     .iter()
                     .map(|(h, c)| format!("{h}: {c}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                    .collect(),
             }
         })
         .collect();
