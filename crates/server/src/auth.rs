@@ -231,8 +231,11 @@ impl FromRequestParts<AppState> for Principal {
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if constant_time::verify_slices_are_equal(sent.as_bytes(), session.csrf_token.as_bytes())
-                .is_err()
+            if constant_time::verify_slices_are_equal(
+                sent.as_bytes(),
+                session.csrf_token.as_bytes(),
+            )
+            .is_err()
             {
                 return Err(ApiErrorWithChallenge(ApiError::new(
                     StatusCode::FORBIDDEN,

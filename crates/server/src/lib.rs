@@ -1,5 +1,6 @@
 //! The HTTP edge of Portcullis (axum): the cloud service API under `/api/v1`, operations
-//! endpoints, and later forward auth, the reverse proxy, the sandbox API and the portal.
+//! endpoints, forward auth, and the admin portal at `/` (server-rendered pages over the API's
+//! session; see [`portal`]).
 //!
 //! Handlers are thin: they authenticate (`auth`), parse strictly (`json`), call the pure
 //! `policy` crate for rules and the `store` for persistence, and convert every failure once

@@ -50,7 +50,10 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         ] {
             assert!(csp.contains(directive), "{path}: {csp} lacks {directive}");
         }
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
@@ -82,7 +85,10 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("data-next=\"/authorization-servers\""), "{page}");
+    assert!(
+        page.contains("data-next=\"/authorization-servers\""),
+        "{page}"
+    );
 
     // Embedded assets: right content type, immutable caching only under the current hash,
     // revalidation through the ETag otherwise.
@@ -96,7 +102,11 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .unwrap();
     let css_url = page
         .split("href=\"")
-        .find_map(|s| s.split('"').next().filter(|u| u.starts_with("/assets/portal.css?v=")))
+        .find_map(|s| {
+            s.split('"')
+                .next()
+                .filter(|u| u.starts_with("/assets/portal.css?v="))
+        })
         .expect("versioned stylesheet link")
         .to_owned();
     let css = http
@@ -196,11 +206,9 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     dirs.push(PathBuf::from("/usr/bin"));
     dirs.push(PathBuf::from("/usr/lib/chromium"));
-    names.iter().find_map(|name| {
-        dirs.iter()
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
+    names
+        .iter()
+        .find_map(|name| dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()))
 }
 
 /// The browser binaries, or `None` (and a loud message) when they are missing and not required.
@@ -451,7 +459,11 @@ async fn the_portal_in_a_real_browser() {
     idp.serve(
         "/keys",
         200,
-        &jwks_of(vec![signing.jwk(), encryption.jwk_with("use", json!("enc"))]).to_string(),
+        &jwks_of(vec![
+            signing.jwk(),
+            encryption.jwk_with("use", json!("enc")),
+        ])
+        .to_string(),
     );
     idp.serve(
         "/enc-only",
@@ -486,7 +498,8 @@ async fn the_portal_in_a_real_browser() {
             "wrong-password message",
         )
         .await;
-        b.js("document.getElementById('login-error').hidden = true").await;
+        b.js("document.getElementById('login-error').hidden = true")
+            .await;
     }
     b.type_into("#login", "locky").await;
     b.type_into("#password", "locky-password-1").await;
@@ -524,13 +537,17 @@ async fn the_portal_in_a_real_browser() {
     // --- Add a server against the real JWKS: Save stays disabled until the key location
     // validated; a bad location and a changed location disable it again.
     b.click("#add-server").await;
-    b.until("document.getElementById('server-dialog').open", "add dialog")
-        .await;
+    b.until(
+        "document.getElementById('server-dialog').open",
+        "add dialog",
+    )
+    .await;
     assert!(!b.enabled("#server-save").await, "Save before Validate");
     // The preset picker fills the vendor's defaults.
     b.click("#f-preset option[value=okta]").await;
     assert_eq!(
-        b.js("return document.getElementById('f-scopeClaims').value").await,
+        b.js("return document.getElementById('f-scopeClaims').value")
+            .await,
         "scp"
     );
     assert_eq!(
@@ -544,7 +561,8 @@ async fn the_portal_in_a_real_browser() {
         json!(10)
     );
     b.type_into("#f-name", "bad name").await;
-    b.type_into("#f-description", "Terraform and CI clients").await;
+    b.type_into("#f-description", "Terraform and CI clients")
+        .await;
     b.type_into("#f-jwksUri", &idp.url("/enc-only")).await;
     b.click("#validate-button").await;
     b.until(
@@ -558,7 +576,10 @@ async fn the_portal_in_a_real_browser() {
         "the ignored key is listed with its reason"
     );
     b.type_into("#f-jwksUri", &idp.url("/keys")).await;
-    assert!(!b.enabled("#server-save").await, "a new location needs Validate");
+    assert!(
+        !b.enabled("#server-save").await,
+        "a new location needs Validate"
+    );
     b.click("#validate-button").await;
     b.until(
         "document.getElementById('validate-summary') && document.getElementById('validate-summary').textContent.includes('✓ 1 usable signing key, 1 ignored')",
@@ -573,9 +594,15 @@ async fn the_portal_in_a_real_browser() {
     // Editing the URL disables Save again; putting it back needs no new fetch to be judged,
     // but the rule is simple: the validated location must be the one in the form.
     b.find("#f-jwksUri").await.send_keys("x").await.unwrap();
-    assert!(!b.enabled("#server-save").await, "changed URL disables Save");
+    assert!(
+        !b.enabled("#server-save").await,
+        "changed URL disables Save"
+    );
     b.type_into("#f-jwksUri", &idp.url("/keys")).await;
-    assert!(b.enabled("#server-save").await, "same location as validated");
+    assert!(
+        b.enabled("#server-save").await,
+        "same location as validated"
+    );
     // No audience and no client id: a visible warning, gone once an audience is given.
     assert!(
         b.find("#audience-warning")
@@ -639,7 +666,10 @@ async fn the_portal_in_a_real_browser() {
     );
     assert_eq!(b.js("return typeof window.__xss").await, "undefined");
     assert_eq!(
-        b.js("return document.querySelectorAll('#servers-table img, #servers-table script').length").await,
+        b.js(
+            "return document.querySelectorAll('#servers-table img, #servers-table script').length"
+        )
+        .await,
         json!(0)
     );
     // A server with neither audience nor client id carries the warning in the table.
@@ -724,7 +754,11 @@ async fn the_portal_in_a_real_browser() {
     let (_, after) = api
         .get(&format!("/api/v1/authorizationServers/{okta_id}"))
         .await;
-    assert_eq!(after["enabled"], json!(false), "the stale toggle changed nothing");
+    assert_eq!(
+        after["enabled"],
+        json!(false),
+        "the stale toggle changed nothing"
+    );
     b.click("#alert-reload").await;
     b.until(
         "document.querySelector('#servers-table tr[data-name=okta-prod] td[data-col=description]').textContent.includes('changed elsewhere')",
@@ -735,8 +769,11 @@ async fn the_portal_in_a_real_browser() {
     // --- Columns: show/hide and move with the keyboard alternative in the chooser, drag a
     // header, resize with the keyboard, sort by a header button; all survive a reload.
     b.click("#columns-button").await;
-    b.until("document.getElementById('columns-dialog').open", "columns dialog")
-        .await;
+    b.until(
+        "document.getElementById('columns-dialog').open",
+        "columns dialog",
+    )
+    .await;
     b.click("#col-issuer").await;
     b.click("#col-keys").await;
     b.click("#col-description").await;
@@ -781,15 +818,9 @@ async fn the_portal_in_a_real_browser() {
         .unwrap();
     let name_sort = "#servers-table th[data-col=name] .sort";
     b.click(name_sort).await;
-    assert_eq!(
-        strings(&b.js(ROW_NAMES).await),
-        ["okta-prod", "xss-test"]
-    );
+    assert_eq!(strings(&b.js(ROW_NAMES).await), ["okta-prod", "xss-test"]);
     b.click(name_sort).await;
-    assert_eq!(
-        strings(&b.js(ROW_NAMES).await),
-        ["xss-test", "okta-prod"]
-    );
+    assert_eq!(strings(&b.js(ROW_NAMES).await), ["xss-test", "okta-prod"]);
     b.client.refresh().await.unwrap();
     b.find("#servers-table").await;
     assert_eq!(
@@ -801,10 +832,7 @@ async fn the_portal_in_a_real_browser() {
         b.js("return document.querySelector('#servers-table th[data-col=name]').getAttribute('aria-sort')").await,
         "descending"
     );
-    assert_eq!(
-        strings(&b.js(ROW_NAMES).await),
-        ["xss-test", "okta-prod"]
-    );
+    assert_eq!(strings(&b.js(ROW_NAMES).await), ["xss-test", "okta-prod"]);
     let width_after = b
         .js("return document.querySelector('#servers-table th[data-col=name]').getBoundingClientRect().width")
         .await
@@ -827,7 +855,10 @@ async fn the_portal_in_a_real_browser() {
         b.click(&format!("#col-{col}")).await;
     }
     assert_eq!(strings(&b.js(VISIBLE_COLUMNS).await), ["name"]);
-    assert!(!b.enabled("#col-name").await, "the last visible column cannot be hidden");
+    assert!(
+        !b.enabled("#col-name").await,
+        "the last visible column cannot be hidden"
+    );
     b.click("#columns-close").await;
     // Reset: the default columns, no sort, the search cleared; and it stays so after a reload.
     b.click("#reset-table").await;
@@ -845,16 +876,22 @@ async fn the_portal_in_a_real_browser() {
 
     // --- Delete asks first, naming the server; Cancel keeps it.
     b.row_action("xss-test", "delete").await;
-    b.until("document.getElementById('confirm-dialog').open", "confirmation")
-        .await;
+    b.until(
+        "document.getElementById('confirm-dialog').open",
+        "confirmation",
+    )
+    .await;
     assert!(
         b.text("#confirm-message").await.contains("“xss-test”"),
         "the confirmation names the server"
     );
     b.shot("server-delete-confirm").await;
     b.click("#confirm-cancel").await;
-    b.until("!document.getElementById('confirm-dialog').open", "cancelled confirmation")
-        .await;
+    b.until(
+        "!document.getElementById('confirm-dialog').open",
+        "cancelled confirmation",
+    )
+    .await;
     assert_eq!(
         api.get(&format!("/api/v1/authorizationServers/{xss_id}"))
             .await
@@ -862,8 +899,11 @@ async fn the_portal_in_a_real_browser() {
         StatusCode::OK
     );
     b.row_action("xss-test", "delete").await;
-    b.until("document.getElementById('confirm-dialog').open", "confirmation")
-        .await;
+    b.until(
+        "document.getElementById('confirm-dialog').open",
+        "confirmation",
+    )
+    .await;
     b.click("#confirm-ok").await;
     b.flash("Deleted xss-test.").await;
     assert_eq!(strings(&b.js(ROW_NAMES).await), ["okta-prod"]);
@@ -920,7 +960,8 @@ async fn the_portal_in_a_real_browser() {
     b.type_into("#r-name", "automation").await;
     b.click("input[name='perm-authorizationServers'][value=full]")
         .await;
-    b.click("input[name='perm-auditLogs'][value=view_only]").await;
+    b.click("input[name='perm-auditLogs'][value=view_only]")
+        .await;
     b.click("#role-save").await;
     b.flash("Saved API role automation.").await;
     let grid = "#roles-table tr[data-name=automation]";
@@ -947,8 +988,10 @@ async fn the_portal_in_a_real_browser() {
     b.click("#role-save").await;
     b.flash("Saved API role automation.").await;
     assert_eq!(
-        b.js(&format!("return document.querySelector('{grid} td[data-category=routes]').dataset.access"))
-            .await,
+        b.js(&format!(
+            "return document.querySelector('{grid} td[data-category=routes]').dataset.access"
+        ))
+        .await,
         "view_only"
     );
     b.shot("api-roles").await;
@@ -957,8 +1000,11 @@ async fn the_portal_in_a_real_browser() {
     // reported next to their fields; the corrected route is listed.
     b.go("/routes").await;
     b.click("#add-route").await;
-    b.until("document.getElementById('route-dialog').open", "route dialog")
-        .await;
+    b.until(
+        "document.getElementById('route-dialog').open",
+        "route dialog",
+    )
+    .await;
     b.type_into("#rt-name", "orders").await;
     b.type_into("#rt-path", "orders").await;
     b.type_into("#rt-claims", "[{not json").await;
@@ -987,7 +1033,9 @@ async fn the_portal_in_a_real_browser() {
     b.flash("Saved route orders.").await;
     let route_row = b.text("#routes-table tr[data-name=orders]").await;
     assert!(
-        route_row.contains("/orders") && route_row.contains("orders:read") && route_row.contains("72f988bf"),
+        route_row.contains("/orders")
+            && route_row.contains("orders:read")
+            && route_row.contains("72f988bf"),
         "{route_row}"
     );
     b.shot("routes").await;
@@ -1054,7 +1102,8 @@ async fn the_portal_in_a_real_browser() {
         strings(&b.js(&column("resource")).await),
         ["automation", "automation"]
     );
-    b.go("/audit-log?action=sign_in&result=failure&actor=locky").await;
+    b.go("/audit-log?action=sign_in&result=failure&actor=locky")
+        .await;
     assert_eq!(strings(&b.js(&column("result")).await).len(), 7);
 
     // --- A narrow screen: the navigation folds into a menu, tables scroll, dialogs fit.
@@ -1068,8 +1117,11 @@ async fn the_portal_in_a_real_browser() {
     b.shot("narrow-menu").await;
     b.click("#nav-toggle").await;
     b.click("#add-server").await;
-    b.until("document.getElementById('server-dialog').open", "add dialog")
-        .await;
+    b.until(
+        "document.getElementById('server-dialog').open",
+        "add dialog",
+    )
+    .await;
     b.shot("narrow-server-dialog").await;
     b.click("#server-cancel").await;
     b.go("/audit-log").await;
@@ -1079,8 +1131,11 @@ async fn the_portal_in_a_real_browser() {
     // --- Sign out: the session is gone, pages send the browser to the sign-in page again.
     b.go("/authorization-servers").await;
     b.click("#sign-out").await;
-    b.until("location.pathname === '/login'", "sign-in page after sign-out")
-        .await;
+    b.until(
+        "location.pathname === '/login'",
+        "sign-in page after sign-out",
+    )
+    .await;
     b.go("/routes").await;
     b.find("#login-form").await;
     assert_eq!(b.path().await, "/login?next=/routes");

@@ -21,7 +21,11 @@ struct Asset {
 
 macro_rules! asset {
     ($name:literal, $type:literal) => {
-        ($name, $type, include_bytes!(concat!("../../assets/", $name)).as_slice())
+        (
+            $name,
+            $type,
+            include_bytes!(concat!("../../assets/", $name)).as_slice(),
+        )
     };
 }
 

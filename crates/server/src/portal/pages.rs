@@ -253,7 +253,9 @@ fn server_row(record: ServerRecord, now: i64) -> ServerRow {
         health,
         health_label,
         last_error: status.last_fetch_error,
-        last_success: status.last_successful_fetch_at.map(|ms| Moment::new(now, ms)),
+        last_success: status
+            .last_successful_fetch_at
+            .map(|ms| Moment::new(now, ms)),
         last_attempt: status.last_fetch_attempt_at.map(|ms| Moment::new(now, ms)),
         created: Moment::new(now, record.created_at),
         updated: Moment::new(now, record.updated_at),
@@ -401,6 +403,9 @@ struct RolesPage {
     /// `/api/v1/apiRoles` or `/api/v1/adminRoles`.
     api_path: &'static str,
     singular: &'static str,
+    /// For API roles: the scope that grants a role (`<cloud>::<orgId>::<role>`), with this
+    /// deployment's cloud name and org filled in.
+    scope_form: Option<String>,
     rows: Vec<RoleRow>,
     categories: Vec<(&'static str, &'static str)>,
     can_write: bool,
@@ -442,6 +447,8 @@ async fn roles_page(
         intro,
         api_path,
         singular,
+        scope_form: (kind == RoleKind::Api)
+            .then(|| format!("{}::{}::", state.settings.cloud_name, state.org)),
         rows,
         categories: CATEGORIES.iter().map(|(c, l)| (c.name(), *l)).collect(),
         can_write: admin.can_write(category),
