@@ -51,6 +51,12 @@ pub struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", default_value_t = false)]
     log_json: bool,
+    /// Cache verified tokens (`false` verifies every request in full: for benchmarks).
+    #[arg(long, env = "PORTCULLIS_TOKEN_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    token_cache: bool,
+    /// Reverse proxy: seconds allowed for an upstream's response headers (then 504).
+    #[arg(long, env = "PORTCULLIS_UPSTREAM_TIMEOUT_S", default_value_t = 30)]
+    upstream_timeout_s: u64,
     /// Declarative configuration file (TOML).
     #[arg(long, env = "PORTCULLIS_CONFIG")]
     config: Option<PathBuf>,
@@ -107,6 +113,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     settings.cloud_name = args.cloud_name.clone();
     settings.allow_insecure_jwks = args.allow_insecure_jwks;
+    settings.token_cache = args.token_cache;
+    settings.upstream_response_timeout = Duration::from_secs(args.upstream_timeout_s.max(1));
     let (state, key_changes) = AppState::new(store.clone(), org.id, settings, fetcher);
 
     match portcullis_server::api::session::bootstrap_admin(&state, args.admin_password.as_deref())

@@ -197,6 +197,15 @@ impl KeyManager {
         (now_ms - entry.fetched_at_ms <= max_stale_ms).then(|| entry.clone())
     }
 
+    /// Per server id: when its keys in use were fetched (Unix ms) and how many usable keys they
+    /// hold. For the key-age gauges; cheap (one lock, no I/O).
+    pub fn key_summary(&self) -> Vec<(String, i64, usize)> {
+        lock(&self.entries)
+            .iter()
+            .map(|(id, entry)| (id.clone(), entry.fetched_at_ms, entry.set.keys().len()))
+            .collect()
+    }
+
     fn notify(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use portcullis_jose::{AlgName, Algorithm, CompactJws, JwkSet, JwsError};
 use serde::{Serialize, Serializer};
@@ -141,13 +141,31 @@ pub struct VerifiedToken {
     /// on request ([`VerifiedToken::claims`]); serialized as a JSON object named `claims`.
     #[serde(rename = "claims", serialize_with = "serialize_claims")]
     claims_json: Arc<str>,
+    /// The claims parsed on first use and kept: a cached token's claims are parsed once, not on
+    /// every request that needs them (claim rules, forwarded claims).
+    #[serde(skip)]
+    parsed_claims: ParsedClaims,
+}
+
+/// A memo of the parsed claims. It never takes part in equality: two verified tokens are the
+/// same whether or not someone has looked at their claims yet.
+#[derive(Debug, Clone, Default)]
+struct ParsedClaims(OnceLock<Map<String, Value>>);
+
+impl PartialEq for ParsedClaims {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl VerifiedToken {
-    /// All claims of the payload, parsed (allocates a map; the hot path never calls this).
-    pub fn claims(&self) -> Map<String, Value> {
-        // Cannot fail: the text was accepted by the strict parser before the token was verified.
-        serde_json::from_str(&self.claims_json).unwrap_or_default()
+    /// All claims of the payload, parsed on the first call.
+    pub fn claims(&self) -> &Map<String, Value> {
+        self.parsed_claims.0.get_or_init(|| {
+            // Cannot fail: the text was accepted by the strict parser before the signature was
+            // checked; an empty map (no claim rule can match) would be the fail-closed answer.
+            serde_json::from_str(&self.claims_json).unwrap_or_default()
+        })
     }
 
     /// The verified payload JSON text, exactly as signed.
@@ -192,6 +210,7 @@ impl Checked {
             alg,
             kid: self.kid,
             claims_json: Arc::from(claims.json()),
+            parsed_claims: ParsedClaims::default(),
         }
     }
 }

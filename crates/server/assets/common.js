@@ -13,7 +13,7 @@
 
   function signInAgain() {
     const here = window.location.pathname + window.location.search;
-    window.location.assign("/login?next=" + encodeURIComponent(here));
+    window.location.assign("/portal/login?next=" + encodeURIComponent(here));
   }
 
   // Calls the cloud service API as the signed-in admin. Resolves to {status, ok, data}; data is
@@ -186,7 +186,7 @@
     if (signOut) {
       signOut.addEventListener("click", async function () {
         await api("POST", "/api/v1/auth/logout");
-        window.location.assign("/login");
+        window.location.assign("/portal/login");
       });
     }
 

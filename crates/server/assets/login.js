@@ -33,7 +33,7 @@ document.addEventListener("DOMContentLoaded", function () {
       return;
     }
     if (response.ok) {
-      window.location.assign(form.dataset.next || "/");
+      window.location.assign(form.dataset.next || "/portal/");
       return;
     }
     let message = "Sign-in failed (HTTP " + response.status + ").";

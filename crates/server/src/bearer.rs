@@ -124,10 +124,7 @@ pub async fn validate(
     token: &str,
 ) -> Result<std::sync::Arc<portcullis_policy::VerifiedToken>, portcullis_policy::Rejected> {
     let snapshot = state.snapshot.load_full();
-    match state
-        .token_cache
-        .validate(token, now(), &snapshot.validator)
-    {
+    match cached_validate(state, token, &snapshot.validator) {
         Ok((verified, outcome)) => {
             if outcome == CacheOutcome::Hit {
                 state
@@ -154,10 +151,29 @@ pub async fn validate(
             }
             runtime::rebuild_or_log(state).await;
             let snapshot = state.snapshot.load_full();
-            state
-                .token_cache
-                .validate(token, now(), &snapshot.validator)
-                .map(|(verified, _)| verified)
+            cached_validate(state, token, &snapshot.validator).map(|(verified, _)| verified)
         }
+    }
+}
+
+/// Through the verified-token cache, unless the deployment turned it off (then every request
+/// pays a full verification: the benchmark's cache-miss case, or an operator's choice).
+fn cached_validate(
+    state: &AppState,
+    token: &str,
+    validator: &portcullis_policy::Validator,
+) -> Result<
+    (
+        std::sync::Arc<portcullis_policy::VerifiedToken>,
+        CacheOutcome,
+    ),
+    portcullis_policy::Rejected,
+> {
+    if state.settings.token_cache {
+        state.token_cache.validate(token, now(), validator)
+    } else {
+        validator
+            .validate(token, now())
+            .map(|verified| (std::sync::Arc::new(verified), CacheOutcome::Miss))
     }
 }

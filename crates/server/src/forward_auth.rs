@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_policy::routes::{CredentialType, RouteDenial, claim_at};
+use portcullis_policy::routes::{CompiledRoute, CredentialType, RouteDenial, claim_at};
 use serde_json::Value;
 
 use crate::bearer;
@@ -106,15 +106,32 @@ pub async fn authz(
             .routes
             .route(&request.method, request.host.as_deref(), &request.path)
     else {
-        state.metrics.decide("deny", Some("no_route"));
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(
-                serde_json::json!({"code": "no_route", "message": "no route allows this request"}),
-            ),
-        )
-            .into_response();
+        return no_route(&state);
     };
+    decide(&state, route, &headers, uri.query()).await
+}
+
+/// The answer when no route matches: deny (DESIGN.md §1.3).
+pub(crate) fn no_route(state: &AppState) -> Response {
+    state.metrics.decide("deny", Some("no_route"));
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(
+            serde_json::json!({"code": "no_route", "message": "no route allows this request"}),
+        ),
+    )
+        .into_response()
+}
+
+/// Decides one request against `route`'s policy: 200 with the identity headers to forward,
+/// or the 401/403 challenge. Shared by forward auth and the reverse proxy so both apply exactly
+/// the same rules.
+pub(crate) async fn decide(
+    state: &AppState,
+    route: &CompiledRoute,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Response {
     let policy = &route.definition.policy;
     if policy.credentials.contains(&CredentialType::None) {
         state.metrics.decide("allow", None);
@@ -132,14 +149,14 @@ pub async fn authz(
             "credentials required",
         );
     }
-    let token = match bearer::token_from_headers(&headers, uri.query()) {
+    let token = match bearer::token_from_headers(headers, query) {
         Ok(token) => token,
         Err(err) => {
             state.metrics.decide("deny", Some("invalid_request"));
             return err.into_response();
         }
     };
-    let verified = match bearer::validate(&state, &token).await {
+    let verified = match bearer::validate(state, &token).await {
         Ok(verified) => verified,
         Err(rejected) => {
             let code = rejected.rejection.code();
@@ -159,7 +176,7 @@ pub async fn authz(
     };
     // Parsed once here, only for routes that need claims (rules or forwarded claims).
     let claims = verified.claims();
-    if let Err(denial) = route.authorize(&verified.server_name, &verified.scopes, &claims) {
+    if let Err(denial) = route.authorize(&verified.server_name, &verified.scopes, claims) {
         state.metrics.decide("deny", Some("insufficient_scope"));
         tracing::info!(route = %route.definition.name, %denial, "forward auth: policy denied");
         let scope = match &denial {
@@ -184,7 +201,7 @@ pub async fn authz(
             "$client_id" => verified.client_id.clone(),
             "$scopes" => Some(verified.scopes.join(" ")),
             "$server" => Some(verified.server_name.to_string()),
-            path => claim_at(&claims, path).and_then(header_value),
+            path => claim_at(claims, path).and_then(header_value),
         };
         let (Ok(name), Some(Ok(value))) = (
             HeaderName::try_from(name.as_str()),

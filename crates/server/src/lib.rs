@@ -18,6 +18,7 @@ pub mod json;
 pub mod keycheck;
 pub mod metrics;
 pub mod portal;
+pub mod proxy;
 pub mod runtime;
 pub mod state;
 pub mod time;
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -110,8 +111,12 @@ pub fn router(state: AppState) -> Router {
         .route("/authz", axum::routing::any(forward_auth::authz))
         .route("/authz/{*rest}", axum::routing::any(forward_auth::authz))
         .merge(portal::router())
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
-        .with_state(state)
+        .fallback(proxy::proxy)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            metrics::measure_latency,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

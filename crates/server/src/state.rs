@@ -11,6 +11,7 @@ use portcullis_policy::{UrlRules, VerifiedTokenCache};
 use portcullis_store::Store;
 
 use crate::metrics::Metrics;
+use crate::proxy::Upstreams;
 
 /// Deployment settings the HTTP layer needs.
 #[derive(Debug, Clone)]
@@ -27,6 +28,12 @@ pub struct Settings {
     pub max_api_roles: i64,
     /// Most custom admin roles per org.
     pub max_admin_roles: i64,
+    /// Whether verified tokens are cached (on by default; off = every request fully verified).
+    pub token_cache: bool,
+    /// Time allowed to connect to a reverse-proxy upstream.
+    pub upstream_connect_timeout: Duration,
+    /// Time allowed for a reverse-proxy upstream's response headers (then 504).
+    pub upstream_response_timeout: Duration,
 }
 
 impl Settings {
@@ -39,6 +46,9 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             max_api_roles: 16,
             max_admin_roles: 16,
+            token_cache: true,
+            upstream_connect_timeout: crate::proxy::DEFAULT_CONNECT_TIMEOUT,
+            upstream_response_timeout: crate::proxy::DEFAULT_RESPONSE_TIMEOUT,
         }
     }
 
@@ -74,6 +84,8 @@ pub struct AppState {
     pub token_cache: Arc<VerifiedTokenCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The reverse proxy's upstream client.
+    pub upstreams: Arc<Upstreams>,
 }
 
 /// Size of the verified-token cache.
@@ -89,6 +101,10 @@ impl AppState {
         fetcher: Fetcher,
     ) -> (Self, tokio::sync::watch::Receiver<u64>) {
         let fetcher = Arc::new(fetcher);
+        let upstreams = Arc::new(Upstreams::new(
+            settings.upstream_connect_timeout,
+            settings.upstream_response_timeout,
+        ));
         let (keys, key_changes) = KeyManager::new(store.clone(), org, Arc::clone(&fetcher));
         let state = AppState {
             store,
@@ -99,6 +115,7 @@ impl AppState {
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
             token_cache: Arc::new(VerifiedTokenCache::new(TOKEN_CACHE_ENTRIES)),
             metrics: Arc::new(Metrics::default()),
+            upstreams,
         };
         (state, key_changes)
     }

@@ -32,13 +32,42 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    for path in ["/login", "/authorization-servers", "/audit-log", "/"] {
+    // `/` leads to the portal when no route with an upstream claims it.
+    let root = http.get(format!("{}/", server.base)).send().await.unwrap();
+    assert_eq!(root.status(), StatusCode::SEE_OTHER);
+    assert_eq!(root.headers()["location"], "/portal/authorization-servers");
+    for (path, status, location) in [
+        ("/portal/login", StatusCode::OK, None),
+        (
+            "/portal/authorization-servers",
+            StatusCode::SEE_OTHER,
+            Some("/portal/login?next=/portal/authorization-servers"),
+        ),
+        (
+            "/portal/audit-log?actor=a%20b",
+            StatusCode::SEE_OTHER,
+            Some("/portal/login?next=/portal/audit-log%3Factor%3Da%2520b"),
+        ),
+        (
+            "/portal/",
+            StatusCode::SEE_OTHER,
+            Some("/portal/authorization-servers"),
+        ),
+        // The whole prefix is the portal's: an unknown page is its 404, never proxied.
+        ("/portal/no-such-page", StatusCode::NOT_FOUND, None),
+    ] {
         let response = http
             .get(format!("{}{path}", server.base))
             .send()
             .await
             .unwrap();
+        assert_eq!(response.status(), status, "{path}");
         let headers = response.headers();
+        assert_eq!(
+            headers.get("location").map(|v| v.to_str().unwrap()),
+            location,
+            "{path}"
+        );
         let csp = headers["content-security-policy"].to_str().unwrap();
         for directive in [
             "script-src 'self'",
@@ -57,28 +86,20 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
-        if path != "/login" {
-            // No session: a redirect to the sign-in page that returns here afterwards.
-            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
-            let location = response.headers()["location"].to_str().unwrap();
-            let expected = if path == "/" {
-                "/authorization-servers".to_owned()
-            } else {
-                format!("/login?next={path}")
-            };
-            assert_eq!(location, expected, "{path}");
-        } else {
-            assert_eq!(response.status(), StatusCode::OK);
+        if status != StatusCode::SEE_OTHER {
             assert_eq!(
-                response.headers()["content-type"],
-                "text/html; charset=utf-8"
+                headers["content-type"], "text/html; charset=utf-8",
+                "{path}"
             );
         }
     }
 
     // A hostile `next` never leaves the site: the form continues to the portal's home instead.
     let page = http
-        .get(format!("{}/login?next=//evil.example/x", server.base))
+        .get(format!(
+            "{}/portal/login?next=//evil.example/x",
+            server.base
+        ))
         .send()
         .await
         .unwrap()
@@ -86,14 +107,14 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .await
         .unwrap();
     assert!(
-        page.contains("data-next=\"/authorization-servers\""),
+        page.contains("data-next=\"/portal/authorization-servers\""),
         "{page}"
     );
 
     // Embedded assets: right content type, immutable caching only under the current hash,
     // revalidation through the ETag otherwise.
     let page = http
-        .get(format!("{}/login", server.base))
+        .get(format!("{}/portal/login", server.base))
         .send()
         .await
         .unwrap()
@@ -105,7 +126,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .find_map(|s| {
             s.split('"')
                 .next()
-                .filter(|u| u.starts_with("/assets/portal.css?v="))
+                .filter(|u| u.starts_with("/portal/assets/portal.css?v="))
         })
         .expect("versioned stylesheet link")
         .to_owned();
@@ -122,7 +143,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     );
     let etag = css.headers()["etag"].clone();
     let unversioned = http
-        .get(format!("{}/assets/portal.css", server.base))
+        .get(format!("{}/portal/assets/portal.css", server.base))
         .header("if-none-match", etag)
         .send()
         .await
@@ -130,7 +151,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     assert_eq!(unversioned.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(unversioned.headers()["cache-control"], "no-cache");
     let js = http
-        .get(format!("{}/assets/servers.js", server.base))
+        .get(format!("{}/portal/assets/servers.js", server.base))
         .send()
         .await
         .unwrap();
@@ -139,7 +160,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         "text/javascript; charset=utf-8"
     );
     assert_eq!(
-        http.get(format!("{}/assets/nope.js", server.base))
+        http.get(format!("{}/portal/assets/nope.js", server.base))
             .send()
             .await
             .unwrap()
@@ -169,7 +190,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     );
     let forbidden = auditor
         .raw()
-        .get(format!("{}/authorization-servers", server.base))
+        .get(format!("{}/portal/authorization-servers", server.base))
         .send()
         .await
         .unwrap();
@@ -177,15 +198,38 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     assert!(forbidden.headers().contains_key("content-security-policy"));
     let allowed = auditor
         .raw()
-        .get(format!("{}/audit-log", server.base))
+        .get(format!("{}/portal/audit-log", server.base))
         .send()
         .await
         .unwrap();
     assert_eq!(allowed.status(), StatusCode::OK);
     let html = allowed.text().await.unwrap();
     // Navigation offers only what the role may see.
-    assert!(html.contains("href=\"/audit-log\""));
-    assert!(!html.contains("href=\"/authorization-servers\""));
+    assert!(html.contains("href=\"/portal/audit-log\""));
+    assert!(!html.contains("href=\"/portal/authorization-servers\""));
+
+    // A route with an upstream that claims `/` gets `/` (the portal keeps only its prefix).
+    let upstream = support::EchoUpstream::start().await;
+    let (status, body) = admin
+        .post(
+            "/api/v1/routes",
+            json!({"name": "site", "match": {"pathPrefix": "/"},
+                   "upstream": format!("http://127.0.0.1:{}", upstream.port),
+                   "policy": {"credentials": ["none"]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let root = http.get(format!("{}/", server.base)).send().await.unwrap();
+    assert_eq!(root.status(), StatusCode::OK);
+    assert!(root.text().await.unwrap().starts_with("GET / "));
+    assert_eq!(upstream.hits(), 1);
+    let portal = http
+        .get(format!("{}/portal/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(portal.status(), StatusCode::OK);
+    assert_eq!(upstream.hits(), 1, "the portal's prefix is never proxied");
     server.stop().await;
 }
 
@@ -474,9 +518,12 @@ async fn the_portal_in_a_real_browser() {
     println!("portal screenshots: {}", b.shots.display());
 
     // --- Without a session every page sends the browser to the sign-in page, and back after.
-    b.go("/authorization-servers").await;
+    b.go("/portal/authorization-servers").await;
     b.find("#login-form").await;
-    assert_eq!(b.path().await, "/login?next=/authorization-servers");
+    assert_eq!(
+        b.path().await,
+        "/portal/login?next=/portal/authorization-servers"
+    );
     b.shot("login").await;
 
     // --- Lockout: five wrong passwords within a minute lock the admin for five minutes, and
@@ -509,7 +556,7 @@ async fn the_portal_in_a_real_browser() {
         "lockout message",
     )
     .await;
-    assert!(b.path().await.starts_with("/login"));
+    assert!(b.path().await.starts_with("/portal/login"));
     b.shot("login-locked").await;
     assert_eq!(
         server.client().login("locky", "locky-password-1").await.0,
@@ -522,7 +569,7 @@ async fn the_portal_in_a_real_browser() {
     b.type_into("#password", ADMIN_PASSWORD).await;
     b.click("#login-submit").await;
     b.find("#servers-table").await;
-    assert_eq!(b.path().await, "/authorization-servers");
+    assert_eq!(b.path().await, "/portal/authorization-servers");
     assert_eq!(
         b.text("nav a[aria-current=page]").await,
         "Authorization Servers"
@@ -657,7 +704,7 @@ async fn the_portal_in_a_real_browser() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let xss_id = created["id"].as_str().unwrap().to_owned();
-    b.go("/authorization-servers").await;
+    b.go("/portal/authorization-servers").await;
     b.find("#servers-table tr[data-name=xss-test]").await;
     assert_eq!(
         b.text("#servers-table tr[data-name=xss-test] td[data-col=description]")
@@ -952,7 +999,7 @@ async fn the_portal_in_a_real_browser() {
     );
 
     // --- API roles: a role added in the permissions grid dialog shows in the grid.
-    b.go("/api-roles").await;
+    b.go("/portal/api-roles").await;
     assert_eq!(b.text("nav a[aria-current=page]").await, "API Roles");
     b.click("#add-role").await;
     b.until("document.getElementById('role-dialog').open", "role dialog")
@@ -998,7 +1045,7 @@ async fn the_portal_in_a_real_browser() {
 
     // --- Routes: a claim-rules text that is not JSON and a path the API refuses are both
     // reported next to their fields; the corrected route is listed.
-    b.go("/routes").await;
+    b.go("/portal/routes").await;
     b.click("#add-route").await;
     b.until(
         "document.getElementById('route-dialog').open",
@@ -1041,20 +1088,20 @@ async fn the_portal_in_a_real_browser() {
     b.shot("routes").await;
 
     // --- Admins and admin roles render (locky shows as locked).
-    b.go("/admins").await;
+    b.go("/portal/admins").await;
     assert!(
         b.text("#admins-table tr[data-login=locky]")
             .await
             .contains("Locked until")
     );
     b.shot("admins").await;
-    b.go("/admin-roles").await;
+    b.go("/portal/admin-roles").await;
     assert!(b.text("#roles-table").await.contains("Super Admin"));
     b.shot("admin-roles").await;
 
     // --- Audit log: the portal's changes, recorded as "Admin UI", with before/after diffs;
     // filters and the CSV link follow the form.
-    b.go("/audit-log?resource=okta-prod").await;
+    b.go("/portal/audit-log?resource=okta-prod").await;
     let column = |field: &str| {
         format!(
             "return Array.from(document.querySelectorAll('#audit-table tbody td[data-field={field}]')).map(td => td.textContent.trim())"
@@ -1093,7 +1140,7 @@ async fn the_portal_in_a_real_browser() {
     b.js("document.querySelectorAll('#audit-table details').forEach(d => d.open = true)")
         .await;
     b.shot("audit-log").await;
-    b.go("/audit-log?category=apiRoles").await;
+    b.go("/portal/audit-log?category=apiRoles").await;
     assert_eq!(
         strings(&b.js(&column("action")).await),
         ["update", "create"]
@@ -1102,13 +1149,13 @@ async fn the_portal_in_a_real_browser() {
         strings(&b.js(&column("resource")).await),
         ["automation", "automation"]
     );
-    b.go("/audit-log?action=sign_in&result=failure&actor=locky")
+    b.go("/portal/audit-log?action=sign_in&result=failure&actor=locky")
         .await;
     assert_eq!(strings(&b.js(&column("result")).await).len(), 7);
 
     // --- A narrow screen: the navigation folds into a menu, tables scroll, dialogs fit.
     b.viewport(500, 844).await;
-    b.go("/authorization-servers").await;
+    b.go("/portal/authorization-servers").await;
     b.find("#servers-table").await;
     assert!(!b.find("#main-nav").await.is_displayed().await.unwrap());
     b.shot("narrow-servers").await;
@@ -1124,21 +1171,21 @@ async fn the_portal_in_a_real_browser() {
     .await;
     b.shot("narrow-server-dialog").await;
     b.click("#server-cancel").await;
-    b.go("/audit-log").await;
+    b.go("/portal/audit-log").await;
     b.shot("narrow-audit-log").await;
     b.viewport(1280, 800).await;
 
     // --- Sign out: the session is gone, pages send the browser to the sign-in page again.
-    b.go("/authorization-servers").await;
+    b.go("/portal/authorization-servers").await;
     b.click("#sign-out").await;
     b.until(
-        "location.pathname === '/login'",
+        "location.pathname === '/portal/login'",
         "sign-in page after sign-out",
     )
     .await;
-    b.go("/routes").await;
+    b.go("/portal/routes").await;
     b.find("#login-form").await;
-    assert_eq!(b.path().await, "/login?next=/routes");
+    assert_eq!(b.path().await, "/portal/login?next=/portal/routes");
 
     println!("browser walk took {:?}", started.elapsed());
     b.close().await;

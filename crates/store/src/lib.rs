@@ -102,10 +102,28 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(err.to_string()),
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+            sqlx::Error::Database(ref db) if is_outage(db.code().as_deref(), db.message()) => {
+                StoreError::Unavailable(err.to_string())
+            }
             other => StoreError::Database(other),
         }
     }
+}
+
+/// PostgreSQL errors that mean "the database is not there right now" rather than "this query
+/// is wrong": connection exceptions (class 08), operator intervention (57P01 shutdown, 57P02
+/// crash, 57P03 cannot connect now), insufficient resources (class 53), and a database that
+/// does not accept connections (55000 with a connection message). Callers answer 503 for these,
+/// so clients retry instead of reporting a bug.
+fn is_outage(code: Option<&str>, message: &str) -> bool {
+    code.is_some_and(|c| {
+        c.starts_with("08")
+            || c.starts_with("57P")
+            || c.starts_with("53")
+            || (c == "55000" && message.contains("connection"))
+    })
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
@@ -361,5 +379,55 @@ pub mod testing {
         conn.execute(format!("CREATE DATABASE {name}").as_str())
             .await?;
         Ok(())
+    }
+
+    /// Makes database `name` unreachable (`reachable = false`: new connections refused, open
+    /// ones terminated) or reachable again: a database outage for fault tests, without
+    /// stopping the shared PostgreSQL server.
+    pub async fn set_postgres_database_reachable(
+        admin_url: &str,
+        name: &str,
+        reachable: bool,
+    ) -> Result<(), crate::StoreError> {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(crate::StoreError::InvalidUrl(
+                "database names are letters, digits and _".into(),
+            ));
+        }
+        let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+        conn.execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}").as_str())
+            .await?;
+        if !reachable {
+            conn.execute(
+                format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                )
+                .as_str(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_outage;
+
+    #[test]
+    fn outages_are_told_apart_from_query_errors() {
+        for code in ["08006", "08001", "57P01", "57P03", "53300"] {
+            assert!(is_outage(Some(code), "x"), "{code}");
+        }
+        assert!(is_outage(
+            Some("55000"),
+            "database \"x\" is not currently accepting connections"
+        ));
+        for code in ["23505", "42P01", "22P02", "40001"] {
+            assert!(!is_outage(Some(code), "connection"), "{code}");
+        }
+        assert!(!is_outage(Some("55000"), "object in use"));
+        assert!(!is_outage(None, "connection"));
     }
 }

@@ -52,6 +52,17 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        {
+            let now = portcullis_store::now_ms();
+            let ages: Vec<(String, f64, usize)> = state
+                .keys
+                .key_summary()
+                .into_iter()
+                .map(|(id, fetched_at, count)| {
+                    (id, (now - fetched_at).max(0) as f64 / 1000.0, count)
+                })
+                .collect();
+            state.metrics.render_with_keys(&ages)
+        },
     )
 }

@@ -1,5 +1,5 @@
 //! The portal's CSS and scripts, embedded in the binary (no build step, nothing fetched from
-//! elsewhere). Pages link them as `/assets/<name>?v=<content hash>`: a URL with the current hash
+//! elsewhere). Pages link them as `/portal/assets/<name>?v=<content hash>`: a URL with the current hash
 //! is cached for a year as immutable (a new binary means new hashes, so browsers never run a
 //! stale script against a new page); any other URL is revalidated through the `ETag`.
 
@@ -56,15 +56,18 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     .collect()
 });
 
-/// The versioned URL of an embedded asset (`/assets/portal.css?v=…`).
+/// Where the assets are served.
+pub const PREFIX: &str = "/portal/assets";
+
+/// The versioned URL of an embedded asset (`/portal/assets/portal.css?v=…`).
 pub fn url(name: &str) -> String {
     match ASSETS.iter().find(|a| a.name == name) {
-        Some(asset) => format!("/assets/{}?v={}", asset.name, asset.hash),
+        Some(asset) => format!("{PREFIX}/{}?v={}", asset.name, asset.hash),
         None => {
             // A template naming a file that is not embedded is a programming error; the page
             // still renders and the browser reports the 404.
             tracing::error!(name, "portal asset not embedded");
-            format!("/assets/{name}")
+            format!("{PREFIX}/{name}")
         }
     }
 }
@@ -75,7 +78,7 @@ pub struct Version {
     v: Option<String>,
 }
 
-/// `GET /assets/{name}`.
+/// `GET /portal/assets/{name}`.
 pub async fn serve(
     Path(name): Path<String>,
     Query(version): Query<Version>,

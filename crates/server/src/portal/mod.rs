@@ -13,7 +13,7 @@ mod pages;
 mod view;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -32,22 +32,57 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; \
      object-src 'none'; base-uri 'none'; form-action 'self'";
 
-/// The portal's routes (merged into the main router at `/`).
+/// The portal's routes: everything under `/portal/` (one reserved prefix, so the portal never
+/// shadows an upstream path the reverse proxy serves), plus `/`, which leads to the portal unless
+/// a route with an upstream claims it.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to(pages::HOME) }))
-        .route("/login", get(pages::login))
+    let pages = Router::new()
+        .route("/portal", get(|| async { Redirect::to(pages::HOME) }))
+        .route("/portal/", get(|| async { Redirect::to(pages::HOME) }))
+        .route("/portal/login", get(pages::login))
         .route(pages::HOME, get(pages::servers))
-        .route("/api-roles", get(pages::api_roles))
-        .route("/admin-roles", get(pages::admin_roles))
-        .route("/admins", get(pages::admins))
-        .route("/routes", get(pages::routes))
-        .route("/audit-log", get(pages::audit_log))
-        .route("/credentials/api-key", get(pages::api_key))
-        .route("/credentials/sandbox-tokens", get(pages::sandbox_tokens))
-        .route("/token-tester", get(pages::token_tester))
-        .route("/assets/{name}", get(assets::serve))
-        .layer(axum::middleware::map_response(security_headers))
+        .route("/portal/api-roles", get(pages::api_roles))
+        .route("/portal/admin-roles", get(pages::admin_roles))
+        .route("/portal/admins", get(pages::admins))
+        .route("/portal/routes", get(pages::routes))
+        .route("/portal/audit-log", get(pages::audit_log))
+        .route("/portal/credentials/api-key", get(pages::api_key))
+        .route(
+            "/portal/credentials/sandbox-tokens",
+            get(pages::sandbox_tokens),
+        )
+        .route("/portal/token-tester", get(pages::token_tester))
+        .route("/portal/assets/{name}", get(assets::serve))
+        // The whole prefix is the portal's: an unknown page is the portal's 404, never proxied.
+        .route(
+            "/portal/{*rest}",
+            axum::routing::any(|| async { PageError::Api(ApiError::not_found("portal page")) }),
+        )
+        .layer(axum::middleware::map_response(security_headers));
+    Router::new()
+        .route("/", axum::routing::any(root))
+        .merge(pages)
+}
+
+/// `/`: the reverse proxy's when a route with an upstream matches it (an operator may put a whole
+/// site behind Portcullis), else a redirect to the portal.
+async fn root(State(state): State<AppState>, request: Request) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let proxied = state
+        .snapshot
+        .load()
+        .routes
+        .route(request.method().as_str(), host.as_deref(), "/")
+        .is_some_and(|route| route.definition.upstream.is_some());
+    if proxied {
+        crate::proxy::proxy(State(state), request).await
+    } else {
+        Redirect::to(pages::HOME).into_response()
+    }
 }
 
 /// Adds the portal's security headers (kept if a handler set its own).
@@ -94,7 +129,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::SignIn { next } => {
-                let target = format!("/login?next={}", view::query_escape(&next));
+                let target = format!("/portal/login?next={}", view::query_escape(&next));
                 Redirect::to(&target).into_response()
             }
             PageError::Api(err) => {

@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Where the portal starts.
-pub const HOME: &str = "/authorization-servers";
+pub const HOME: &str = "/portal/authorization-servers";
 
 /// The permission categories with their labels, in the order pages show them.
 const CATEGORIES: [(Category, &str); 6] = [
@@ -80,22 +80,22 @@ impl Chrome {
                 "Authorization Servers",
                 Some(Category::AuthorizationServers),
             ),
-            ("/api-roles", "API Roles", Some(Category::ApiRoles)),
-            ("/routes", "Routes", Some(Category::Routes)),
+            ("/portal/api-roles", "API Roles", Some(Category::ApiRoles)),
+            ("/portal/routes", "Routes", Some(Category::Routes)),
             (
-                "/credentials/api-key",
+                "/portal/credentials/api-key",
                 "Cloud Service API Key",
                 Some(Category::ApiCredentials),
             ),
             (
-                "/credentials/sandbox-tokens",
+                "/portal/credentials/sandbox-tokens",
                 "Sandbox API Token",
                 Some(Category::ApiCredentials),
             ),
-            ("/token-tester", "Test a Token", None),
-            ("/admins", "Admins", Some(Category::Admins)),
-            ("/admin-roles", "Admin Roles", Some(Category::Admins)),
-            ("/audit-log", "Audit Log", Some(Category::AuditLogs)),
+            ("/portal/token-tester", "Test a Token", None),
+            ("/portal/admins", "Admins", Some(Category::Admins)),
+            ("/portal/admin-roles", "Admin Roles", Some(Category::Admins)),
+            ("/portal/audit-log", "Audit Log", Some(Category::AuditLogs)),
         ];
         let nav = entries
             .into_iter()
@@ -160,7 +160,7 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// `GET /login`: the sign-in form (its script calls `POST /api/v1/auth/login`). Someone already
+/// `GET /portal/login`: the sign-in form (its script calls `POST /api/v1/auth/login`). Someone already
 /// signed in goes straight on.
 pub async fn login(
     State(state): State<AppState>,
@@ -171,7 +171,7 @@ pub async fn login(
         .next
         .as_deref()
         .and_then(view::local_path)
-        .filter(|n| !n.starts_with("/login"))
+        .filter(|n| !n.starts_with("/portal/login"))
         .unwrap_or(HOME)
         .to_owned();
     if let Some(session_id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
@@ -316,7 +316,7 @@ const SERVER_COLUMNS: [(&str, &str, bool); 15] = [
     ("updated", "Updated", false),
 ];
 
-/// `GET /authorization-servers`.
+/// `GET /portal/authorization-servers`.
 pub async fn servers(
     State(state): State<AppState>,
     admin: PortalAdmin,
@@ -428,14 +428,14 @@ async fn roles_page(
     let (title, href, api_path, singular, intro) = match kind {
         RoleKind::Api => (
             "API Roles",
-            "/api-roles",
+            "/portal/api-roles",
             "/api/v1/apiRoles",
             "API role",
             "API roles authorize the cloud service API for OAuth 2.0 tokens: a token whose scopes contain <cloud>::<orgId>::<role name> gets that role's permissions.",
         ),
         RoleKind::Admin => (
             "Admin Roles",
-            "/admin-roles",
+            "/portal/admin-roles",
             "/api/v1/adminRoles",
             "admin role",
             "Admin roles say what each portal and API administrator may view or change. The built-in Super Admin cannot be changed.",
@@ -455,7 +455,7 @@ async fn roles_page(
     })
 }
 
-/// `GET /api-roles`.
+/// `GET /portal/api-roles`.
 pub async fn api_roles(
     State(state): State<AppState>,
     admin: PortalAdmin,
@@ -463,7 +463,7 @@ pub async fn api_roles(
     roles_page(&state, &admin, RoleKind::Api).await
 }
 
-/// `GET /admin-roles`.
+/// `GET /portal/admin-roles`.
 pub async fn admin_roles(
     State(state): State<AppState>,
     admin: PortalAdmin,
@@ -496,7 +496,7 @@ struct AdminsPage {
     min_password: usize,
 }
 
-/// `GET /admins`.
+/// `GET /portal/admins`.
 pub async fn admins(
     State(state): State<AppState>,
     admin: PortalAdmin,
@@ -525,7 +525,7 @@ pub async fn admins(
         })
         .collect();
     render(&AdminsPage {
-        chrome: Chrome::new(&admin, "Admins", "/admins", "admins.js"),
+        chrome: Chrome::new(&admin, "Admins", "/portal/admins", "admins.js"),
         rows,
         roles: roles.into_iter().map(|r| (r.id, r.name)).collect(),
         can_write: admin.can_write(Category::Admins),
@@ -562,7 +562,7 @@ struct RoutesPage {
     can_write: bool,
 }
 
-/// `GET /routes`.
+/// `GET /portal/routes`.
 pub async fn routes(
     State(state): State<AppState>,
     admin: PortalAdmin,
@@ -633,7 +633,7 @@ pub async fn routes(
         })
         .collect();
     render(&RoutesPage {
-        chrome: Chrome::new(&admin, "Routes", "/routes", "routes.js"),
+        chrome: Chrome::new(&admin, "Routes", "/portal/routes", "routes.js"),
         rows,
         server_names,
         methods: [
@@ -704,7 +704,7 @@ fn form_time(value: &str) -> String {
     }
 }
 
-/// `GET /audit-log?from=&to=&action=&category=&interface=&result=&actor=&resource=`: the same
+/// `GET /portal/audit-log?from=&to=&action=&category=&interface=&result=&actor=&resource=`: the same
 /// filters as `GET /api/v1/auditLogs`, parsed by the API's own filter parser.
 pub async fn audit_log(
     State(state): State<AppState>,
@@ -774,7 +774,7 @@ pub async fn audit_log(
             .join("&")
     );
     render(&AuditPage {
-        chrome: Chrome::new(&admin, "Audit Log", "/audit-log", "audit.js"),
+        chrome: Chrome::new(&admin, "Audit Log", "/portal/audit-log", "audit.js"),
         rows,
         form,
         csv_url,
@@ -805,14 +805,14 @@ struct ApiKeyPage {
     can_write: bool,
 }
 
-/// `GET /credentials/api-key`: the Cloud Service API Key tab.
+/// `GET /portal/credentials/api-key`: the Cloud Service API Key tab.
 pub async fn api_key(admin: PortalAdmin) -> Result<Response, PageError> {
     admin.require_view(Category::ApiCredentials)?;
     render(&ApiKeyPage {
         chrome: Chrome::new(
             &admin,
             "Cloud Service API Key",
-            "/credentials/api-key",
+            "/portal/credentials/api-key",
             "credentials.js",
         ),
         can_write: admin.can_write(Category::ApiCredentials),
@@ -826,14 +826,14 @@ struct SandboxTokensPage {
     can_write: bool,
 }
 
-/// `GET /credentials/sandbox-tokens`: the Sandbox API Token tab.
+/// `GET /portal/credentials/sandbox-tokens`: the Sandbox API Token tab.
 pub async fn sandbox_tokens(admin: PortalAdmin) -> Result<Response, PageError> {
     admin.require_view(Category::ApiCredentials)?;
     render(&SandboxTokensPage {
         chrome: Chrome::new(
             &admin,
             "Sandbox API Token",
-            "/credentials/sandbox-tokens",
+            "/portal/credentials/sandbox-tokens",
             "credentials.js",
         ),
         can_write: admin.can_write(Category::ApiCredentials),
@@ -846,9 +846,9 @@ struct TesterPage {
     chrome: Chrome,
 }
 
-/// `GET /token-tester`: evaluate a token through the sandbox API and show the trace.
+/// `GET /portal/token-tester`: evaluate a token through the sandbox API and show the trace.
 pub async fn token_tester(admin: PortalAdmin) -> Result<Response, PageError> {
     render(&TesterPage {
-        chrome: Chrome::new(&admin, "Test a Token", "/token-tester", "tester.js"),
+        chrome: Chrome::new(&admin, "Test a Token", "/portal/token-tester", "tester.js"),
     })
 }

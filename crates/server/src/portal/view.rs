@@ -47,13 +47,10 @@ pub fn query_escape(text: &str) -> String {
     out
 }
 
-/// `next` when it is a path on this site (`/...`, not `//host` or `/\host`, no control
-/// characters), so the sign-in page never redirects elsewhere (open redirect).
+/// `next` when it is a portal page (`/portal/...`, no backslash, no control characters), so
+/// the sign-in page never sends anyone elsewhere (open redirect).
 pub fn local_path(next: &str) -> Option<&str> {
-    let ok = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.starts_with("/\\")
-        && !next.chars().any(|c| c.is_control() || c == '\\');
+    let ok = next.starts_with("/portal/") && !next.chars().any(|c| c.is_control() || c == '\\');
     ok.then_some(next)
 }
 
@@ -131,8 +128,10 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed() {
         for (next, ok) in [
-            ("/routes", true),
-            ("/audit-log?actor=admin", true),
+            ("/portal/routes", true),
+            ("/portal/audit-log?actor=admin", true),
+            ("/routes", false),
+            ("/portal//evil.example", true),
             ("//evil.example", false),
             ("/\\evil.example", false),
             ("https://evil.example", false),

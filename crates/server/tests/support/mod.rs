@@ -77,6 +77,15 @@ mod sqlx_free {
     }
 }
 
+/// A store on a fresh PostgreSQL database, with the database's name and the admin URL (for
+/// fault tests that take the database away), or `None` when PostgreSQL is not configured.
+pub async fn postgres_store() -> Option<(Store, String, String)> {
+    let admin_url = std::env::var("PORTCULLIS_TEST_DATABASE_URL").ok()?;
+    let url = sqlx_free::create_database(&admin_url).await;
+    let name = url.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap();
+    Some((Store::open(&url).await.unwrap(), name, admin_url))
+}
+
 impl TestServer {
     pub async fn start(backend: &str) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
@@ -84,13 +93,31 @@ impl TestServer {
         Self::start_with(store, dir).await
     }
 
+    /// A server on a fresh SQLite store with settings changed by `configure`.
+    pub async fn start_sqlite_configured(configure: impl FnOnce(&mut Settings)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store("sqlite", &dir).await;
+        Self::start_configured(store, dir, configure).await
+    }
+
     pub async fn start_with(store: Store, dir: tempfile::TempDir) -> TestServer {
+        Self::start_configured(store, dir, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_with`], with deployment settings changed by `configure` (short
+    /// timeouts and the like).
+    pub async fn start_configured(
+        store: Store,
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let org = store.ensure_org(Some(272_378)).await.unwrap().id;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let mut settings = Settings::new(&base);
         settings.allow_insecure_jwks = true;
+        configure(&mut settings);
         let fetcher = Fetcher::new(FetchPolicy {
             allow_insecure: true,
             ..FetchPolicy::default()

@@ -1,0 +1,149 @@
+//! The store goes away under a running server (DESIGN.md §4, issue 4 "store unavailable"): the
+//! hot path keeps deciding from memory — cached and uncached tokens, allow and deny — `/readyz`
+//! says degraded, admin writes fail with 503 and a clear message, nothing configured is
+//! forgotten, and everything works again once the database is back.
+//!
+//! The outage is real: the test's PostgreSQL database stops accepting connections and its open
+//! connections are terminated (SQLite, a file, has no such outage to simulate honestly).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use portcullis_store::testing::set_postgres_database_reachable;
+use portcullis_testkit::{TestKey, jwks, now};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{IdpServer, TestServer, postgres_store};
+
+const ISSUER: &str = "https://login.example.com";
+
+fn token(key: &TestKey, scope: &str, jti: &str) -> String {
+    key.sign(
+        &json!({"iss": ISSUER, "aud": "orders-api", "sub": "svc-ci", "client_id": "ci",
+                     "scope": scope, "jti": jti, "iat": now(), "exp": now() + 300}),
+    )
+}
+
+async fn authz(server: &TestServer, token: Option<&str>) -> StatusCode {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}/authz", server.base))
+        .header("x-original-method", "GET")
+        .header("x-original-uri", "/orders/1");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.send().await.unwrap().status()
+}
+
+async fn metric(server: &TestServer, name: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn the_hot_path_keeps_deciding_while_the_store_is_down() {
+    let Some((store, database, admin_url)) = postgres_store().await else {
+        eprintln!(
+            "SKIPPED: store-outage fault test (needs PostgreSQL: set PORTCULLIS_TEST_DATABASE_URL)"
+        );
+        return;
+    };
+    let server = TestServer::start_with(store, tempfile::tempdir().unwrap()).await;
+    let idp = IdpServer::start().await;
+    let key = TestKey::rsa("rsa-1", 2048, "RS256");
+    idp.serve("/keys", 200, &jwks(&[&key]).to_string());
+    let admin = server.admin().await;
+    let (status, body) = admin
+        .post(
+            "/api/v1/authorizationServers",
+            json!({"name": "idp", "jwksUri": idp.url("/keys"), "issuer": ISSUER, "audiences": ["orders-api"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = admin
+        .post(
+            "/api/v1/routes",
+            json!({"name": "orders", "match": {"pathPrefix": "/orders"},
+                   "policy": {"scopes": {"allOf": ["orders:read"]}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let cached = token(&key, "orders:read", "cached");
+    assert_eq!(authz(&server, Some(&cached)).await, StatusCode::OK);
+
+    set_postgres_database_reachable(&admin_url, &database, false)
+        .await
+        .unwrap();
+
+    // Decisions from memory: a cached token, a token never seen (full verification), a token
+    // without the scope, no token at all.
+    assert_eq!(authz(&server, Some(&cached)).await, StatusCode::OK);
+    let fresh = token(&key, "orders:read", "fresh");
+    assert_eq!(authz(&server, Some(&fresh)).await, StatusCode::OK);
+    let unscoped = token(&key, "billing:read", "unscoped");
+    assert_eq!(authz(&server, Some(&unscoped)).await, StatusCode::FORBIDDEN);
+    assert_eq!(authz(&server, None).await, StatusCode::UNAUTHORIZED);
+
+    let ready = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "degraded");
+
+    let (status, body) = admin
+        .post(
+            "/api/v1/routes",
+            json!({"name": "billing", "match": {"pathPrefix": "/billing"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "store_unavailable");
+    assert!(body["message"].as_str().unwrap().contains("unavailable"));
+
+    // A periodic rebuild fails while the database is away and keeps the configuration.
+    let before = metric(&server, "portcullis_snapshot_rebuild_failures_total").await;
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while metric(&server, "portcullis_snapshot_rebuild_failures_total").await <= before {
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot rebuild was attempted during the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let after_rebuild = token(&key, "orders:read", "after-rebuild");
+    assert_eq!(authz(&server, Some(&after_rebuild)).await, StatusCode::OK);
+
+    set_postgres_database_reachable(&admin_url, &database, true)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = reqwest::get(format!("{}/readyz", server.base))
+            .await
+            .unwrap()
+            .status();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (status, body) = admin
+        .post(
+            "/api/v1/routes",
+            json!({"name": "billing", "match": {"pathPrefix": "/billing"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(authz(&server, Some(&fresh)).await, StatusCode::OK);
+}
