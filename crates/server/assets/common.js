@@ -126,6 +126,9 @@
     if (!alert) { window.alert(message); return; }
     document.getElementById("alert-text").textContent = message;
     document.getElementById("alert-reload").hidden = !offerReload;
+    // A success message from before the failure would contradict it.
+    const flash = document.getElementById("flash");
+    if (flash) flash.hidden = true;
     alert.hidden = false;
     alert.scrollIntoView({ block: "nearest" });
   }

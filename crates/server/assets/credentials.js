@@ -136,7 +136,7 @@
         if (canWrite) {
           const box = P.el("div", { class: "row-actions" });
           [["rename", "Rename", ""], ["regenerate", "Regenerate", ""], ["delete", "Delete", " danger"]].forEach(function (a) {
-            box.appendChild(P.el("button", { type: "button", class: "btn small" + a[2], "data-action": a[0] }, a[1]));
+            box.appendChild(P.el("button", { type: "button", class: "btn small" + a[2], "data-action": a[0], "aria-label": a[1] + " " + t.name }, a[1]));
           });
           actions.appendChild(box);
         }

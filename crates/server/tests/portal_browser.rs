@@ -580,6 +580,46 @@ async fn the_portal_in_a_real_browser() {
         "the cloud service API base URL from /api/v1/status"
     );
     b.shot("servers-empty").await;
+    b.click("#copy-api-base").await;
+    b.until(
+        "['Copied.', 'Selected: press Ctrl+C to copy.'].includes(document.getElementById('copy-status').textContent)",
+        "copy feedback",
+    )
+    .await;
+
+    // --- Discovery: Validate with a metadata URL reports the issuer it found and offers it.
+    idp.serve(
+        "/.well-known/openid-configuration",
+        200,
+        &json!({"issuer": idp.base, "jwks_uri": idp.url("/keys")}).to_string(),
+    );
+    b.click("#add-server").await;
+    b.until(
+        "document.getElementById('server-dialog').open",
+        "add dialog",
+    )
+    .await;
+    b.type_into(
+        "#f-metadataUrl",
+        &idp.url("/.well-known/openid-configuration"),
+    )
+    .await;
+    b.click("#validate-button").await;
+    b.until(
+        "document.getElementById('validate-summary') && document.getElementById('validate-summary').textContent.includes('✓')",
+        "validation through discovery",
+    )
+    .await;
+    assert!(b.text("#validate-report").await.contains(&idp.base));
+    b.click("#validate-report button").await;
+    assert_eq!(
+        b.js("return document.getElementById('f-issuer').value")
+            .await,
+        json!(idp.base),
+        "Use as issuer fills the field"
+    );
+    assert!(b.enabled("#server-save").await);
+    b.click("#server-cancel").await;
 
     // --- Add a server against the real JWKS: Save stays disabled until the key location
     // validated; a bad location and a changed location disable it again.
@@ -866,7 +906,12 @@ async fn the_portal_in_a_real_browser() {
     let name_sort = "#servers-table th[data-col=name] .sort";
     b.click(name_sort).await;
     assert_eq!(strings(&b.js(ROW_NAMES).await), ["okta-prod", "xss-test"]);
-    b.click(name_sort).await;
+    // The second press comes from the keyboard: the header buttons are real buttons.
+    b.find(name_sort)
+        .await
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .unwrap();
     assert_eq!(strings(&b.js(ROW_NAMES).await), ["xss-test", "okta-prod"]);
     b.client.refresh().await.unwrap();
     b.find("#servers-table").await;
@@ -1175,8 +1220,33 @@ async fn the_portal_in_a_real_browser() {
     b.shot("narrow-audit-log").await;
     b.viewport(1280, 800).await;
 
-    // --- Sign out: the session is gone, pages send the browser to the sign-in page again.
+    // --- A session that ends while a page is open (here: signed out from another tab): the
+    // next action the page's script takes leads to the sign-in page, which comes back here.
     b.go("/portal/authorization-servers").await;
+    b.js("fetch('/api/v1/auth/logout', {method: 'POST', credentials: 'same-origin', headers: {'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content}})")
+        .await;
+    b.until(
+        "!document.cookie.includes('portcullis_csrf')",
+        "the session to end",
+    )
+    .await;
+    b.row_action("okta-prod", "edit").await;
+    b.until(
+        "location.pathname === '/portal/login'",
+        "sign-in page after the session ended",
+    )
+    .await;
+    assert_eq!(
+        b.path().await,
+        "/portal/login?next=%2Fportal%2Fauthorization-servers"
+    );
+    b.type_into("#login", "admin").await;
+    b.type_into("#password", ADMIN_PASSWORD).await;
+    b.click("#login-submit").await;
+    b.find("#servers-table").await;
+    assert_eq!(b.path().await, "/portal/authorization-servers");
+
+    // --- Sign out: the session is gone, pages send the browser to the sign-in page again.
     b.click("#sign-out").await;
     b.until(
         "location.pathname === '/portal/login'",
