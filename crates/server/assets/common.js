@@ -108,15 +108,19 @@
   }
 
   // A message that survives the reload that follows a change.
-  function flashAfterReload(message) {
-    try { sessionStorage.setItem("portcullis.flash", message); } catch (_) { /* private mode */ }
+  // `kind` "warn" marks a message about something that did not work as hoped.
+  function flashAfterReload(message, kind) {
+    try {
+      sessionStorage.setItem("portcullis.flash", JSON.stringify({ message: message, kind: kind || "ok" }));
+    } catch (_) { /* private mode */ }
     window.location.reload();
   }
 
-  function showFlash(message) {
+  function showFlash(message, kind) {
     const flash = document.getElementById("flash");
     if (!flash) return;
     flash.textContent = message;
+    flash.classList.toggle("warn", kind === "warn");
     flash.hidden = false;
   }
 
@@ -178,7 +182,12 @@
       pending = sessionStorage.getItem("portcullis.flash");
       sessionStorage.removeItem("portcullis.flash");
     } catch (_) { /* private mode */ }
-    if (pending) showFlash(pending);
+    if (pending) {
+      try {
+        const parsed = JSON.parse(pending);
+        showFlash(String(parsed.message), parsed.kind);
+      } catch (_) { /* not ours */ }
+    }
 
     const dismiss = document.getElementById("alert-dismiss");
     if (dismiss) dismiss.addEventListener("click", function () { document.getElementById("alert").hidden = true; });

@@ -616,9 +616,12 @@
       button.disabled = false;
       if (!result.ok) { P.showAlert(P.errorText(result), false); return; }
       const r = result.data.report || {};
-      P.flashAfterReload(r.ok
-        ? "Refreshed the keys of " + name + ": " + (r.usableKeys || []).length + " usable."
-        : "Key refresh for " + name + " failed: " + ((r.error && r.error.message) || "no usable key") + ". The last good keys stay in use.");
+      if (r.ok) {
+        P.flashAfterReload("Refreshed the keys of " + name + ": " + (r.usableKeys || []).length + " usable.");
+      } else {
+        P.flashAfterReload("Key refresh for " + name + " failed: " + ((r.error && r.error.message) || "no usable key") +
+          ". The last good keys stay in use until they are too old.", "warn");
+      }
     } else if (action === "delete") {
       const yes = await P.confirm("Delete the authorization server “" + name + "”? Tokens it issued are rejected from now on. This cannot be undone.", "Delete " + name);
       if (!yes) return;

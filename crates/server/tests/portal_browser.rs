@@ -799,6 +799,29 @@ async fn the_portal_in_a_real_browser() {
     // --- Refresh keys now.
     b.row_action("okta-prod", "refresh").await;
     b.flash("Refreshed the keys of okta-prod: 1 usable.").await;
+    // The IdP fails: the last good keys stay in use, the row says the keys are stale and shows
+    // the error.
+    idp.serve("/keys", 500, "{}");
+    b.row_action("okta-prod", "refresh").await;
+    b.flash("Key refresh for okta-prod failed").await;
+    let status = b
+        .text("#servers-table tr[data-name=okta-prod] td[data-col=status]")
+        .await;
+    assert!(
+        status.contains("Keys stale") && status.contains("Last error:"),
+        "{status}"
+    );
+    assert!(
+        b.text("#servers-table tr[data-name=okta-prod] td[data-col=lastFetch]")
+            .await
+            .contains("stale")
+    );
+    b.shot("servers-key-failure").await;
+    idp.serve(
+        "/keys",
+        200,
+        &jwks_of(vec![signing.jwk(), encryption.jwk_with("use", json!("enc"))]).to_string(),
+    );
 
     // --- Disable (PUT with the version the page showed).
     b.row_action("okta-prod", "toggle").await;
