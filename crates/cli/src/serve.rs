@@ -4,11 +4,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use portcullis_keys::fetch::{FetchPolicy, Fetcher};
+use portcullis_server::secrets::{KeyOrigin, SecretKey};
 use portcullis_server::{AppState, Settings};
 use portcullis_store::Store;
 
@@ -51,6 +53,9 @@ pub struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", default_value_t = false)]
     log_json: bool,
+    /// This node's id in a cluster (default: host name and port).
+    #[arg(long, env = "PORTCULLIS_NODE_ID")]
+    node_id: Option<String>,
     /// Cache verified tokens (`false` verifies every request in full: for benchmarks).
     #[arg(long, env = "PORTCULLIS_TOKEN_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
     token_cache: bool,
@@ -60,6 +65,11 @@ pub struct ServeArgs {
     /// Declarative configuration file (TOML).
     #[arg(long, env = "PORTCULLIS_CONFIG")]
     config: Option<PathBuf>,
+    /// File holding the 32-byte key that encrypts secrets at rest (raw 32 bytes, or base64 of
+    /// them). Unset: generated once into the data dir (`secret.key`, mode 0600). Every node of a
+    /// cluster needs the same key.
+    #[arg(long, env = "PORTCULLIS_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
 }
 
 fn init_logging(json: bool) {
@@ -92,6 +102,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "PORTCULLIS_ALLOW_INSECURE_JWKS is on: http and loopback JWKS URLs are accepted; never use this in production"
         );
     }
+    let secret_key = load_secret_key(&args, &database_url)?;
     let store = Store::open(&database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&database_url)))?;
@@ -114,7 +125,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.cloud_name = args.cloud_name.clone();
     settings.allow_insecure_jwks = args.allow_insecure_jwks;
     settings.token_cache = args.token_cache;
+    settings.node_id = args
+        .node_id
+        .clone()
+        .unwrap_or_else(|| default_node_id(args.listen));
+    settings.node_address = args.listen.to_string();
     settings.upstream_response_timeout = Duration::from_secs(args.upstream_timeout_s.max(1));
+    settings.secret_key = Some(Arc::new(secret_key));
     let (state, key_changes) = AppState::new(store.clone(), org.id, settings, fetcher);
 
     match portcullis_server::api::session::bootstrap_admin(&state, args.admin_password.as_deref())
@@ -139,6 +156,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bail!("{err}");
     }
 
+    check_sealed_secrets(&state).await;
     portcullis_server::runtime::rebuild(&state)
         .await
         .context("cannot load the configuration")?;
@@ -161,6 +179,53 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The secret key for secrets at rest: the configured file, or the data dir's generated one.
+fn load_secret_key(args: &ServeArgs, database_url: &str) -> anyhow::Result<SecretKey> {
+    let (key, origin) =
+        SecretKey::load_or_generate(args.secret_key_file.as_deref(), &args.data_dir)
+            .context("cannot load the secret key for secrets at rest")?;
+    match origin {
+        KeyOrigin::Generated(path) => {
+            tracing::warn!(
+                path = %path.display(),
+                key_id = key.id(),
+                "generated a new secret key for secrets at rest; back it up: secrets encrypted with it cannot be read without it"
+            );
+            if !database_url.starts_with("sqlite:") {
+                tracing::warn!(
+                    "with a shared database, give every node the same key (PORTCULLIS_SECRET_KEY_FILE); a generated key is this node's alone"
+                );
+            }
+        }
+        KeyOrigin::DataDir(path) | KeyOrigin::Configured(path) => {
+            tracing::info!(path = %path.display(), key_id = key.id(), "secret key for secrets at rest loaded");
+        }
+    }
+    Ok(key)
+}
+
+/// Warns at start-up when the stored API key was encrypted with another secret key (a node
+/// started without the cluster's key file, or a lost key): legacy logins would fail later.
+async fn check_sealed_secrets(state: &AppState) {
+    let Some(key) = state.settings.secret_key.as_deref() else {
+        return;
+    };
+    match state.store.get_api_key(state.org).await {
+        Ok(Some(record)) => {
+            let stored = portcullis_server::secrets::sealed_key_id(&record.sealed);
+            if stored != Some(key.id()) {
+                tracing::error!(
+                    stored_key_id = stored.unwrap_or("unknown"),
+                    key_id = key.id(),
+                    "the Cloud Service API Key was encrypted with another secret key; API key sessions will fail until this node gets the right PORTCULLIS_SECRET_KEY_FILE"
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(%err, "cannot check the stored API key"),
+    }
+}
+
 /// Daily: audit retention and idle-session cleanup. Failures are logged and retried next time.
 fn spawn_housekeeping(store: Store) {
     tokio::spawn(async move {
@@ -176,6 +241,11 @@ fn spawn_housekeeping(store: Store) {
             }
             if let Err(err) = store.purge_idle_sessions(24 * 3600 * 1000).await {
                 tracing::warn!(%err, "session cleanup failed");
+            }
+            // Legacy sessions idle for a day are long dead (5-minute idle expiry); this only
+            // keeps the table small.
+            if let Err(err) = store.purge_idle_legacy_sessions(24 * 3600 * 1000).await {
+                tracing::warn!(%err, "legacy session cleanup failed");
             }
         }
     });
@@ -221,4 +291,16 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// `host:port`: unique per process on one machine, stable across restarts (a restarted node
+/// takes its row back instead of leaving a ghost behind).
+fn default_node_id(listen: SocketAddr) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    format!("{host}:{}", listen.port())
 }

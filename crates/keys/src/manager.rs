@@ -140,6 +140,7 @@ impl KeyManager {
     /// holds (start-up, and fetches made by the API's key check or by other nodes).
     pub fn sync_from_records(&self, records: &[ServerRecord]) {
         let mut changed = false;
+        let mut first_due = Vec::new();
         {
             let mut entries = lock(&self.entries);
             for record in records {
@@ -165,6 +166,13 @@ impl KeyManager {
                         };
                         entries.insert(record.id.clone(), entry);
                         changed = true;
+                        // Keys someone else fetched just now need no fetch of our own yet: the
+                        // first refresh is due when they reach the refresh interval (so N nodes
+                        // learning of a new server do not all call its IdP at once).
+                        let age = Duration::from_millis(u64::try_from(now_ms() - at).unwrap_or(0));
+                        let seed = fingerprint(record.id.as_bytes());
+                        let interval = refresh_interval(&record.definition, None, seed);
+                        first_due.push((record.id.clone(), interval.saturating_sub(age)));
                     }
                     _ => {
                         tracing::warn!(server = %record.definition.name, "stored last-good JWKS is unusable; ignoring it")
@@ -176,6 +184,16 @@ impl KeyManager {
             let before = entries.len();
             entries.retain(|id, _| known.contains(id.as_str()));
             changed |= entries.len() != before;
+        }
+        {
+            let now = Instant::now();
+            let mut schedule = lock(&self.schedule);
+            for (id, wait) in first_due {
+                let slot = schedule.entry(id).or_default();
+                if slot.next_due.is_none() {
+                    slot.next_due = Some(now + wait);
+                }
+            }
         }
         if changed {
             self.notify();

@@ -9,6 +9,8 @@
 //! - [`trace`]: the evaluation trace shown by the sandbox API, the token debugger and the CLI.
 //! - [`scopes`]: scope extraction and `<cloud>::<orgId>::<role>` API-role scopes.
 //! - [`cache`]: the verified-token cache.
+//! - [`credentials`]: the rules of the Cloud Service API Key, the legacy session login and sandbox
+//!   tokens; [`sandbox`]: the side-effect-free evaluation behind the sandbox API.
 //!
 //! This crate does not fetch keys, read clocks or know HTTP: callers pass keys, `now` and tokens.
 #![forbid(unsafe_code)]
@@ -17,12 +19,14 @@
 pub mod cache;
 pub mod claims;
 pub mod config;
+pub mod credentials;
 pub mod definition;
 pub mod issuer;
 pub mod permissions;
 pub mod preset;
 pub mod rejection;
 pub mod routes;
+pub mod sandbox;
 pub mod sanitize;
 pub mod scopes;
 pub mod snapshot;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::{FieldError, check_name};
+use crate::validator::VerifiedToken;
 
 /// Longest regex accepted in a `matches` rule, and its compiled-size bound.
 pub const MAX_PATTERN_LEN: usize = 512;
@@ -273,6 +274,64 @@ pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Va
         current = current.as_object()?.get(part)?;
     }
     Some(current)
+}
+
+impl RoutePolicy {
+    /// The identity headers sent upstream for a verified token: one `(header, value)` per
+    /// forwarded claim that is present (`$client_id`, `$scopes` and `$server` name the verified
+    /// results; anything else is a claim path). Header validity is the HTTP layer's check.
+    pub fn identity_headers(
+        &self,
+        verified: &VerifiedToken,
+        claims: &Map<String, Value>,
+    ) -> Vec<(&str, String)> {
+        self.forward_claims
+            .iter()
+            .filter_map(|(header, claim)| {
+                let value = match claim.as_str() {
+                    "$client_id" => verified.client_id.clone(),
+                    "$scopes" => Some(verified.scopes.join(" ")),
+                    "$server" => Some(verified.server_name.to_string()),
+                    path => claim_at(claims, path).and_then(header_text),
+                }?;
+                Some((header.as_str(), value))
+            })
+            .collect()
+    }
+
+    /// The identity headers for a Cloud Service API Key session (credential `api_key`), which has
+    /// no claims: every header forwarding `sub` carries the admin's login, and `X-Auth-Subject`
+    /// does when no header forwards `sub`.
+    pub fn session_identity_headers(&self, login: &str) -> Vec<(&str, String)> {
+        let mut headers: Vec<(&str, String)> = self
+            .forward_claims
+            .iter()
+            .filter(|(_, claim)| claim.as_str() == "sub")
+            .map(|(header, _)| (header.as_str(), login.to_owned()))
+            .collect();
+        if headers.is_empty() {
+            headers.push(("X-Auth-Subject", login.to_owned()));
+        }
+        headers
+    }
+}
+
+/// A claim value as header text: strings as they are, numbers and booleans printed, arrays of
+/// strings space-separated; objects and null are not forwarded.
+fn header_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    }
 }
 
 /// A route prepared for matching (regexes compiled once).

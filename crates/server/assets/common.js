@@ -169,6 +169,12 @@
     return text.split(/[\s,]+/).map(function (s) { return s.trim(); }).filter(Boolean);
   }
 
+  // RFC 3339 from the API as "2025-01-31 14:05:09 UTC", like the server-rendered pages.
+  function utc(rfc3339) {
+    const d = new Date(rfc3339);
+    return isNaN(d.getTime()) ? (rfc3339 || "") : d.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  }
+
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
@@ -225,6 +231,7 @@
     confirm: confirmAction,
     lines: lines,
     words: words,
+    utc: utc,
     el: el,
   };
 })();

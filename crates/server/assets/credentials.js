@@ -21,13 +21,19 @@
       if (!view) return;
       document.getElementById("api-key-value").textContent = view.apiKey;
       document.getElementById("api-key-by").textContent = view.lastModifiedBy || "";
-      document.getElementById("api-key-on").textContent = view.lastModifiedOn || "";
+      document.getElementById("api-key-on").textContent = view.lastModifiedOn ? P.utc(view.lastModifiedOn) : "";
       const reveal = document.getElementById("api-key-reveal");
       if (reveal) {
         revealed = view.masked === false;
         reveal.textContent = revealed ? "Hide" : "Reveal";
         reveal.setAttribute("aria-pressed", String(revealed));
       }
+    }
+
+    // Add, edit and regenerate answer with the full key: show it at once, with the message.
+    function changed(view, message) {
+      show(view);
+      P.showFlash(message);
     }
 
     async function load() {
@@ -43,8 +49,10 @@
         event.preventDefault();
         const value = addForm.elements.apiKey.value.trim();
         const result = await P.api("POST", API, value ? { apiKey: value } : {});
-        if (result.ok) P.flashAfterReload("Added the Cloud Service API Key.");
-        else P.showErrors(addForm, result);
+        if (!result.ok) { P.showErrors(addForm, result); return; }
+        P.clearErrors(addForm);
+        addForm.reset();
+        changed(result.data, "Added the Cloud Service API Key. It is shown in full below; copy it now (Reveal shows it again later).");
       });
     }
     const editForm = document.getElementById("api-key-edit");
@@ -52,15 +60,18 @@
       editForm.addEventListener("submit", async function (event) {
         event.preventDefault();
         const result = await P.api("PUT", API, { apiKey: editForm.elements.apiKey.value.trim() });
-        if (result.ok) P.flashAfterReload("Saved the new Cloud Service API Key; the old one no longer works.");
-        else P.showErrors(editForm, result);
+        if (!result.ok) { P.showErrors(editForm, result); return; }
+        P.clearErrors(editForm);
+        editForm.reset();
+        changed(result.data, "Saved the new Cloud Service API Key; the old one no longer works.");
       });
       document.getElementById("api-key-regenerate").addEventListener("click", async function () {
         const yes = await P.confirm("Regenerate the Cloud Service API Key? The current key stops working at once.", "Regenerate");
         if (!yes) return;
         const result = await P.api("POST", API + "/regenerate");
-        if (result.ok) P.flashAfterReload("Regenerated the Cloud Service API Key; the old one no longer works.");
-        else P.showErrors(editForm, result);
+        if (!result.ok) { P.showErrors(editForm, result); return; }
+        P.clearErrors(editForm);
+        changed(result.data, "Regenerated the Cloud Service API Key; the old one no longer works. The new key is shown below.");
       });
       document.getElementById("api-key-delete").addEventListener("click", async function () {
         const yes = await P.confirm("Delete the Cloud Service API Key? Legacy session logins stop working until a new key is added.", "Delete key");
@@ -130,7 +141,7 @@
         const value = row.insertCell();
         value.appendChild(P.el("span", { class: "secret" }, t.maskedToken));
         row.insertCell().textContent = t.lastModifiedBy || "";
-        row.insertCell().textContent = t.updatedAt || "";
+        row.insertCell().textContent = t.updatedAt ? P.utc(t.updatedAt) : "";
         const actions = row.insertCell();
         actions.className = "actions-col";
         if (canWrite) {

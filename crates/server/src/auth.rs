@@ -1,5 +1,7 @@
-//! Who is calling: admin sessions (cookie + CSRF) today, OAuth bearer tokens and the legacy API
-//! key session later. Handlers take a [`Principal`] and ask it for a permission.
+//! Who is calling: an OAuth bearer token (`Authorization`), an admin session (portal cookie +
+//! CSRF token), or a legacy API-key session (`JSESSIONID`, no CSRF token: the cookie is
+//! `SameSite=Strict` and only the legacy login sets it). Handlers take a [`Principal`] and ask it
+//! for a permission.
 
 use std::net::SocketAddr;
 
@@ -13,7 +15,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum_extra::extract::CookieJar;
 use portcullis_jose::base64url;
 use portcullis_policy::permissions::{Category, Permissions};
-use portcullis_store::{Actor, Interface, RoleKind};
+use portcullis_store::{Actor, Interface, RoleKind, StoreError};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,6 +34,8 @@ pub enum CredentialKind {
     Session,
     /// OAuth 2.0 bearer token mapped to API roles.
     Bearer,
+    /// Legacy Cloud Service API Key session (`JSESSIONID`), with its admin's role.
+    ApiKeySession,
 }
 
 /// An authenticated caller.
@@ -47,7 +51,7 @@ pub struct Principal {
     pub client_ip: Option<String>,
     /// The admin id, for session-based callers.
     pub admin_id: Option<String>,
-    /// The session id hash, for session-based callers.
+    /// The session id hash, for session-based callers (portal or legacy, by `kind`).
     pub session_hash: Option<String>,
     /// The interface recorded in the audit log (`API`, or `Admin UI` for the portal's calls).
     pub interface: Interface,
@@ -62,7 +66,9 @@ impl Principal {
         let what = if write { "change" } else { "view" };
         let message = format!("your role does not allow you to {what} {}", category.name());
         match self.kind {
-            CredentialKind::Session => Err(ApiError::forbidden(message)),
+            CredentialKind::Session | CredentialKind::ApiKeySession => {
+                Err(ApiError::forbidden(message))
+            }
             CredentialKind::Bearer => {
                 // RFC 6750 §3.1: a valid token without the needed privileges.
                 let mut err = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", message);
@@ -197,7 +203,51 @@ pub async fn admin_session(
 }
 
 fn unauthenticated() -> ApiError {
-    ApiError::unauthenticated("sign in (POST /api/v1/auth/login) or send a bearer token")
+    ApiError::unauthenticated(
+        "sign in (POST /api/v1/auth/login or POST /api/v1/authenticatedSession) or send a bearer token",
+    )
+}
+
+/// The principal of a legacy API-key session: the session through the in-memory cache, the
+/// admin and role from the store (the API is not the hot path, and role changes apply at once).
+async fn legacy_principal(
+    parts: &Parts,
+    state: &AppState,
+    hash: String,
+) -> Result<Principal, ApiError> {
+    let ended = || {
+        ApiError::unauthenticated(
+            "the API key session expired or ended; sign in again (POST /api/v1/authenticatedSession)",
+        )
+    };
+    let session = state
+        .legacy_sessions
+        .authenticate(
+            &state.store,
+            state.org,
+            &hash,
+            state.settings.legacy_session_idle,
+        )
+        .await?
+        .ok_or_else(ended)?;
+    let admin = match state.store.get_admin(state.org, &session.admin_id).await {
+        Ok(admin) => admin,
+        Err(StoreError::NotFound) => return Err(ended()),
+        Err(err) => return Err(err.into()),
+    };
+    let role = state
+        .store
+        .get_role(state.org, RoleKind::Admin, &admin.role_id)
+        .await?;
+    Ok(Principal {
+        kind: CredentialKind::ApiKeySession,
+        name: admin.login,
+        permissions: role.permissions,
+        client_ip: client_ip(parts),
+        admin_id: Some(admin.id),
+        session_hash: Some(hash),
+        interface: Interface::Api,
+    })
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -213,8 +263,15 @@ impl FromRequestParts<AppState> for Principal {
                 .map_err(ApiErrorWithChallenge);
         }
         let jar = CookieJar::from_headers(&parts.headers);
+        // The portal session wins when a browser holds both cookies: it is the one with CSRF
+        // protection.
         let Some(session_id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
-            return Err(ApiErrorWithChallenge(unauthenticated()));
+            return match crate::legacy::session_hash_from(&parts.headers) {
+                Some(hash) => legacy_principal(parts, state, hash)
+                    .await
+                    .map_err(ApiErrorWithChallenge),
+                None => Err(ApiErrorWithChallenge(unauthenticated())),
+            };
         };
         let session = admin_session(state, &session_id)
             .await

@@ -1,17 +1,21 @@
 //! Forward auth (DESIGN.md §6): `/authz` answers nginx `auth_request`, Traefik `ForwardAuth`,
 //! Caddy `forward_auth` and Envoy `ext_authz` (HTTP, path prefix) with 200 plus identity
 //! headers, or 401/403 with an RFC 6750 `WWW-Authenticate` challenge.
+//!
+//! Credentials by route policy: `oauth` = an `Authorization: Bearer` JWT (validated through the
+//! verified-token cache, then the route's servers, scopes and claim rules); `api_key` = a live
+//! legacy session cookie `JSESSIONID` (the admin's login forwarded as the subject); `none` =
+//! public. A route accepting both uses the bearer token when one is sent.
 
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_policy::routes::{CompiledRoute, CredentialType, RouteDenial, claim_at};
-use serde_json::Value;
+use portcullis_policy::routes::{CompiledRoute, CredentialType, RouteDenial, RoutePolicy};
 
-use crate::bearer;
 use crate::state::AppState;
+use crate::{bearer, legacy};
 
 /// The request the proxy asks about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,22 +80,6 @@ fn challenge(status: StatusCode, code: &str, value: String, description: &str) -
     response
 }
 
-fn header_value(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => Some(
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        _ => None,
-    }
-}
-
 /// `GET|POST|... /authz` and below.
 pub async fn authz(
     State(state): State<AppState>,
@@ -137,9 +125,13 @@ pub(crate) async fn decide(
         state.metrics.decide("allow", None);
         return StatusCode::OK.into_response();
     }
-    if !headers.contains_key(header::AUTHORIZATION)
-        || !policy.credentials.contains(&CredentialType::Oauth)
-    {
+    let accepts_oauth = policy.credentials.contains(&CredentialType::Oauth);
+    if !(accepts_oauth && headers.contains_key(header::AUTHORIZATION)) {
+        if policy.credentials.contains(&CredentialType::ApiKey)
+            && let Some(hash) = legacy::session_hash_from(headers)
+        {
+            return api_key_session(state, policy, &route.definition.name, &hash).await;
+        }
         // RFC 6750 §3: no credentials → a challenge without an error code.
         state.metrics.decide("deny", Some("no_credentials"));
         return challenge(
@@ -195,21 +187,62 @@ pub(crate) async fn decide(
         .metrics
         .tokens_accepted
         .fetch_add(1, Ordering::Relaxed);
+    allowed(policy.identity_headers(&verified, claims))
+}
+
+/// 200 with the identity headers (those that are valid HTTP headers).
+fn allowed(identity: Vec<(&str, String)>) -> Response {
     let mut response = StatusCode::OK.into_response();
-    for (name, claim) in &policy.forward_claims {
-        let value = match claim.as_str() {
-            "$client_id" => verified.client_id.clone(),
-            "$scopes" => Some(verified.scopes.join(" ")),
-            "$server" => Some(verified.server_name.to_string()),
-            path => claim_at(claims, path).and_then(header_value),
-        };
-        let (Ok(name), Some(Ok(value))) = (
-            HeaderName::try_from(name.as_str()),
-            value.map(|v| HeaderValue::from_str(&v)),
-        ) else {
+    for (name, value) in identity {
+        let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value))
+        else {
             continue;
         };
         response.headers_mut().insert(name, value);
     }
     response
+}
+
+/// The `api_key` credential: a live legacy API-key session (`JSESSIONID`). Usually answered from
+/// the in-memory session cache; a store failure on a cache miss denies (fail closed). Scope and
+/// claim rules are about OAuth tokens and do not apply: the session is an admin's.
+async fn api_key_session(
+    state: &AppState,
+    policy: &RoutePolicy,
+    route: &str,
+    hash: &str,
+) -> Response {
+    let session = state
+        .legacy_sessions
+        .authenticate(
+            &state.store,
+            state.org,
+            hash,
+            state.settings.legacy_session_idle,
+        )
+        .await;
+    match session {
+        Ok(Some(session)) => {
+            state.metrics.decide("allow", None);
+            allowed(policy.session_identity_headers(&session.login))
+        }
+        Ok(None) => {
+            state.metrics.decide("deny", Some("invalid_session"));
+            challenge(
+                StatusCode::UNAUTHORIZED,
+                "invalid_session",
+                "Bearer realm=\"portcullis\"".into(),
+                "the API key session expired or ended",
+            )
+        }
+        Err(err) => {
+            state.metrics.decide("deny", Some("store_unavailable"));
+            tracing::warn!(%err, route, "forward auth: cannot check an API key session; denying");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"code": "store_unavailable", "message": "the session cannot be checked right now"})),
+            )
+                .into_response()
+        }
+    }
 }

@@ -1,6 +1,6 @@
-//! The HTTP edge of Portcullis (axum): the cloud service API under `/api/v1`, operations
-//! endpoints, forward auth, and the admin portal at `/` (server-rendered pages over the API's
-//! session; see [`portal`]).
+//! The HTTP edge of Portcullis (axum): the cloud service API under `/api/v1`, forward auth
+//! (`/authz`), the sandbox API (`/sandbox/v1`), the reverse proxy, operations endpoints, and the
+//! admin portal under `/portal/` (server-rendered pages over the API's session; see [`portal`]).
 //!
 //! Handlers are thin: they authenticate (`auth`), parse strictly (`json`), call the pure
 //! `policy` crate for rules and the `store` for persistence, and convert every failure once
@@ -11,15 +11,20 @@
 pub mod api;
 pub mod auth;
 pub mod bearer;
+pub mod cluster;
 pub mod declarative;
 pub mod error;
 pub mod forward_auth;
 pub mod json;
 pub mod keycheck;
+pub mod legacy;
 pub mod metrics;
 pub mod portal;
 pub mod proxy;
+pub mod ratelimit;
 pub mod runtime;
+pub mod sandbox;
+pub mod secrets;
 pub mod state;
 pub mod time;
 
@@ -38,7 +43,9 @@ use tower_http::trace::TraceLayer;
 pub use state::{AppState, Settings};
 
 use crate::api::routes as api_routes;
-use crate::api::{admins, audit, ops, roles, servers, session};
+use crate::api::{
+    admins, api_key, audit, legacy_session, ops, roles, sandbox_tokens, servers, session,
+};
 use crate::error::ApiError;
 
 /// The request id header set on every response.
@@ -51,6 +58,33 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(ops::status))
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
+        .route(
+            "/authenticatedSession",
+            get(legacy_session::get)
+                .post(legacy_session::create)
+                .delete(legacy_session::delete),
+        )
+        .route(
+            "/apiKey",
+            get(api_key::get)
+                .post(api_key::create)
+                .put(api_key::replace)
+                .delete(api_key::delete),
+        )
+        .route("/apiKey/regenerate", post(api_key::regenerate))
+        .route("/apiKey/reveal", post(api_key::reveal))
+        .route(
+            "/sandboxTokens",
+            get(sandbox_tokens::list).post(sandbox_tokens::create),
+        )
+        .route(
+            "/sandboxTokens/{id}",
+            axum::routing::put(sandbox_tokens::rename).delete(sandbox_tokens::delete),
+        )
+        .route(
+            "/sandboxTokens/{id}/regenerate",
+            post(sandbox_tokens::regenerate),
+        )
         .route(
             "/authorizationServers",
             get(servers::list).post(servers::create),
@@ -97,14 +131,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/auditLogs", get(audit::list))
         .route("/auditLogs.csv", get(audit::csv))
+        .route("/cluster/nodes", get(crate::api::cluster::nodes))
         .fallback(|| async { ApiError::not_found("API endpoint") })
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             apply_changes,
         ));
+    let sandbox = Router::new()
+        .route("/evaluate", post(sandbox::evaluate))
+        .fallback(|| async { ApiError::not_found("sandbox API endpoint") })
+        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES));
     Router::new()
         .nest("/api/v1", api)
+        .nest("/sandbox/v1", sandbox)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

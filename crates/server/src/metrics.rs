@@ -257,7 +257,7 @@ impl Metrics {
         counter(
             &mut out,
             "portcullis_snapshot_rebuild_failures_total",
-            "Snapshot rebuilds that failed (store unreachable; the previous snapshot stays).",
+            "Configuration refreshes (rebuilds and version checks) that failed because the store was unreachable; the current snapshot stays.",
             self.snapshot_rebuild_failures.load(Ordering::Relaxed),
         );
         let _ = writeln!(

@@ -10,17 +10,21 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use portcullis_jose::JwkSet;
+use portcullis_keys::manager::RefreshResult;
 use portcullis_policy::routes::{CompiledRoute, RouteTable};
 use portcullis_policy::snapshot::Snapshot;
 use portcullis_policy::{TrustedServer, Validator};
 use portcullis_store::{RoleKind, StoreError, now_ms};
 
+use crate::cluster;
+
 use crate::state::AppState;
 
 /// How often the refresh schedule is checked.
 pub const SCHEDULE_TICK: Duration = Duration::from_secs(1);
-/// How often the snapshot is rebuilt even without a local change.
-pub const PERIODIC_REBUILD: Duration = Duration::from_secs(10);
+/// How often the snapshot is rebuilt even when the configuration version did not move (to adopt
+/// keys another node fetched and persisted).
+pub const PERIODIC_REBUILD: Duration = Duration::from_secs(30);
 
 fn generation(version: i64, key_fingerprint: u64) -> u64 {
     (version as u64).rotate_left(32) ^ key_fingerprint
@@ -28,6 +32,9 @@ fn generation(version: i64, key_fingerprint: u64) -> u64 {
 
 /// Rebuilds the snapshot from the store and the key manager, and swaps it in.
 pub async fn rebuild(state: &AppState) -> Result<(), StoreError> {
+    // Read first: the configuration read next is at least this new (the version is bumped in
+    // the writers' transactions), so the node never claims a version it has not applied.
+    let config_version = state.store.config_version().await?;
     let records = state.store.list_servers(state.org).await?;
     let roles = state.store.list_roles(state.org, RoleKind::Api).await?;
     let route_records = state.store.list_routes(state.org).await?;
@@ -74,6 +81,9 @@ pub async fn rebuild(state: &AppState) -> Result<(), StoreError> {
     };
     state.snapshot.store(Arc::new(snapshot));
     state
+        .applied_config_version
+        .fetch_max(config_version, Ordering::SeqCst);
+    state
         .metrics
         .snapshot_rebuilds
         .fetch_add(1, Ordering::Relaxed);
@@ -91,7 +101,8 @@ pub async fn rebuild_or_log(state: &AppState) {
     }
 }
 
-/// Starts the background tasks: the refresh schedule, rebuild on key changes, periodic rebuild.
+/// Starts the background tasks: the refresh schedule, rebuild on key changes, the cluster's
+/// configuration sync (notifications + version check), heartbeats.
 pub fn spawn(state: AppState, mut key_changes: tokio::sync::watch::Receiver<u64>) {
     let scheduler = state.clone();
     tokio::spawn(async move {
@@ -102,6 +113,7 @@ pub fn spawn(state: AppState, mut key_changes: tokio::sync::watch::Receiver<u64>
             let servers = scheduler.snapshot.load().servers.clone();
             for (id, result) in scheduler.keys.refresh_due(&servers).await {
                 scheduler.metrics.record_fetch(&id, &result);
+                record_node_fetch(&scheduler, &id, &result).await;
             }
         }
     });
@@ -111,12 +123,21 @@ pub fn spawn(state: AppState, mut key_changes: tokio::sync::watch::Receiver<u64>
             rebuild_or_log(&watcher).await;
         }
     });
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PERIODIC_REBUILD);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            rebuild_or_log(&state).await;
-        }
-    });
+    cluster::spawn(state);
+}
+
+/// Records this node's own view of a fetch (the cluster's per-node key status).
+async fn record_node_fetch(state: &AppState, server_id: &str, result: &RefreshResult) {
+    let error = match result {
+        RefreshResult::Updated | RefreshResult::Unchanged => None,
+        RefreshResult::Failed(error) => Some(error.as_str()),
+        RefreshResult::Skipped => return,
+    };
+    if let Err(err) = state
+        .store
+        .record_node_fetch(&state.settings.node_id, state.org, server_id, error)
+        .await
+    {
+        tracing::debug!(%err, "could not record this node's key fetch");
+    }
 }

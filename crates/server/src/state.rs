@@ -1,6 +1,7 @@
 //! Shared state of the HTTP server.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -10,8 +11,11 @@ use portcullis_policy::snapshot::Snapshot;
 use portcullis_policy::{UrlRules, VerifiedTokenCache};
 use portcullis_store::Store;
 
+use crate::legacy::LegacySessions;
 use crate::metrics::Metrics;
 use crate::proxy::Upstreams;
+use crate::ratelimit::RateLimiter;
+use crate::secrets::SecretKey;
 
 /// Deployment settings the HTTP layer needs.
 #[derive(Debug, Clone)]
@@ -28,12 +32,27 @@ pub struct Settings {
     pub max_api_roles: i64,
     /// Most custom admin roles per org.
     pub max_admin_roles: i64,
+    /// This node's id in the cluster (`PORTCULLIS_NODE_ID`, or host and port).
+    pub node_id: String,
+    /// Where this node listens (shown in the cluster's node list).
+    pub node_address: String,
+    /// How often the configuration version is checked (the fallback for lost notifications).
+    pub config_poll: Duration,
     /// Whether verified tokens are cached (on by default; off = every request fully verified).
     pub token_cache: bool,
     /// Time allowed to connect to a reverse-proxy upstream.
     pub upstream_connect_timeout: Duration,
     /// Time allowed for a reverse-proxy upstream's response headers (then 504).
     pub upstream_response_timeout: Duration,
+    /// Idle timeout of legacy API-key sessions (`JSESSIONID`; DESIGN.md §1.4: 5 minutes).
+    pub legacy_session_idle: Duration,
+    /// The key that encrypts secrets at rest (the Cloud Service API Key). `None`: the features
+    /// that need it answer 503 instead of storing secrets unencrypted (fail closed).
+    pub secret_key: Option<Arc<SecretKey>>,
+    /// Sandbox API requests per second per client address, sustained.
+    pub sandbox_rate_per_s: f64,
+    /// Sandbox API requests per client address at once.
+    pub sandbox_burst: u32,
 }
 
 impl Settings {
@@ -46,9 +65,16 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             max_api_roles: 16,
             max_admin_roles: 16,
+            node_id: "local".to_owned(),
+            node_address: public_base_url.trim_end_matches('/').to_owned(),
+            config_poll: Duration::from_secs(1),
             token_cache: true,
             upstream_connect_timeout: crate::proxy::DEFAULT_CONNECT_TIMEOUT,
             upstream_response_timeout: crate::proxy::DEFAULT_RESPONSE_TIMEOUT,
+            legacy_session_idle: Duration::from_secs(5 * 60),
+            secret_key: None,
+            sandbox_rate_per_s: 5.0,
+            sandbox_burst: 20,
         }
     }
 
@@ -86,6 +112,14 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The reverse proxy's upstream client.
     pub upstreams: Arc<Upstreams>,
+    /// The configuration version the current snapshot reflects (0 = none loaded yet).
+    pub applied_config_version: Arc<AtomicI64>,
+    /// When this process started (Unix ms), for the cluster's node list.
+    pub started_at_ms: i64,
+    /// Legacy API-key sessions in front of the store.
+    pub legacy_sessions: Arc<LegacySessions>,
+    /// Per-client budget of the sandbox API.
+    pub sandbox_limiter: Arc<RateLimiter>,
 }
 
 /// Size of the verified-token cache.
@@ -106,6 +140,10 @@ impl AppState {
             settings.upstream_response_timeout,
         ));
         let (keys, key_changes) = KeyManager::new(store.clone(), org, Arc::clone(&fetcher));
+        let sandbox_limiter = Arc::new(RateLimiter::new(
+            settings.sandbox_rate_per_s,
+            settings.sandbox_burst,
+        ));
         let state = AppState {
             store,
             org,
@@ -116,6 +154,10 @@ impl AppState {
             token_cache: Arc::new(VerifiedTokenCache::new(TOKEN_CACHE_ENTRIES)),
             metrics: Arc::new(Metrics::default()),
             upstreams,
+            applied_config_version: Arc::new(AtomicI64::new(0)),
+            started_at_ms: portcullis_store::now_ms(),
+            legacy_sessions: Arc::new(LegacySessions::default()),
+            sandbox_limiter,
         };
         (state, key_changes)
     }

@@ -820,7 +820,11 @@ async fn the_portal_in_a_real_browser() {
     idp.serve(
         "/keys",
         200,
-        &jwks_of(vec![signing.jwk(), encryption.jwk_with("use", json!("enc"))]).to_string(),
+        &jwks_of(vec![
+            signing.jwk(),
+            encryption.jwk_with("use", json!("enc")),
+        ])
+        .to_string(),
     );
 
     // --- Disable (PUT with the version the page showed).
@@ -1220,6 +1224,230 @@ async fn the_portal_in_a_real_browser() {
     b.go("/portal/audit-log?action=sign_in&result=failure&actor=locky")
         .await;
     assert_eq!(strings(&b.js(&column("result")).await).len(), 7);
+
+    // --- Cloud Service API Key tab: add (a too-short key is refused next to the field, then a
+    // random one), masked after a reload and revealed on demand, edit, regenerate, delete.
+    b.go("/portal/credentials/api-key").await;
+    assert_eq!(
+        b.text(".tabs a[aria-current=page]").await,
+        "Cloud Service API Key"
+    );
+    b.until(
+        "!document.getElementById('api-key-none').hidden",
+        "the no-key state",
+    )
+    .await;
+    b.type_into("#k-new", "short").await;
+    b.click("#api-key-add button[type=submit]").await;
+    b.until(
+        "document.getElementById('err-k-new').textContent.length > 0",
+        "the key's field error",
+    )
+    .await;
+    b.find("#k-new").await.clear().await.unwrap();
+    b.click("#api-key-add button[type=submit]").await;
+    b.until(
+        "!document.getElementById('api-key-present').hidden && /^[A-Za-z0-9]{12}$/.test(document.getElementById('api-key-value').textContent)",
+        "the new key in full",
+    )
+    .await;
+    let first_key = b.text("#api-key-value").await;
+    let (_, stored) = api.get("/api/v1/apiKey").await;
+    assert!(
+        stored["apiKey"]
+            .as_str()
+            .unwrap()
+            .ends_with(&first_key[10..]),
+        "{stored}"
+    );
+    b.client.refresh().await.unwrap();
+    b.until(
+        "document.getElementById('api-key-value').textContent.startsWith('*')",
+        "the masked key after a reload",
+    )
+    .await;
+    assert_eq!(b.text("#api-key-by").await, "admin");
+    b.click("#api-key-reveal").await;
+    b.until(
+        &format!(
+            "document.getElementById('api-key-value').textContent === {}",
+            json!(first_key)
+        ),
+        "the revealed key",
+    )
+    .await;
+    b.type_into("#k-edit", &first_key).await;
+    b.click("#api-key-edit button[type=submit]").await;
+    b.until(
+        "document.getElementById('err-k-edit').textContent.includes('differ')",
+        "the must-differ error",
+    )
+    .await;
+    b.type_into("#k-edit", "AbCdEf123456").await;
+    b.click("#api-key-edit button[type=submit]").await;
+    b.until(
+        "document.getElementById('api-key-value').textContent === 'AbCdEf123456'",
+        "the edited key",
+    )
+    .await;
+    b.click("#api-key-regenerate").await;
+    b.until(
+        "document.getElementById('confirm-dialog').open",
+        "confirmation",
+    )
+    .await;
+    b.click("#confirm-ok").await;
+    b.until(
+        "/^[A-Za-z0-9]{12}$/.test(document.getElementById('api-key-value').textContent) && document.getElementById('api-key-value').textContent !== 'AbCdEf123456'",
+        "the regenerated key",
+    )
+    .await;
+    b.shot("api-key").await;
+    b.click("#api-key-delete").await;
+    b.until(
+        "document.getElementById('confirm-dialog').open",
+        "confirmation",
+    )
+    .await;
+    b.click("#confirm-ok").await;
+    b.flash("Deleted the Cloud Service API Key.").await;
+    b.until(
+        "!document.getElementById('api-key-none').hidden",
+        "the no-key state again",
+    )
+    .await;
+    assert_eq!(api.get("/api/v1/apiKey").await.0, StatusCode::NOT_FOUND);
+
+    // --- Sandbox API Token tab: a new token is shown once (masked until revealed), listed by
+    // its hint; rename, regenerate and delete.
+    b.go("/portal/credentials/sandbox-tokens").await;
+    b.until(
+        "document.getElementById('sandbox-count').textContent === '0 of 5 tokens'",
+        "the empty token list",
+    )
+    .await;
+    b.type_into("#t-name", "dev-laptop").await;
+    b.click("#sandbox-add button[type=submit]").await;
+    b.until(
+        "!document.getElementById('new-token').hidden && document.querySelector('#sandbox-table tr[data-name=dev-laptop]')",
+        "the new token",
+    )
+    .await;
+    let masked = b.text("#new-token-value").await;
+    b.click("#new-token-reveal").await;
+    let sandbox_token = b.text("#new-token-value").await;
+    assert!(
+        masked.contains('•') && masked != sandbox_token,
+        "masked until revealed: {masked}"
+    );
+    assert!(
+        sandbox_token.starts_with("pcs_") && sandbox_token.len() >= 32,
+        "{sandbox_token}"
+    );
+    let listed = b.text("#sandbox-table tr[data-name=dev-laptop]").await;
+    assert!(
+        listed.contains(&sandbox_token[sandbox_token.len() - 4..])
+            && !listed.contains(&sandbox_token),
+        "the list shows only the hint: {listed}"
+    );
+    b.shot("sandbox-tokens").await;
+
+    // --- Test a token: the sandbox API's evaluation of a real token from the real IdP's key.
+    let (status, _) = api
+        .put(&format!("/api/v1/authorizationServers/{okta_id}"), {
+            let (_, mut current) = api
+                .get(&format!("/api/v1/authorizationServers/{okta_id}"))
+                .await;
+            current["enabled"] = json!(true);
+            current
+        })
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let now = portcullis_testkit::now();
+    let token = signing.sign(&json!({
+        "iss": "https://idp.example.com/oauth2/default", "sub": "svc-1", "aud": "api://portcullis",
+        "client_id": "cli-1", "iat": now, "exp": now + 600,
+        "scope": format!("portcullis.local::{}::automation", server.org),
+    }));
+    b.go("/portal/token-tester").await;
+    b.type_into("#tt-sandbox", &sandbox_token).await;
+    b.type_into("#tt-token", &token).await;
+    b.click("#tester-submit").await;
+    b.until(
+        "!document.getElementById('tester-result').hidden",
+        "the evaluation",
+    )
+    .await;
+    assert!(
+        b.text("#tester-verdict").await.starts_with("✓ Allowed"),
+        "{}",
+        b.text("#tester-verdict").await
+    );
+    assert!(b.text("#tester-summary").await.contains("okta-prod"));
+    assert!(b.text("#tester-authorization").await.contains("automation"));
+    assert!(
+        b.js("return document.querySelectorAll('#tester-steps .trace-step[data-outcome=pass]').length > 3")
+            .await
+            == json!(true)
+    );
+    b.shot("token-tester").await;
+    // The same token for a route request that its claims do not satisfy.
+    b.type_into("#tt-path", "/orders/1").await;
+    b.click("#tester-submit").await;
+    b.until(
+        "document.getElementById('tester-verdict').textContent.startsWith('✗ Denied')",
+        "the route denial",
+    )
+    .await;
+    assert!(b.text("#tester-authorization").await.contains("orders"));
+    // A wrong sandbox token is reported on its field.
+    b.type_into("#tt-sandbox", "pcs_not-a-real-token-000000000000000")
+        .await;
+    b.click("#tester-submit").await;
+    b.until(
+        "document.getElementById('err-tt-sandbox').textContent.length > 0",
+        "the sandbox token error",
+    )
+    .await;
+
+    b.go("/portal/credentials/sandbox-tokens").await;
+    b.click("#sandbox-table tr[data-name=dev-laptop] button[data-action=rename]")
+        .await;
+    b.until(
+        "document.getElementById('rename-dialog').open",
+        "rename dialog",
+    )
+    .await;
+    b.type_into("#rn-name", "ci-runner").await;
+    b.click("#rename-form button[type=submit]").await;
+    b.flash("Renamed the sandbox token to ci-runner.").await;
+    b.click("#sandbox-table tr[data-name=ci-runner] button[data-action=regenerate]")
+        .await;
+    b.until(
+        "document.getElementById('confirm-dialog').open",
+        "confirmation",
+    )
+    .await;
+    b.click("#confirm-ok").await;
+    b.until(
+        "!document.getElementById('new-token').hidden",
+        "the regenerated token",
+    )
+    .await;
+    b.click("#new-token-reveal").await;
+    assert_ne!(b.text("#new-token-value").await, sandbox_token);
+    b.click("#sandbox-table tr[data-name=ci-runner] button[data-action=delete]")
+        .await;
+    b.until(
+        "document.getElementById('confirm-dialog').open",
+        "confirmation",
+    )
+    .await;
+    assert!(b.text("#confirm-message").await.contains("“ci-runner”"));
+    b.click("#confirm-ok").await;
+    b.flash("Deleted the sandbox token ci-runner.").await;
+    let (_, tokens) = api.get("/api/v1/sandboxTokens").await;
+    assert!(tokens["items"].as_array().unwrap().is_empty());
 
     // --- A narrow screen: the navigation folds into a menu, tables scroll, dialogs fit.
     b.viewport(500, 844).await;

@@ -17,6 +17,8 @@
 
 mod admins;
 mod audit;
+pub mod cluster;
+mod credentials;
 mod roles;
 mod routes;
 mod servers;
@@ -31,6 +33,8 @@ use sqlx::{AnyPool, Executor};
 
 pub use admins::{AdminRecord, NewAdmin};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
+pub use cluster::{ConfigEvent, ConfigListener, NodeKeyStatus, NodeRecord};
+pub use credentials::{ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTokenRecord};
 pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
@@ -93,6 +97,9 @@ pub enum Conflict {
     /// The row is referenced or built in.
     #[error("{0}")]
     InUse(String),
+    /// A resource that exists at most once already exists (e.g. the org's API key).
+    #[error("{0}")]
+    Exists(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -186,6 +193,8 @@ fn new_id() -> String {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The connection URL, for connections outside the pool (PostgreSQL `LISTEN`).
+    url: std::sync::Arc<str>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -233,7 +242,11 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: std::sync::Arc::from(url.as_str()),
+        })
     }
 
     /// The engine in use.

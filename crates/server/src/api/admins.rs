@@ -139,6 +139,8 @@ pub async fn replace(
         .update_admin(state.org, &id, input.version, &update, &principal.actor())
         .await
         .map_err(not_found)?;
+    // A renamed admin's legacy sessions must forward the new login at once.
+    state.legacy_sessions.forget_admin(&id);
     Ok(Json(record))
 }
 
@@ -154,5 +156,7 @@ pub async fn delete(
         .delete_admin(state.org, &id, &principal.actor())
         .await
         .map_err(not_found)?;
+    // Their legacy sessions went with them in the store (cascade); forget them here too.
+    state.legacy_sessions.forget_admin(&id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,18 +13,37 @@ pub async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, Json(json!({"status": "ok"})))
 }
 
-/// Ready: the store answers.
+/// Ready (DESIGN.md §4): the store answers, or this node serves from its last-good
+/// configuration (then 200 with `"status": "degraded"`, so a load balancer keeps sending the
+/// traffic the node can still decide). Not ready before a configuration was ever loaded.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let applied = state
+        .applied_config_version
+        .load(std::sync::atomic::Ordering::SeqCst);
     match state.store.ping().await {
-        Ok(()) => (
+        Ok(()) if applied > 0 => (
             StatusCode::OK,
-            Json(json!({"status": "ready", "store": "ok"})),
+            Json(json!({"status": "ready", "store": "ok", "configVersion": applied})),
+        ),
+        Ok(()) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting", "store": "ok", "configVersion": null})),
         ),
         Err(err) => {
             tracing::warn!(%err, "readiness: store unreachable");
+            let status = if applied > 0 {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
             (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "degraded", "store": "unreachable"})),
+                status,
+                Json(json!({
+                    "status": "degraded",
+                    "store": "unreachable",
+                    "configVersion": (applied > 0).then_some(applied),
+                    "message": "the configuration database is unreachable: deciding from the last loaded configuration and keys; changes cannot be saved",
+                })),
             )
         }
     }

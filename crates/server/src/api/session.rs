@@ -12,8 +12,8 @@ use serde_json::json;
 use std::net::SocketAddr;
 
 use crate::auth::{
-    CSRF_COOKIE, Principal, SESSION_COOKIE, hash_password, random_token, session_hash,
-    session_interface, verify_password,
+    CSRF_COOKIE, CredentialKind, Principal, SESSION_COOKIE, hash_password, random_token,
+    session_hash, session_interface, verify_password,
 };
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -34,7 +34,7 @@ pub struct LoginRequest {
     password: String,
 }
 
-fn audit(
+pub(crate) fn audit(
     login: &str,
     ip: Option<String>,
     interface: Interface,
@@ -60,13 +60,153 @@ fn audit(
     )
 }
 
-fn cookie(name: &'static str, value: String, http_only: bool, secure: bool) -> Cookie<'static> {
+pub(crate) fn cookie(
+    name: &'static str,
+    value: String,
+    http_only: bool,
+    secure: bool,
+) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(http_only)
         .secure(secure)
         .same_site(SameSite::Strict)
         .build()
+}
+
+/// Which sign-in flow checks credentials: both share one lockout (DESIGN.md §1.4, §1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFlow {
+    /// `POST /api/v1/auth/login` (portal and API session), audited under the interface the call
+    /// came through (`Admin UI` from the portal's sign-in page).
+    Portal(Interface),
+    /// `POST /api/v1/authenticatedSession` (legacy API-key session).
+    ApiKeySession,
+}
+
+impl SignInFlow {
+    fn interface(self) -> Interface {
+        match self {
+            SignInFlow::Portal(interface) => interface,
+            SignInFlow::ApiKeySession => Interface::Api,
+        }
+    }
+
+    fn detail(self, what: &str) -> String {
+        match self {
+            SignInFlow::Portal(_) => what.to_owned(),
+            SignInFlow::ApiKeySession => format!("API key session: {what}"),
+        }
+    }
+}
+
+/// The legacy flow's verdict on the obfuscated API key, made by the caller (in constant time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyCheck {
+    /// The key matches.
+    Match,
+    /// The key does not match.
+    Mismatch,
+    /// The org has no API key: nobody can sign in this way.
+    NotConfigured,
+}
+
+/// Checks an admin's login and password, with the lockout every sign-in flow shares: 5 failures
+/// within a minute lock the admin for 5 minutes, whichever flow they came through. For the
+/// legacy flow, `api_key` is the caller's verdict on the obfuscated key; a wrong (or absent) key
+/// is a failed sign-in like a wrong password. Unknown logins cost one argon2
+/// verification too, and every outcome is audited; the answer never says which part was wrong.
+pub async fn check_credentials(
+    state: &AppState,
+    login: &str,
+    password: &str,
+    ip: Option<String>,
+    flow: SignInFlow,
+    api_key: Option<ApiKeyCheck>,
+) -> Result<portcullis_store::AdminRecord, ApiError> {
+    let invalid = || match flow {
+        SignInFlow::Portal(_) => ApiError::unauthenticated("wrong login or password"),
+        SignInFlow::ApiKeySession => {
+            ApiError::unauthenticated("wrong API key, username or password")
+        }
+    };
+    let admin = state.store.find_admin_by_login(state.org, login).await?;
+    let Some(admin) = admin else {
+        // Spend the same time as a real check, so timing does not reveal which logins exist.
+        let _ = verify_password(password, &DUMMY_HASH);
+        let (actor, entry) = audit(
+            login,
+            ip,
+            flow.interface(),
+            "sign_in",
+            AuditResult::Failure,
+            Some(flow.detail("unknown login")),
+        );
+        state.store.append_audit(state.org, &actor, &entry).await?;
+        return Err(invalid());
+    };
+    let now = now_ms();
+    if let Some(until) = admin.locked_until.filter(|until| *until > now) {
+        let (actor, entry) = audit(
+            &admin.login,
+            ip,
+            flow.interface(),
+            "sign_in",
+            AuditResult::Failure,
+            Some(flow.detail("locked")),
+        );
+        state.store.append_audit(state.org, &actor, &entry).await?;
+        let minutes = (until - now + 59_999) / 60_000;
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "locked",
+            format!("too many failed sign-ins; try again in {minutes} minute(s)"),
+        ));
+    }
+    let password_ok = verify_password(password, &admin.password_hash);
+    let key = api_key.unwrap_or(ApiKeyCheck::Match);
+    let key_ok = key == ApiKeyCheck::Match;
+    if !(password_ok && key_ok) {
+        let locked = state
+            .store
+            .record_login_failure(
+                state.org,
+                &admin.id,
+                LOCKOUT_THRESHOLD,
+                LOCKOUT_WINDOW_MS,
+                LOCKOUT_MS,
+            )
+            .await?;
+        // The audit log (admins only) says which part was wrong: a right password with a wrong
+        // API key means the password is known to someone.
+        let what = match (password_ok, key) {
+            (false, ApiKeyCheck::Match) => "wrong password",
+            (true, ApiKeyCheck::Mismatch) => "wrong API key (the password was right)",
+            (false, ApiKeyCheck::Mismatch) => "wrong password and API key",
+            (true, _) => "no API key is configured (the password was right)",
+            (false, _) => "wrong password; no API key is configured",
+        };
+        let detail = if locked {
+            format!("{what}; admin locked for 5 minutes")
+        } else {
+            what.to_owned()
+        };
+        let (actor, entry) = audit(
+            &admin.login,
+            ip,
+            flow.interface(),
+            "sign_in",
+            AuditResult::Failure,
+            Some(flow.detail(&detail)),
+        );
+        state.store.append_audit(state.org, &actor, &entry).await?;
+        return Err(invalid());
+    }
+    state
+        .store
+        .clear_login_failures(state.org, &admin.id)
+        .await?;
+    Ok(admin)
 }
 
 /// Signs an admin in: a fresh session id every time (no fixation), a CSRF token, lockout after
@@ -80,74 +220,15 @@ pub async fn login(
 ) -> Result<impl IntoResponse, ApiError> {
     let ip = Some(peer.ip().to_string());
     let interface = session_interface(&headers);
-    let invalid = || ApiError::unauthenticated("wrong login or password");
-    let admin = state
-        .store
-        .find_admin_by_login(state.org, &request.login)
-        .await?;
-    let Some(admin) = admin else {
-        // Spend the same time as a real check, so timing does not reveal which logins exist.
-        let _ = verify_password(&request.password, &DUMMY_HASH);
-        let (actor, entry) = audit(
-            &request.login,
-            ip,
-            interface,
-            "sign_in",
-            AuditResult::Failure,
-            Some("unknown login".into()),
-        );
-        state.store.append_audit(state.org, &actor, &entry).await?;
-        return Err(invalid());
-    };
-    let now = now_ms();
-    if let Some(until) = admin.locked_until.filter(|until| *until > now) {
-        let (actor, entry) = audit(
-            &admin.login,
-            ip,
-            interface,
-            "sign_in",
-            AuditResult::Failure,
-            Some("locked".into()),
-        );
-        state.store.append_audit(state.org, &actor, &entry).await?;
-        let minutes = (until - now + 59_999) / 60_000;
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "locked",
-            format!("too many failed sign-ins; try again in {minutes} minute(s)"),
-        ));
-    }
-    if !verify_password(&request.password, &admin.password_hash) {
-        let locked = state
-            .store
-            .record_login_failure(
-                state.org,
-                &admin.id,
-                LOCKOUT_THRESHOLD,
-                LOCKOUT_WINDOW_MS,
-                LOCKOUT_MS,
-            )
-            .await?;
-        let detail = if locked {
-            "wrong password; admin locked for 5 minutes"
-        } else {
-            "wrong password"
-        };
-        let (actor, entry) = audit(
-            &admin.login,
-            ip,
-            interface,
-            "sign_in",
-            AuditResult::Failure,
-            Some(detail.into()),
-        );
-        state.store.append_audit(state.org, &actor, &entry).await?;
-        return Err(invalid());
-    }
-    state
-        .store
-        .clear_login_failures(state.org, &admin.id)
-        .await?;
+    let admin = check_credentials(
+        &state,
+        &request.login,
+        &request.password,
+        ip.clone(),
+        SignInFlow::Portal(interface),
+        None,
+    )
+    .await?;
     let session_id = random_token(32)?;
     let csrf = random_token(32)?;
     state
@@ -182,7 +263,13 @@ pub async fn logout(
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
     if let Some(hash) = &principal.session_hash {
-        state.store.delete_session(hash).await?;
+        match principal.kind {
+            CredentialKind::ApiKeySession => {
+                state.store.delete_legacy_session(state.org, hash).await?;
+                state.legacy_sessions.forget(hash);
+            }
+            _ => state.store.delete_session(hash).await?,
+        }
     }
     let (actor, entry) = audit(
         &principal.name,

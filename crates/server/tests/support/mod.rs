@@ -18,6 +18,11 @@ use tokio::net::TcpListener;
 
 pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
 
+/// The secret key every test server uses (fixed, so a restarted server opens what it sealed).
+pub fn test_secret_key() -> Arc<portcullis_server::secrets::SecretKey> {
+    Arc::new(portcullis_server::secrets::SecretKey::from_bytes(&[0x42; 32]).unwrap())
+}
+
 /// Which backends to run: SQLite always, PostgreSQL when `PORTCULLIS_TEST_DATABASE_URL` is set.
 pub fn backends() -> Vec<&'static str> {
     match std::env::var("PORTCULLIS_TEST_DATABASE_URL") {
@@ -104,6 +109,16 @@ impl TestServer {
         Self::start_configured(store, dir, |_| {}).await
     }
 
+    /// A server on `backend` whose settings `configure` adjusts (short timeouts, limits).
+    pub async fn start_with_settings(
+        backend: &str,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(backend, &dir).await;
+        Self::start_configured(store, dir, configure).await
+    }
+
     /// Like [`TestServer::start_with`], with deployment settings changed by `configure` (short
     /// timeouts and the like).
     pub async fn start_configured(
@@ -117,6 +132,7 @@ impl TestServer {
         let base = format!("http://{addr}");
         let mut settings = Settings::new(&base);
         settings.allow_insecure_jwks = true;
+        settings.secret_key = Some(test_secret_key());
         configure(&mut settings);
         let fetcher = Fetcher::new(FetchPolicy {
             allow_insecure: true,
@@ -157,6 +173,11 @@ impl TestServer {
         }
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self._dir, dir)
+    }
+
+    /// The folder holding this server's SQLite database (empty for PostgreSQL).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn client(&self) -> Client {
@@ -288,6 +309,7 @@ impl Client {
 pub struct IdpServer {
     pub base: String,
     documents: Arc<Mutex<Vec<(String, u16, String)>>>,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl IdpServer {
@@ -296,12 +318,15 @@ impl IdpServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let documents: Arc<Mutex<Vec<(String, u16, String)>>> = Arc::new(Mutex::new(Vec::new()));
         let served = Arc::clone(&documents);
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&requests);
         tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let served = Arc::clone(&served);
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let n = stream.read(&mut buf).await.unwrap_or(0);
@@ -325,7 +350,16 @@ impl IdpServer {
                 });
             }
         });
-        IdpServer { base, documents }
+        IdpServer {
+            base,
+            documents,
+            requests,
+        }
+    }
+
+    /// How many connections (one request each) the server accepted so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Serves `body` with `status` at `path`.
@@ -462,6 +496,7 @@ impl TestServer {
 pub fn app_state(store: &Store, org: i64, base: &str) -> AppState {
     let mut settings = Settings::new(base);
     settings.allow_insecure_jwks = true;
+    settings.secret_key = Some(test_secret_key());
     let fetcher = Fetcher::new(FetchPolicy {
         allow_insecure: true,
         ..FetchPolicy::default()

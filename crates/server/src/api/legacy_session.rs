@@ -1,0 +1,228 @@
+//! `POST|GET|DELETE /api/v1/authenticatedSession`: the legacy Cloud Service API Key session
+//! (DESIGN.md §1.4), for clients written against the product Portcullis is modelled on.
+//!
+//! Sign-in takes `{apiKey, username, password, timestamp}`: `timestamp` is milliseconds since the
+//! epoch as a string, within 2 hours of the server clock; `apiKey` is the org's key obfuscated
+//! with that timestamp (`policy::credentials::obfuscate_api_key`), compared in constant time;
+//! username and password are an admin's, checked by the same function and lockout as the portal
+//! login. Success sets `JSESSIONID` (HttpOnly, SameSite=Strict, Secure over https; 5-minute idle
+//! expiry; stored as SHA-256), which then authorizes the cloud service API with the admin's role
+//! and needs no CSRF token.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
+use portcullis_policy::FieldError;
+use portcullis_policy::credentials::{check_api_key, check_timestamp, obfuscate_api_key};
+use portcullis_store::{AuditResult, Interface, now_ms};
+use serde::{Deserialize, Serialize};
+
+use crate::api::api_key;
+use crate::api::session::{ApiKeyCheck, SignInFlow, audit, check_credentials, cookie};
+use crate::auth::{ApiErrorWithChallenge, random_token};
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::legacy::{LEGACY_COOKIE, LegacySession, session_hash_from};
+use crate::secrets::sha256_hex;
+use crate::state::AppState;
+use crate::time::rfc3339;
+
+/// The sign-in body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LegacyLoginRequest {
+    api_key: String,
+    username: String,
+    password: String,
+    timestamp: String,
+}
+
+/// A legacy session as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacySessionView {
+    /// The admin's login.
+    username: String,
+    /// Always `api_key`: how this session was opened.
+    auth_type: &'static str,
+    created_at: String,
+    last_activity_at: String,
+    /// The session ends this long after its last use.
+    idle_timeout_seconds: u64,
+    /// When it ends unless used again.
+    expires_at: String,
+}
+
+fn view(state: &AppState, login: &str, created_at: i64, last_seen_at: i64) -> LegacySessionView {
+    let idle = state.settings.legacy_session_idle;
+    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+    LegacySessionView {
+        username: login.to_owned(),
+        auth_type: "api_key",
+        created_at: rfc3339(created_at),
+        last_activity_at: rfc3339(last_seen_at),
+        idle_timeout_seconds: idle.as_secs(),
+        expires_at: rfc3339(last_seen_at.saturating_add(idle_ms)),
+    }
+}
+
+fn field_errors(request: &LegacyLoginRequest, now: i64) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if check_api_key(&request.api_key).is_err() {
+        errors.push(FieldError::new(
+            "apiKey",
+            "must be the 12-character obfuscated API key (letters and digits)".into(),
+        ));
+    }
+    if request.username.is_empty() {
+        errors.push(FieldError::new("username", "required".into()));
+    }
+    if request.password.is_empty() {
+        errors.push(FieldError::new("password", "required".into()));
+    }
+    if let Err(message) = check_timestamp(&request.timestamp, now) {
+        errors.push(FieldError::new("timestamp", message));
+    }
+    errors
+}
+
+/// Whether `sent` is the org's key obfuscated with `timestamp` (constant time in the compared
+/// bytes).
+async fn check_api_key_sent(
+    state: &AppState,
+    sent: &str,
+    timestamp: &str,
+) -> Result<ApiKeyCheck, ApiError> {
+    let Some(record) = state.store.get_api_key(state.org).await? else {
+        return Ok(ApiKeyCheck::NotConfigured);
+    };
+    let key = api_key::open(state, &record)?;
+    let matches = obfuscate_api_key(&key, timestamp).is_some_and(|expected| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), sent.as_bytes())
+            .is_ok()
+    });
+    Ok(if matches {
+        ApiKeyCheck::Match
+    } else {
+        ApiKeyCheck::Mismatch
+    })
+}
+
+/// `POST /api/v1/authenticatedSession`: signs in and sets `JSESSIONID`.
+pub async fn create(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    ApiJson(request): ApiJson<LegacyLoginRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = now_ms();
+    let errors = field_errors(&request, now);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(&errors));
+    }
+    let ip = Some(peer.ip().to_string());
+    let key_check = check_api_key_sent(&state, &request.api_key, &request.timestamp).await?;
+    let admin = check_credentials(
+        &state,
+        &request.username,
+        &request.password,
+        ip.clone(),
+        SignInFlow::ApiKeySession,
+        Some(key_check),
+    )
+    .await?;
+    let session_id = random_token(32)?;
+    state
+        .store
+        .create_legacy_session(&sha256_hex(session_id.as_bytes()), state.org, &admin.id)
+        .await?;
+    let (actor, entry) = audit(
+        &admin.login,
+        ip,
+        Interface::Api,
+        "sign_in",
+        AuditResult::Success,
+        Some("API key session".into()),
+    );
+    state.store.append_audit(state.org, &actor, &entry).await?;
+    let jar = jar.add(cookie(
+        LEGACY_COOKIE,
+        session_id,
+        true,
+        state.settings.secure_cookies(),
+    ));
+    Ok((jar, Json(view(&state, &admin.login, now, now))))
+}
+
+async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<LegacySession, ApiErrorWithChallenge> {
+    let ended = || {
+        ApiErrorWithChallenge(ApiError::unauthenticated(
+            "no API key session: sign in with POST /api/v1/authenticatedSession",
+        ))
+    };
+    let hash = session_hash_from(headers).ok_or_else(ended)?;
+    state
+        .legacy_sessions
+        .authenticate(
+            &state.store,
+            state.org,
+            &hash,
+            state.settings.legacy_session_idle,
+        )
+        .await
+        .map_err(|e| ApiErrorWithChallenge(e.into()))?
+        .ok_or_else(ended)
+}
+
+/// `GET /api/v1/authenticatedSession`: the caller's legacy session (and a use of it).
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiErrorWithChallenge> {
+    let session = current(&state, &headers).await?;
+    Ok(Json(view(
+        &state,
+        &session.login,
+        session.created_at,
+        session.last_seen_at,
+    )))
+}
+
+/// `DELETE /api/v1/authenticatedSession`: ends the caller's legacy session.
+pub async fn delete(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<impl IntoResponse, ApiErrorWithChallenge> {
+    let session = current(&state, &headers).await?;
+    let result = state
+        .store
+        .delete_legacy_session(state.org, &session.id_hash)
+        .await;
+    state.legacy_sessions.forget(&session.id_hash);
+    result.map_err(|e| ApiErrorWithChallenge(e.into()))?;
+    let (actor, entry) = audit(
+        &session.login,
+        Some(peer.ip().to_string()),
+        Interface::Api,
+        "sign_out",
+        AuditResult::Success,
+        Some("API key session".into()),
+    );
+    state
+        .store
+        .append_audit(state.org, &actor, &entry)
+        .await
+        .map_err(|e| ApiErrorWithChallenge(e.into()))?;
+    let jar = jar.remove(Cookie::build(LEGACY_COOKIE).path("/"));
+    Ok((jar, StatusCode::NO_CONTENT))
+}
