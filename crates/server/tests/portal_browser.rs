@@ -1449,6 +1449,20 @@ async fn the_portal_in_a_real_browser() {
     let (_, tokens) = api.get("/api/v1/sandboxTokens").await;
     assert!(tokens["items"].as_array().unwrap().is_empty());
 
+    // --- Cluster nodes: this node, up, with the configuration version it applied.
+    b.go("/portal/cluster").await;
+    b.until(
+        "document.querySelector('#cluster-table tbody tr') && document.getElementById('cluster-summary').textContent.includes('1 up')",
+        "the node list",
+    )
+    .await;
+    let node = b.text("#cluster-table tbody tr").await;
+    assert!(
+        node.contains("this node") && node.contains("up") && node.contains("current"),
+        "{node}"
+    );
+    b.shot("cluster").await;
+
     // --- A narrow screen: the navigation folds into a menu, tables scroll, dialogs fit.
     b.viewport(500, 844).await;
     b.go("/portal/authorization-servers").await;

@@ -41,6 +41,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset!("audit.js", "text/javascript; charset=utf-8"),
         asset!("credentials.js", "text/javascript; charset=utf-8"),
         asset!("tester.js", "text/javascript; charset=utf-8"),
+        asset!("cluster.js", "text/javascript; charset=utf-8"),
         asset!("favicon.svg", "image/svg+xml"),
     ]
     .into_iter()

@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
             get(pages::sandbox_tokens),
         )
         .route("/portal/token-tester", get(pages::token_tester))
+        .route("/portal/cluster", get(pages::cluster))
         .route("/portal/assets/{name}", get(assets::serve))
         // The whole prefix is the portal's: an unknown page is the portal's 404, never proxied.
         .route(

@@ -74,7 +74,7 @@ pub struct Chrome {
 impl Chrome {
     fn new(admin: &PortalAdmin, title: &'static str, href: &'static str, script: &str) -> Self {
         let permissions = admin.permissions();
-        let entries: [(&'static str, &'static str, Option<Category>); 9] = [
+        let entries: [(&'static str, &'static str, Option<Category>); 10] = [
             (
                 HOME,
                 "Authorization Servers",
@@ -96,6 +96,11 @@ impl Chrome {
             ("/portal/admins", "Admins", Some(Category::Admins)),
             ("/portal/admin-roles", "Admin Roles", Some(Category::Admins)),
             ("/portal/audit-log", "Audit Log", Some(Category::AuditLogs)),
+            (
+                "/portal/cluster",
+                "Cluster Nodes",
+                Some(Category::AuthorizationServers),
+            ),
         ];
         let nav = entries
             .into_iter()
@@ -850,5 +855,19 @@ struct TesterPage {
 pub async fn token_tester(admin: PortalAdmin) -> Result<Response, PageError> {
     render(&TesterPage {
         chrome: Chrome::new(&admin, "Test a Token", "/portal/token-tester", "tester.js"),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "cluster.html")]
+struct ClusterPage {
+    chrome: Chrome,
+}
+
+/// `GET /portal/cluster`: the nodes sharing this configuration (`GET /api/v1/cluster/nodes`).
+pub async fn cluster(admin: PortalAdmin) -> Result<Response, PageError> {
+    admin.require_view(Category::AuthorizationServers)?;
+    render(&ClusterPage {
+        chrome: Chrome::new(&admin, "Cluster Nodes", "/portal/cluster", "cluster.js"),
     })
 }
