@@ -53,6 +53,8 @@ pub struct Principal {
     pub admin_id: Option<String>,
     /// The session id hash, for session-based callers (portal or legacy, by `kind`).
     pub session_hash: Option<String>,
+    /// The interface recorded in the audit log (`API`, or `Admin UI` for the portal's calls).
+    pub interface: Interface,
 }
 
 impl Principal {
@@ -85,7 +87,7 @@ impl Principal {
         Actor {
             name: self.name.clone(),
             client_ip: self.client_ip.clone(),
-            interface: Interface::Api,
+            interface: self.interface,
         }
     }
 }
@@ -137,6 +139,69 @@ pub fn client_ip(parts: &Parts) -> Option<String> {
         .map(|ci| ci.0.ip().to_string())
 }
 
+/// The header the portal's script sends so its calls are audited as `Admin UI`.
+pub const INTERFACE_HEADER: &str = "x-portcullis-interface";
+/// The value of [`INTERFACE_HEADER`] that marks the portal.
+pub const ADMIN_UI: &str = "admin-ui";
+
+/// `Admin UI` when the portal's script made the call, else `API`. It is only a label in the
+/// audit log: the actor and the permissions are the session's either way, so a script that sends
+/// the header can mislabel nothing but its own admin's changes.
+pub fn session_interface(headers: &axum::http::HeaderMap) -> Interface {
+    match headers.get(INTERFACE_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(ADMIN_UI) => Interface::AdminUi,
+        _ => Interface::Api,
+    }
+}
+
+/// A live admin session with its admin and the admin's effective permissions.
+#[derive(Debug, Clone)]
+pub struct AdminSession {
+    /// The signed-in admin.
+    pub admin: portcullis_store::AdminRecord,
+    /// The admin role's permissions.
+    pub permissions: Permissions,
+    /// The session's CSRF token (the portal puts it in its pages).
+    pub csrf_token: String,
+    /// The stored form of the session id.
+    pub hash: String,
+}
+
+/// Looks up the session `session_id` (idle timeout applied, marked used now) with its admin and
+/// role. `None` when there is no such session, it expired, or it belongs to another org. Shared
+/// by the API's [`Principal`] and the portal's pages, so both read sessions the same way.
+pub async fn admin_session(
+    state: &AppState,
+    session_id: &str,
+) -> Result<Option<AdminSession>, ApiError> {
+    let hash = session_hash(session_id);
+    let idle_ms = i64::try_from(state.settings.session_idle.as_millis()).unwrap_or(i64::MAX);
+    let Some(session) = state
+        .store
+        .touch_session(&hash, idle_ms)
+        .await?
+        .filter(|s| s.org_id == state.org)
+    else {
+        return Ok(None);
+    };
+    // An admin deleted while signed in has no session any more.
+    let admin = match state.store.get_admin(state.org, &session.admin_id).await {
+        Ok(admin) => admin,
+        Err(portcullis_store::StoreError::NotFound) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    };
+    let role = state
+        .store
+        .get_role(state.org, RoleKind::Admin, &admin.role_id)
+        .await?;
+    Ok(Some(AdminSession {
+        admin,
+        permissions: role.permissions,
+        csrf_token: session.csrf_token,
+        hash,
+    }))
+}
+
 fn unauthenticated() -> ApiError {
     ApiError::unauthenticated(
         "sign in (POST /api/v1/auth/login or POST /api/v1/authenticatedSession) or send a bearer token",
@@ -181,6 +246,7 @@ async fn legacy_principal(
         client_ip: client_ip(parts),
         admin_id: Some(admin.id),
         session_hash: Some(hash),
+        interface: Interface::Api,
     })
 }
 
@@ -207,14 +273,9 @@ impl FromRequestParts<AppState> for Principal {
                 None => Err(ApiErrorWithChallenge(unauthenticated())),
             };
         };
-        let hash = session_hash(&session_id);
-        let idle_ms = i64::try_from(state.settings.session_idle.as_millis()).unwrap_or(i64::MAX);
-        let session = state
-            .store
-            .touch_session(&hash, idle_ms)
+        let session = admin_session(state, &session_id)
             .await
-            .map_err(|e| ApiErrorWithChallenge(e.into()))?
-            .filter(|s| s.org_id == state.org)
+            .map_err(ApiErrorWithChallenge)?
             .ok_or_else(|| {
                 ApiErrorWithChallenge(ApiError::unauthenticated(
                     "the session expired; sign in again",
@@ -240,23 +301,21 @@ impl FromRequestParts<AppState> for Principal {
                 )));
             }
         }
-        let admin = state
-            .store
-            .get_admin(state.org, &session.admin_id)
-            .await
-            .map_err(|e| ApiErrorWithChallenge(e.into()))?;
-        let role = state
-            .store
-            .get_role(state.org, RoleKind::Admin, &admin.role_id)
-            .await
-            .map_err(|e| ApiErrorWithChallenge(e.into()))?;
+        let interface = session_interface(&parts.headers);
+        let AdminSession {
+            admin,
+            permissions,
+            hash,
+            ..
+        } = session;
         Ok(Principal {
             kind: CredentialKind::Session,
             name: admin.login,
-            permissions: role.permissions,
+            permissions,
             client_ip: client_ip(parts),
             admin_id: Some(admin.id),
             session_hash: Some(hash),
+            interface,
         })
     }
 }

@@ -113,6 +113,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, 
         client_ip: client_ip(parts),
         admin_id: None,
         session_hash: None,
+        interface: portcullis_store::Interface::Api,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The HTTP edge of Portcullis (axum): the cloud service API under `/api/v1`, forward auth
-//! (`/authz`), the sandbox API (`/sandbox/v1`), operations endpoints, and later the reverse proxy
-//! and the portal.
+//! (`/authz`), the sandbox API (`/sandbox/v1`), the reverse proxy, operations endpoints, and the
+//! admin portal under `/portal/` (server-rendered pages over the API's session; see [`portal`]).
 //!
 //! Handlers are thin: they authenticate (`auth`), parse strictly (`json`), call the pure
 //! `policy` crate for rules and the `store` for persistence, and convert every failure once
@@ -21,6 +21,7 @@ pub mod keycheck;
 pub mod legacy;
 pub mod metrics;
 pub mod openapi;
+pub mod portal;
 pub mod proxy;
 pub mod ratelimit;
 pub mod runtime;
@@ -183,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/authz", axum::routing::any(forward_auth::authz))
         .route("/authz/{*rest}", axum::routing::any(forward_auth::authz))
+        .merge(portal::router())
         .fallback(proxy::proxy)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(

@@ -94,7 +94,8 @@ pub struct AuditLogList {
     items: Vec<AuditLogEntry>,
 }
 
-fn filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError> {
+/// Parses the audit filters (shared with the portal's audit page).
+pub fn filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError> {
     if let Some(unknown) = query.keys().find(|k| !FILTERS.contains(&k.as_str())) {
         return Err(ApiError::invalid_field(
             unknown,

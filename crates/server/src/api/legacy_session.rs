@@ -19,7 +19,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 use portcullis_policy::FieldError;
 use portcullis_policy::credentials::{check_api_key, check_timestamp, obfuscate_api_key};
-use portcullis_store::{AuditResult, now_ms};
+use portcullis_store::{AuditResult, Interface, now_ms};
 use serde::{Deserialize, Serialize};
 
 use crate::api::api_key;
@@ -161,6 +161,7 @@ pub async fn create(
     let (actor, entry) = audit(
         &admin.login,
         ip,
+        Interface::Api,
         "sign_in",
         AuditResult::Success,
         Some("API key session".into()),
@@ -249,6 +250,7 @@ pub async fn delete(
     let (actor, entry) = audit(
         &session.login,
         Some(peer.ip().to_string()),
+        Interface::Api,
         "sign_out",
         AuditResult::Success,
         Some("API key session".into()),

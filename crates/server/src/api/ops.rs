@@ -79,8 +79,13 @@ pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
         version: env!("CARGO_PKG_VERSION"),
         cloud_name: state.settings.cloud_name.clone(),
         org_id: state.org,
-        api_base_url: format!("{}/api/v1", state.settings.public_base_url),
+        api_base_url: api_base_url(&state.settings),
     })
+}
+
+/// The cloud service API's base URL as clients reach it (the portal shows the same).
+pub fn api_base_url(settings: &crate::state::Settings) -> String {
+    format!("{}/api/v1", settings.public_base_url)
 }
 
 /// Prometheus metrics.

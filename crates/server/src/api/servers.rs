@@ -33,37 +33,38 @@ pub const ANY_AUDIENCE_WARNING: &str = "this server has no audiences and no clie
 #[schema(as = AuthorizationServer)]
 pub struct ServerView {
     /// Stable id.
-    id: String,
+    pub id: String,
+    /// The stored definition.
     #[serde(flatten)]
-    definition: ServerDefinition,
+    pub definition: ServerDefinition,
     /// Incremented by every change (send it back in `version` to detect concurrent changes).
-    version: i64,
+    pub version: i64,
     /// Created (RFC 3339, UTC).
-    created_at: String,
+    pub created_at: String,
     /// Last changed (RFC 3339, UTC).
-    updated_at: String,
+    pub updated_at: String,
     /// Key status.
-    status: StatusView,
+    pub status: StatusView,
     /// Configuration risks worth a look (e.g. no audience and no client id checked).
     #[schema(value_type = Vec<String>)]
-    warnings: Vec<&'static str>,
+    pub warnings: Vec<&'static str>,
 }
 
 /// Where a server's keys stand.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = KeyStatus)]
-struct StatusView {
+pub struct StatusView {
     /// Last successful JWKS fetch (RFC 3339, UTC).
-    last_successful_fetch_at: Option<String>,
+    pub last_successful_fetch_at: Option<String>,
     /// Last fetch attempt (RFC 3339, UTC).
-    last_fetch_attempt_at: Option<String>,
+    pub last_fetch_attempt_at: Option<String>,
     /// Why the last fetch failed, if it did.
-    last_fetch_error: Option<String>,
+    pub last_fetch_error: Option<String>,
     /// The `kid`s of the keys in use.
-    key_ids: Vec<String>,
+    pub key_ids: Vec<String>,
     /// How current the keys in use are.
-    keys_source: KeysSource,
+    pub keys_source: KeysSource,
 }
 
 /// How current a server's keys are.

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use crate::auth::{
     CSRF_COOKIE, CredentialKind, Principal, SESSION_COOKIE, hash_password, random_token,
-    session_hash, verify_password,
+    session_hash, session_interface, verify_password,
 };
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -63,6 +63,7 @@ pub struct LoginResponse {
 pub(crate) fn audit(
     login: &str,
     ip: Option<String>,
+    interface: Interface,
     action: &str,
     result: AuditResult,
     detail: Option<String>,
@@ -71,7 +72,7 @@ pub(crate) fn audit(
         Actor {
             name: login.to_owned(),
             client_ip: ip,
-            interface: Interface::Api,
+            interface,
         },
         AuditEntry {
             action: action.into(),
@@ -102,16 +103,24 @@ pub(crate) fn cookie(
 /// Which sign-in flow checks credentials: both share one lockout (DESIGN.md §1.4, §1.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInFlow {
-    /// `POST /api/v1/auth/login` (portal and API session).
-    Portal,
+    /// `POST /api/v1/auth/login` (portal and API session), audited under the interface the call
+    /// came through (`Admin UI` from the portal's sign-in page).
+    Portal(Interface),
     /// `POST /api/v1/authenticatedSession` (legacy API-key session).
     ApiKeySession,
 }
 
 impl SignInFlow {
+    fn interface(self) -> Interface {
+        match self {
+            SignInFlow::Portal(interface) => interface,
+            SignInFlow::ApiKeySession => Interface::Api,
+        }
+    }
+
     fn detail(self, what: &str) -> String {
         match self {
-            SignInFlow::Portal => what.to_owned(),
+            SignInFlow::Portal(_) => what.to_owned(),
             SignInFlow::ApiKeySession => format!("API key session: {what}"),
         }
     }
@@ -142,7 +151,7 @@ pub async fn check_credentials(
     api_key: Option<ApiKeyCheck>,
 ) -> Result<portcullis_store::AdminRecord, ApiError> {
     let invalid = || match flow {
-        SignInFlow::Portal => ApiError::unauthenticated("wrong login or password"),
+        SignInFlow::Portal(_) => ApiError::unauthenticated("wrong login or password"),
         SignInFlow::ApiKeySession => {
             ApiError::unauthenticated("wrong API key, username or password")
         }
@@ -154,6 +163,7 @@ pub async fn check_credentials(
         let (actor, entry) = audit(
             login,
             ip,
+            flow.interface(),
             "sign_in",
             AuditResult::Failure,
             Some(flow.detail("unknown login")),
@@ -166,6 +176,7 @@ pub async fn check_credentials(
         let (actor, entry) = audit(
             &admin.login,
             ip,
+            flow.interface(),
             "sign_in",
             AuditResult::Failure,
             Some(flow.detail("locked")),
@@ -209,6 +220,7 @@ pub async fn check_credentials(
         let (actor, entry) = audit(
             &admin.login,
             ip,
+            flow.interface(),
             "sign_in",
             AuditResult::Failure,
             Some(flow.detail(&detail)),
@@ -242,16 +254,18 @@ pub async fn check_credentials(
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let ip = Some(peer.ip().to_string());
+    let interface = session_interface(&headers);
     let admin = check_credentials(
         &state,
         &request.login,
         &request.password,
         ip.clone(),
-        SignInFlow::Portal,
+        SignInFlow::Portal(interface),
         None,
     )
     .await?;
@@ -261,7 +275,14 @@ pub async fn login(
         .store
         .create_session(&session_hash(&session_id), state.org, &admin.id, &csrf)
         .await?;
-    let (actor, entry) = audit(&admin.login, ip, "sign_in", AuditResult::Success, None);
+    let (actor, entry) = audit(
+        &admin.login,
+        ip,
+        interface,
+        "sign_in",
+        AuditResult::Success,
+        None,
+    );
     state.store.append_audit(state.org, &actor, &entry).await?;
     let secure = state.settings.secure_cookies();
     let jar = jar
@@ -303,14 +324,14 @@ pub async fn logout(
             _ => state.store.delete_session(hash).await?,
         }
     }
-    let (mut actor, entry) = audit(
+    let (actor, entry) = audit(
         &principal.name,
         principal.client_ip.clone(),
+        principal.interface,
         "sign_out",
         AuditResult::Success,
         None,
     );
-    actor.interface = Interface::Api;
     state.store.append_audit(state.org, &actor, &entry).await?;
     let jar = jar
         .remove(Cookie::build(SESSION_COOKIE).path("/"))
