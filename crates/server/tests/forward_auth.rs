@@ -172,12 +172,7 @@ async fn denials_follow_rfc6750() {
         StatusCode::OK
     );
 
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("portcullis_decisions_total{result=\"deny\",reason=\"no_route\"} 1"),
         "{metrics}"

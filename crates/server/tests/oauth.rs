@@ -213,12 +213,7 @@ async fn rfc6750_answers() {
     assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
 
     // Every rejection is counted by reason.
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("portcullis_rejections_total{reason=\"expired\"} 1"),
         "{metrics}"
@@ -264,12 +259,7 @@ async fn key_rotation_is_picked_up_by_the_unknown_kid_refetch() {
             StatusCode::UNAUTHORIZED
         );
     }
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("portcullis_rejections_total{reason=\"kid_unknown\"} 6"),
         "{metrics}"

@@ -276,14 +276,7 @@ async fn denied_requests_never_reach_the_upstream() {
         .await
         .unwrap();
     assert_eq!(status.status(), StatusCode::OK);
-    let metrics = client()
-        .get(format!("{}/metrics", s.server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.server.metrics().await;
     assert!(
         !metrics.contains("portcullis_proxy_requests_total{outcome=\"ok\"}"),
         "a denied request was proxied:\n{metrics}"
@@ -367,14 +360,7 @@ async fn upstream_failures_are_502_and_504() {
     assert_eq!(body["code"], "bad_gateway");
     assert!(!s.upstream.is_empty());
 
-    let metrics = client()
-        .get(format!("{}/metrics", s.server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.server.metrics().await;
     assert!(
         metrics.contains("portcullis_proxy_requests_total{outcome=\"timeout\"} 1"),
         "{metrics}"

@@ -180,6 +180,17 @@ impl TestServer {
         self._dir.path()
     }
 
+    /// The `/metrics` text.
+    #[allow(dead_code)] // not every test file reads metrics
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn client(&self) -> Client {
         Client::new(&self.base)
     }
