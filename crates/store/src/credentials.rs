@@ -155,7 +155,7 @@ impl Store {
         sealed: &str,
         actor: &Actor,
     ) -> Result<ApiKeyRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO api_keys (org_id, sealed, version, last_modified_by, last_modified_at) VALUES ($1, $2, 1, $3, $4)",
         )
@@ -201,7 +201,7 @@ impl Store {
         change: ApiKeyChange,
         actor: &Actor,
     ) -> Result<ApiKeyRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE api_keys SET sealed = $1, version = version + 1, last_modified_by = $2, last_modified_at = $3 \
              WHERE org_id = $4 AND version = $5",
@@ -248,7 +248,7 @@ impl Store {
 
     /// Deletes the org's API key and every legacy session opened with it.
     pub async fn delete_api_key(&self, org: i64, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1")
             .bind(org)
             .execute(&mut *tx)
@@ -414,7 +414,7 @@ impl Store {
         max_tokens: i64,
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Take the org row first: concurrent creations queue here instead of all counting the
         // same number and passing the limit together (a no-op write locks the row on PostgreSQL
         // and makes this the writing transaction on SQLite).
@@ -475,7 +475,7 @@ impl Store {
         name: &str,
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current = locked_token(&mut tx, org, id, expected_version).await?;
         let done = sqlx::query(
             "UPDATE sandbox_tokens SET name = $1, version = version + 1, updated_at = $2, last_modified_by = $3 \
@@ -521,7 +521,7 @@ impl Store {
         hint: &str,
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current = locked_token(&mut tx, org, id, None).await?;
         let done = sqlx::query(
             "UPDATE sandbox_tokens SET token_hash = $1, hint = $2, version = version + 1, updated_at = $3, last_modified_by = $4 \
@@ -565,7 +565,7 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current = locked_token(&mut tx, org, id, None).await?;
         sqlx::query("DELETE FROM sandbox_tokens WHERE org_id = $1 AND id = $2")
             .bind(org)
