@@ -466,8 +466,10 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
     }
 
     let mut routes = Vec::new();
+    let mut route_lines = nested_key_lines(text, ResourceKind::Route.table()).into_iter();
     for (index, raw_entry) in raw.routes.into_iter().enumerate() {
         let mut entry = EntryParser::new(file, text, ResourceKind::Route, index, &raw_entry);
+        entry.nested_lines = route_lines.next().unwrap_or_default();
         let object = entry.json_object(raw_entry.into_inner(), ROUTE_STRUCTS);
         if let Some(definition) = entry.deserialize::<RouteDefinition>(object) {
             entry.field_errors(definition.field_errors());
@@ -547,6 +549,8 @@ struct EntryParser<'a> {
     label: String,
     /// camelCase top-level key → line.
     key_lines: HashMap<String, usize>,
+    /// Line of every nested key, by snake_case path (`match.methods`, `policy.claims[0].op`).
+    nested_lines: HashMap<String, usize>,
     /// camelCase field paths already reported (so a field is reported once).
     reported: HashSet<String>,
     problems: Vec<Problem>,
@@ -575,6 +579,7 @@ impl<'a> EntryParser<'a> {
             line: line_of(text, raw.span().start),
             label,
             key_lines: HashMap::new(),
+            nested_lines: HashMap::new(),
             reported: HashSet::new(),
             problems: Vec::new(),
         }
@@ -590,7 +595,16 @@ impl<'a> EntryParser<'a> {
         });
     }
 
+    /// The line of a field: that of its key, or of its nearest parent's.
     fn line_for(&self, camel_path: &str) -> usize {
+        let mut snake = camel_to_snake(camel_path);
+        while snake.contains(['.', '[']) {
+            if let Some(line) = self.nested_lines.get(&snake) {
+                return *line;
+            }
+            let cut = snake.rfind(['.', '[']).unwrap_or(0);
+            snake.truncate(cut);
+        }
         let top = camel_path.split(['.', '[']).next().unwrap_or(camel_path);
         self.key_lines.get(top).copied().unwrap_or(self.line)
     }
@@ -636,7 +650,12 @@ impl<'a> EntryParser<'a> {
             Value::Object(members) if structs.contains(&shape) => {
                 let mut renamed = Map::new();
                 for (inner, v) in members {
-                    if let Some(inner_camel) = self.field_name(&inner, Some(shown), line) {
+                    let key_line = self
+                        .nested_lines
+                        .get(&format!("{shown}.{inner}"))
+                        .copied()
+                        .unwrap_or(line);
+                    if let Some(inner_camel) = self.field_name(&inner, Some(shown), key_line) {
                         let v = self.struct_keys(
                             v,
                             &format!("{shape}.{inner}"),
@@ -739,6 +758,60 @@ impl<'a> EntryParser<'a> {
             self.problem(line, Some(camel_to_snake(&error.field)), error.message);
         }
     }
+}
+
+/// For each `[[table]]` entry, the line of every key below its top level, by snake_case path
+/// (`match.methods`, `policy.claims[0].op`), from toml's spanned document (the serde
+/// deserializer gives spans one level deep only). Empty when the text does not parse (the
+/// deserializer then reports the syntax error).
+fn nested_key_lines(text: &str, table: &str) -> Vec<HashMap<String, usize>> {
+    fn walk(
+        text: &str,
+        value: &toml::de::DeValue<'_>,
+        path: &str,
+        lines: &mut HashMap<String, usize>,
+    ) {
+        match value {
+            toml::de::DeValue::Table(members) => {
+                for (key, member) in members {
+                    let at = format!("{path}.{}", key.get_ref());
+                    lines.insert(at.clone(), line_of(text, key.span().start));
+                    walk(text, member.get_ref(), &at, lines);
+                }
+            }
+            toml::de::DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("{path}[{i}]");
+                    lines.insert(at.clone(), line_of(text, item.span().start));
+                    walk(text, item.get_ref(), &at, lines);
+                }
+            }
+            _ => {}
+        }
+    }
+    let Ok(document) = toml::de::DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let entries = document
+        .get_ref()
+        .iter()
+        .find(|(key, _)| key.get_ref() == table)
+        .map(|(_, value)| value.get_ref());
+    let Some(toml::de::DeValue::Array(entries)) = entries else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            let mut lines = HashMap::new();
+            if let toml::de::DeValue::Table(members) = entry.get_ref() {
+                for (key, member) in members {
+                    walk(text, member.get_ref(), key.get_ref(), &mut lines);
+                }
+            }
+            lines
+        })
+        .collect()
 }
 
 /// Removes the value at a `serde_path_to_error` path (`clockSkewS`, `permissions.routes`,
@@ -1338,7 +1411,13 @@ async fn write_route(
             }
             Some(stored) => state
                 .store
-                .update_route(state.org, &stored.id, Some(stored.version), definition, actor)
+                .update_route(
+                    state.org,
+                    &stored.id,
+                    Some(stored.version),
+                    definition,
+                    actor,
+                )
                 .await
                 .map(|_| Written::Updated),
         };

@@ -500,8 +500,10 @@ policy = {{ credentials = ["none"] }}
 }
 
 fn orders_token(key: &TestKey, scope: &str, tenant: &str) -> String {
-    key.sign(&json!({"iss": ISSUER, "aud": "orders-api", "sub": "svc-ci", "client_id": "ci",
-                     "scope": scope, "tenant": tenant, "iat": now(), "exp": now() + 300}))
+    key.sign(
+        &json!({"iss": ISSUER, "aud": "orders-api", "sub": "svc-ci", "client_id": "ci",
+                     "scope": scope, "tenant": tenant, "iat": now(), "exp": now() + 300}),
+    )
 }
 
 /// Asks `/authz` (nginx `auth_request` convention) about `method uri`.
@@ -732,10 +734,7 @@ async fn changing_a_route_updates_only_that_route_with_before_and_after() {
 
         let orders = route_named(&admin, "orders").await;
         assert_eq!(orders["version"], 2);
-        assert_eq!(
-            orders["policy"]["scopes"]["allOf"],
-            json!(["orders:admin"])
-        );
+        assert_eq!(orders["policy"]["scopes"]["allOf"], json!(["orders:admin"]));
         assert_eq!(route_named(&admin, "health").await, health_before);
         let audit = config_audit(&admin).await;
         assert_eq!(audit.len(), audit_before + 1, "exactly one new entry");
@@ -777,21 +776,41 @@ async fn changing_a_route_updates_only_that_route_with_before_and_after() {
     }
 }
 
+/// Problems inside `[routes.match]` or `[[routes.policy.claims]]` name the line of the key
+/// itself, not only the entry's.
 #[test]
 fn route_problems_name_the_entry_field_and_line() {
-    let text = "[[api_roles]]\nname = \"automation\"\n\n[[routes]]\nname = \"orders\"\nupstream = \"orders.internal\"\n[routes.match]\npath_prefix = \"/orders\"\nmethods = [\"get\"]\n";
+    let text = r#"[[api_roles]]
+name = "automation"
+
+[[routes]]
+name = "orders"
+upstream = "orders.internal"
+[routes.match]
+path_prefix = "/orders"
+methods = ["get"]
+[[routes.policy.claims]]
+path = "tenant"
+op = "equals"
+value = "acme"
+[[routes.policy.claims]]
+path = "roles"
+op = "regex"
+"#;
     let problems =
         declarative::parse("gitops/portcullis.toml", text, UrlRules::default()).unwrap_err();
     let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    assert_eq!(shown.len(), 2, "{shown:?}");
-    assert!(
-        shown[0].starts_with("gitops/portcullis.toml:6: routes #1 \"orders\": upstream: "),
-        "{shown:?}"
-    );
-    assert!(
-        shown[1].starts_with("gitops/portcullis.toml:7: routes #1 \"orders\": match.methods: "),
-        "{shown:?}"
-    );
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    for (i, start) in [
+        "gitops/portcullis.toml:6: routes #1 \"orders\": upstream: ",
+        "gitops/portcullis.toml:9: routes #1 \"orders\": match.methods: ",
+        "gitops/portcullis.toml:16: routes #1 \"orders\": policy.claims[1].op: unknown variant `regex`",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert!(shown[i].starts_with(start), "{start}\nnot first in {shown:?}");
+    }
 }
 
 #[test]
