@@ -74,7 +74,7 @@ async fn an_invalid_config_file_stops_the_start_with_every_problem_and_applies_n
         "nothing was applied".to_owned(),
         format!("{file}:6: authorization_servers #2 \"bad name\": name: "),
         format!("{file}:7: authorization_servers #2 \"bad name\": jwks_uri: "),
-        format!("{file}:9: [[routes]]: "),
+        format!("{file}:9: routes #1 \"orders\": match: missing field `match`"),
     ] {
         assert!(stderr.contains(&expected), "{expected}\nnot in\n{stderr}");
     }
@@ -89,7 +89,8 @@ async fn a_valid_config_file_is_applied_before_serving_even_with_the_idp_down() 
         &config,
         format!(
             "[[authorization_servers]]\nname = \"okta-prod\"\npreset = \"okta\"\njwks_uri = \"{}\"\naudiences = [\"api://portcullis\"]\n\n\
-             [[api_roles]]\nname = \"automation\"\npermissions = {{ routes = \"full\" }}\n",
+             [[api_roles]]\nname = \"automation\"\npermissions = {{ routes = \"full\" }}\n\n\
+             [[routes]]\nname = \"health\"\nmatch = {{ exact_path = \"/health\" }}\npolicy = {{ credentials = [\"none\"] }}\n",
             unreachable_url("/keys")
         ),
     )
@@ -132,7 +133,7 @@ async fn a_valid_config_file_is_applied_before_serving_even_with_the_idp_down() 
         .unwrap_or(usize::MAX);
     let listening = log.find("portcullis is serving").unwrap();
     assert!(applied < listening, "applied before serving:\n{log}");
-    assert!(log.contains("2 created"), "{log}");
+    assert!(log.contains("3 created"), "{log}");
     assert!(
         log.contains("key check failed"),
         "the warning is logged:\n{log}"

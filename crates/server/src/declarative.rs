@@ -1,6 +1,6 @@
 //! Declarative configuration (GitOps, DESIGN.md §4): `portcullis serve --config FILE` reads a TOML
-//! file that declares authorization servers and API roles and applies it at start-up, before the
-//! server listens.
+//! file that declares authorization servers, API roles and routes and applies it at start-up,
+//! before the server listens.
 //!
 //! The file uses the JSON API's field names in snake_case (`docs/portcullis.example.toml`):
 //!
@@ -17,21 +17,36 @@
 //! [api_roles.permissions]
 //! authorization_servers = "full"
 //! audit_logs = "view_only"
+//!
+//! [[routes]]
+//! name = "orders"
+//! upstream = "http://orders.internal:8080"
+//! match = { path_prefix = "/orders", methods = ["GET", "POST"] }
+//! [routes.policy]
+//! servers = ["okta-prod"]
+//! scopes = { all_of = ["orders:read"] }
+//! claims = [{ path = "tenant", op = "equals", value = "acme" }]
+//! forward_claims = { X-Auth-Subject = "sub", X-Tenant = "tenant" }
 //! ```
+//!
+//! Keys of struct-shaped tables (`match`, `policy`, `policy.scopes`, each of `policy.claims`,
+//! `permissions`) are snake_case fields converted to the API's camelCase; data tables keep their
+//! keys as written (`forward_claims` header names, a claim rule's `value`).
 //!
 //! Rules:
 //! - **Validate everything first.** Every entry is parsed into the API's own input types
-//!   ([`ServerInput`], [`RoleInput`], which refuse unknown fields) and checked with the same
-//!   `field_errors` as the API, and the org limits are checked against the resulting state,
+//!   ([`ServerInput`], [`RoleInput`], [`RouteDefinition`], which refuse unknown fields) and checked
+//!   with the same `field_errors` as the API, and the org limits are checked against the resulting state,
 //!   before anything is written. One bad entry means nothing is applied; the error lists every
 //!   problem found (file, line, entry, field, message).
 //! - **Matched by name; idempotent.** A declared entry that does not exist is created; one whose
 //!   resolved definition equals the stored one is left untouched (no write, no audit entry); one
 //!   that differs is updated (one audit entry with before/after). Applying the same file twice
 //!   changes nothing the second time.
-//! - **Not declared = left alone.** Servers and roles that exist in the store but not in the file
-//!   are neither changed nor deleted: the file declares what must exist, it does not own the org
-//!   (entries made through the API or the portal survive a restart; deleting is done there).
+//! - **Not declared = left alone.** Servers, roles and routes that exist in the store but not in
+//!   the file are neither changed nor deleted: the file declares what must exist, it does not own
+//!   the org (entries made through the API or the portal survive a restart; deleting is done
+//!   there).
 //! - **Key check as in the API**, but an authorization server whose keys cannot be fetched (IdP
 //!   down) is saved anyway with `last_fetch_error` recorded and a warning: this is DESIGN.md's
 //!   `skipValidation` case for declarative configuration, so that a restart during an IdP outage
@@ -42,7 +57,9 @@
 //!   and the error says which; applying is idempotent, so starting again completes the rest.
 //!   Several nodes starting with the same file at once converge: a conflict with a concurrent
 //!   writer is resolved by reading the entry again and re-deciding.
-//! - `[[routes]]` are not implemented yet and are refused (file and line), never ignored.
+//! - **Routes as in the API**: a route policy's `servers` are names, not checked against the
+//!   declared or stored servers (the API does not check them either; an unknown name accepts no
+//!   token). Routes are written after servers and roles.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -50,9 +67,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use portcullis_policy::permissions::RoleInput;
+use portcullis_policy::routes::RouteDefinition;
 use portcullis_policy::{FieldError, ServerDefinition, ServerInput, UrlRules};
 use portcullis_store::{
-    Actor, Conflict, FetchOutcome, Interface, RoleKind, RoleRecord, ServerRecord, StoreError,
+    Actor, Conflict, FetchOutcome, Interface, RoleKind, RoleRecord, RouteRecord, ServerRecord,
+    StoreError,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -112,6 +131,8 @@ pub enum ResourceKind {
     AuthorizationServer,
     /// `[[api_roles]]`.
     ApiRole,
+    /// `[[routes]]`.
+    Route,
 }
 
 impl ResourceKind {
@@ -119,6 +140,7 @@ impl ResourceKind {
         match self {
             ResourceKind::AuthorizationServer => "authorization_servers",
             ResourceKind::ApiRole => "api_roles",
+            ResourceKind::Route => "routes",
         }
     }
 }
@@ -145,6 +167,12 @@ impl Resource {
             name: name.to_owned(),
         }
     }
+    fn route(name: &str) -> Self {
+        Self {
+            kind: ResourceKind::Route,
+            name: name.to_owned(),
+        }
+    }
 }
 
 impl fmt::Display for Resource {
@@ -152,6 +180,7 @@ impl fmt::Display for Resource {
         match self.kind {
             ResourceKind::AuthorizationServer => write!(f, "authorization server `{}`", self.name),
             ResourceKind::ApiRole => write!(f, "API role `{}`", self.name),
+            ResourceKind::Route => write!(f, "route `{}`", self.name),
         }
     }
 }
@@ -303,8 +332,19 @@ pub struct DeclaredRole {
     pub role: RoleInput,
 }
 
+/// A declared route, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclaredRoute {
+    /// Line of its `[[routes]]` header.
+    pub line: usize,
+    /// How problems name it.
+    pub entry: String,
+    /// The definition with every default resolved.
+    pub definition: RouteDefinition,
+}
+
 /// A parsed and validated config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeclaredConfig {
     /// The file, as given.
     pub file: String,
@@ -312,6 +352,8 @@ pub struct DeclaredConfig {
     pub servers: Vec<DeclaredServer>,
     /// Declared API roles, in file order.
     pub roles: Vec<DeclaredRole>,
+    /// Declared routes, in file order.
+    pub routes: Vec<DeclaredRoute>,
 }
 
 type RawEntry = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
@@ -324,8 +366,15 @@ struct RawFile {
     #[serde(default)]
     api_roles: Vec<Spanned<RawEntry>>,
     #[serde(default)]
-    routes: Option<Spanned<toml::Value>>,
+    routes: Vec<Spanned<RawEntry>>,
 }
+
+/// Which values of an entry are struct-shaped (their keys are snake_case fields, converted to
+/// camelCase), by snake_case path from the entry; `[]` stands for every element of an array.
+/// Any other table is data and keeps its keys as written.
+const SERVER_STRUCTS: &[&str] = &[];
+const ROLE_STRUCTS: &[&str] = &["permissions"];
+const ROUTE_STRUCTS: &[&str] = &["match", "policy", "policy.scopes", "policy.claims[]"];
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -374,18 +423,6 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
         }]
     })?;
     let mut problems = Vec::new();
-    if let Some(routes) = &raw.routes {
-        problems.push(Problem {
-            file: file.to_owned(),
-            line: Some(line_of(text, routes.span().start)),
-            entry: Some("[[routes]]".to_owned()),
-            field: None,
-            message: "routes cannot be declared in the config file yet (not implemented in this \
-                      version); remove the [[routes]] tables: they are refused, not ignored, so \
-                      that no declared route is silently missing"
-                .to_owned(),
-        });
-    }
 
     let mut servers = Vec::new();
     for (index, raw_entry) in raw.authorization_servers.into_iter().enumerate() {
@@ -396,7 +433,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
             index,
             &raw_entry,
         );
-        let object = entry.json_object(raw_entry.into_inner(), &[]);
+        let object = entry.json_object(raw_entry.into_inner(), SERVER_STRUCTS);
         if let Some(input) = entry.deserialize::<ServerInput>(object) {
             let definition = input.resolve();
             entry.field_errors(definition.field_errors(rules));
@@ -414,7 +451,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
     let mut roles = Vec::new();
     for (index, raw_entry) in raw.api_roles.into_iter().enumerate() {
         let mut entry = EntryParser::new(file, text, ResourceKind::ApiRole, index, &raw_entry);
-        let object = entry.json_object(raw_entry.into_inner(), &["permissions"]);
+        let object = entry.json_object(raw_entry.into_inner(), ROLE_STRUCTS);
         if let Some(role) = entry.deserialize::<RoleInput>(object) {
             entry.field_errors(role.field_errors());
             if entry.problems.is_empty() {
@@ -422,6 +459,25 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
                     line: entry.line,
                     entry: entry.label.clone(),
                     role,
+                });
+            }
+        }
+        problems.append(&mut entry.problems);
+    }
+
+    let mut routes = Vec::new();
+    let mut route_lines = nested_key_lines(text, ResourceKind::Route.table()).into_iter();
+    for (index, raw_entry) in raw.routes.into_iter().enumerate() {
+        let mut entry = EntryParser::new(file, text, ResourceKind::Route, index, &raw_entry);
+        entry.nested_lines = route_lines.next().unwrap_or_default();
+        let object = entry.json_object(raw_entry.into_inner(), ROUTE_STRUCTS);
+        if let Some(definition) = entry.deserialize::<RouteDefinition>(object) {
+            entry.field_errors(definition.field_errors());
+            if entry.problems.is_empty() {
+                routes.push(DeclaredRoute {
+                    line: entry.line,
+                    entry: entry.label.clone(),
+                    definition,
                 });
             }
         }
@@ -443,6 +499,14 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
             (
                 ResourceKind::ApiRole,
                 r.role.name.as_str(),
+                r.line,
+                &r.entry,
+            )
+        }))
+        .chain(routes.iter().map(|r| {
+            (
+                ResourceKind::Route,
+                r.definition.name.as_str(),
                 r.line,
                 &r.entry,
             )
@@ -469,6 +533,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
             file: file.to_owned(),
             servers,
             roles,
+            routes,
         })
     } else {
         problems.sort_by_key(|p| p.line);
@@ -484,6 +549,8 @@ struct EntryParser<'a> {
     label: String,
     /// camelCase top-level key → line.
     key_lines: HashMap<String, usize>,
+    /// Line of every nested key, by snake_case path (`match.methods`, `policy.claims[0].op`).
+    nested_lines: HashMap<String, usize>,
     /// camelCase field paths already reported (so a field is reported once).
     reported: HashSet<String>,
     problems: Vec<Problem>,
@@ -512,6 +579,7 @@ impl<'a> EntryParser<'a> {
             line: line_of(text, raw.span().start),
             label,
             key_lines: HashMap::new(),
+            nested_lines: HashMap::new(),
             reported: HashSet::new(),
             problems: Vec::new(),
         }
@@ -527,15 +595,25 @@ impl<'a> EntryParser<'a> {
         });
     }
 
+    /// The line of a field: that of its key, or of its nearest parent's.
     fn line_for(&self, camel_path: &str) -> usize {
+        let mut snake = camel_to_snake(camel_path);
+        while snake.contains(['.', '[']) {
+            if let Some(line) = self.nested_lines.get(&snake) {
+                return *line;
+            }
+            let cut = snake.rfind(['.', '[']).unwrap_or(0);
+            snake.truncate(cut);
+        }
         let top = camel_path.split(['.', '[']).next().unwrap_or(camel_path);
         self.key_lines.get(top).copied().unwrap_or(self.line)
     }
 
     /// Converts keys to camelCase (refusing keys that are not snake_case, so `jwksUri` cannot
-    /// sneak past as a synonym) and values to JSON. Tables named in `nested` are struct-shaped
-    /// and get their keys converted too; other tables are data and keep theirs.
-    fn json_object(&mut self, raw: RawEntry, nested: &[&str]) -> Map<String, Value> {
+    /// sneak past as a synonym) and values to JSON. Tables at the paths in `structs` (see
+    /// [`ROUTE_STRUCTS`]) are struct-shaped and get their keys converted too; other tables are
+    /// data and keep theirs.
+    fn json_object(&mut self, raw: RawEntry, structs: &[&str]) -> Map<String, Value> {
         let mut object = Map::new();
         for (key, value) in raw {
             let line = line_of(self.text, key.span().start);
@@ -552,21 +630,64 @@ impl<'a> EntryParser<'a> {
                     continue;
                 }
             };
-            let value = match value {
-                Value::Object(members) if nested.contains(&camel.as_str()) => {
-                    let mut renamed = Map::new();
-                    for (inner, v) in members {
-                        if let Some(inner_camel) = self.field_name(&inner, Some(&key), line) {
-                            renamed.insert(inner_camel, v);
-                        }
-                    }
-                    Value::Object(renamed)
-                }
-                other => other,
-            };
+            let value = self.struct_keys(value, &key, &key, structs, line);
             object.insert(camel, value);
         }
         object
+    }
+
+    /// Converts the keys of the struct-shaped tables in `value`, found at `shape` (the path with
+    /// `[]` for array elements; `shown` is the same path with indexes, as problems name it).
+    fn struct_keys(
+        &mut self,
+        value: Value,
+        shape: &str,
+        shown: &str,
+        structs: &[&str],
+        line: usize,
+    ) -> Value {
+        match value {
+            Value::Object(members) if structs.contains(&shape) => {
+                let mut renamed = Map::new();
+                for (inner, v) in members {
+                    let key_line = self
+                        .nested_lines
+                        .get(&format!("{shown}.{inner}"))
+                        .copied()
+                        .unwrap_or(line);
+                    if let Some(inner_camel) = self.field_name(&inner, Some(shown), key_line) {
+                        let v = self.struct_keys(
+                            v,
+                            &format!("{shape}.{inner}"),
+                            &format!("{shown}.{inner}"),
+                            structs,
+                            line,
+                        );
+                        renamed.insert(inner_camel, v);
+                    }
+                }
+                Value::Object(renamed)
+            }
+            Value::Array(items) if structs.contains(&format!("{shape}[]").as_str()) => {
+                let element_shape = format!("{shape}[]");
+                Value::Array(
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, item)| {
+                            self.struct_keys(
+                                item,
+                                &element_shape,
+                                &format!("{shown}[{i}]"),
+                                structs,
+                                line,
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            other => other,
+        }
     }
 
     /// The camelCase name of a snake_case key, or a problem.
@@ -637,6 +758,60 @@ impl<'a> EntryParser<'a> {
             self.problem(line, Some(camel_to_snake(&error.field)), error.message);
         }
     }
+}
+
+/// For each `[[table]]` entry, the line of every key below its top level, by snake_case path
+/// (`match.methods`, `policy.claims[0].op`), from toml's spanned document (the serde
+/// deserializer gives spans one level deep only). Empty when the text does not parse (the
+/// deserializer then reports the syntax error).
+fn nested_key_lines(text: &str, table: &str) -> Vec<HashMap<String, usize>> {
+    fn walk(
+        text: &str,
+        value: &toml::de::DeValue<'_>,
+        path: &str,
+        lines: &mut HashMap<String, usize>,
+    ) {
+        match value {
+            toml::de::DeValue::Table(members) => {
+                for (key, member) in members {
+                    let at = format!("{path}.{}", key.get_ref());
+                    lines.insert(at.clone(), line_of(text, key.span().start));
+                    walk(text, member.get_ref(), &at, lines);
+                }
+            }
+            toml::de::DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("{path}[{i}]");
+                    lines.insert(at.clone(), line_of(text, item.span().start));
+                    walk(text, item.get_ref(), &at, lines);
+                }
+            }
+            _ => {}
+        }
+    }
+    let Ok(document) = toml::de::DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let entries = document
+        .get_ref()
+        .iter()
+        .find(|(key, _)| key.get_ref() == table)
+        .map(|(_, value)| value.get_ref());
+    let Some(toml::de::DeValue::Array(entries)) = entries else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            let mut lines = HashMap::new();
+            if let toml::de::DeValue::Table(members) = entry.get_ref() {
+                for (key, member) in members {
+                    walk(text, member.get_ref(), key.get_ref(), &mut lines);
+                }
+            }
+            lines
+        })
+        .collect()
 }
 
 /// Removes the value at a `serde_path_to_error` path (`clockSkewS`, `permissions.routes`,
@@ -805,6 +980,11 @@ pub async fn apply(state: &AppState, config: &DeclaredConfig) -> Result<ApplyRep
         .list_roles(state.org, RoleKind::Api)
         .await
         .map_err(read_error)?;
+    let stored_routes = state
+        .store
+        .list_routes(state.org)
+        .await
+        .map_err(read_error)?;
 
     // Plan.
     let mut by_name: HashMap<&str, &ServerRecord> = stored_servers
@@ -850,10 +1030,26 @@ pub async fn apply(state: &AppState, config: &DeclaredConfig) -> Result<ApplyRep
             stored => role_writes.push((declared, stored.cloned())),
         }
     }
-    if !by_name.is_empty() || !roles_by_name.is_empty() {
+    let mut routes_by_name: HashMap<&str, &RouteRecord> = stored_routes
+        .iter()
+        .map(|r| (r.definition.name.as_str(), r))
+        .collect();
+    let mut route_writes = Vec::new();
+    for declared in &config.routes {
+        match routes_by_name.remove(declared.definition.name.as_str()) {
+            Some(stored) if stored.definition == declared.definition => {
+                report
+                    .unchanged
+                    .push(Resource::route(&declared.definition.name));
+            }
+            stored => route_writes.push((declared, stored.cloned())),
+        }
+    }
+    if !by_name.is_empty() || !roles_by_name.is_empty() || !routes_by_name.is_empty() {
         tracing::info!(
             authorization_servers = by_name.len(),
             api_roles = roles_by_name.len(),
+            routes = routes_by_name.len(),
             "config: entries in the store but not in the file are left unchanged"
         );
     }
@@ -918,6 +1114,22 @@ pub async fn apply(state: &AppState, config: &DeclaredConfig) -> Result<ApplyRep
     for (declared, current) in role_writes {
         let resource = Resource::role(&declared.role.name);
         match write_role(state, &actor, &declared.role, current).await {
+            Ok(Written::Created) => report.created.push(resource),
+            Ok(Written::Updated) => report.updated.push(resource),
+            Ok(Written::Unchanged) => report.unchanged.push(resource),
+            Err(error) => {
+                return Err(ApplyError::Store {
+                    file: config.file.clone(),
+                    resource: Some(resource),
+                    error,
+                    report,
+                });
+            }
+        }
+    }
+    for (declared, current) in route_writes {
+        let resource = Resource::route(&declared.definition.name);
+        match write_route(state, &actor, &declared.definition, current).await {
             Ok(Written::Created) => report.created.push(resource),
             Ok(Written::Updated) => report.updated.push(resource),
             Ok(Written::Unchanged) => report.unchanged.push(resource),
@@ -1172,6 +1384,51 @@ async fn write_role(
                     .await?
                     .into_iter()
                     .find(|r| r.name == role.name);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Creates or updates one route, re-deciding after a concurrent writer as for servers.
+async fn write_route(
+    state: &AppState,
+    actor: &Actor,
+    definition: &RouteDefinition,
+    mut current: Option<RouteRecord>,
+) -> Result<Written, StoreError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = match &current {
+            None => state
+                .store
+                .create_route(state.org, definition, actor)
+                .await
+                .map(|_| Written::Created),
+            Some(stored) if stored.definition == *definition => {
+                return Ok(Written::Unchanged);
+            }
+            Some(stored) => state
+                .store
+                .update_route(
+                    state.org,
+                    &stored.id,
+                    Some(stored.version),
+                    definition,
+                    actor,
+                )
+                .await
+                .map(|_| Written::Updated),
+        };
+        match result {
+            Err(error) if is_race(&error) && attempt < WRITE_ATTEMPTS => {
+                current = state
+                    .store
+                    .list_routes(state.org)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.definition.name == definition.name);
             }
             other => return other,
         }

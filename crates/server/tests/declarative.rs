@@ -345,6 +345,55 @@ audit_log = "full""#,
 permissions = { routes = "full" }"#,
         &[("name", "missing field `name`")],
     ),
+    (
+        r#"[[routes]]
+name = "no-path"
+upstream = "ftp://orders.internal"
+[routes.match]
+pathPrefix = "/orders"
+methods = ["get"]"#,
+        &[
+            ("match.pathPrefix", "did you mean `path_prefix`?"),
+            ("match", "give a pathPrefix or an exactPath"),
+            ("match.methods", "upper-case HTTP methods"),
+            ("upstream", "absolute http(s) URL"),
+        ],
+    ),
+    (
+        r#"[[routes]]
+name = "policy"
+match = { exact_path = "/p" }
+[routes.policy]
+credentials = ["none", "oauth"]
+keep_authorisation = true
+[[routes.policy.claims]]
+path = "roles"
+op = "one_of"
+value = "admin"
+[routes.policy.forward_claims]
+"X Bad" = "sub""#,
+        &[
+            (
+                "policy.keep_authorisation",
+                "unknown key `keep_authorisation`",
+            ),
+            ("policy.credentials", "cannot be combined"),
+            ("policy.claims[0]", "`one_of` needs an array value"),
+            ("policy.forward_claims", "header names are letters"),
+        ],
+    ),
+    (
+        r#"[[routes]]
+name = "ops"
+match = { path_prefix = "/ops" }
+policy = { claims = [{ path = "tenant", op = "regex", value = "a.*" }] }"#,
+        &[("policy.claims[0].op", "unknown variant `regex`")],
+    ),
+    (
+        r#"[[routes]]
+name = "unmatched""#,
+        &[("match", "missing field `match`")],
+    ),
 ];
 
 #[tokio::test]
@@ -406,22 +455,385 @@ async fn an_invalid_file_applies_nothing_and_reports_every_problem() {
         assert_eq!(servers["items"], json!([]), "nothing applied");
         let (_, roles) = admin.get("/api/v1/apiRoles").await;
         assert_eq!(roles["items"], json!([]));
+        let (_, routes) = admin.get("/api/v1/routes").await;
+        assert_eq!(routes["items"], json!([]));
         assert!(config_audit(&admin).await.is_empty());
     }
 }
 
+const ISSUER: &str = "https://login.example.com";
+
+/// A server and two routes; `scope` is what the `orders` route requires.
+fn routes_text(idp: &IdpServer, scope: &str) -> String {
+    format!(
+        r#"
+[[authorization_servers]]
+name = "idp"
+jwks_uri = "{jwks}"
+issuer = "{ISSUER}"
+audiences = ["orders-api"]
+
+[[routes]]
+name = "orders"
+[routes.match]
+path_prefix = "/orders"
+methods = ["GET"]
+[routes.policy]
+servers = ["idp"]
+[routes.policy.scopes]
+all_of = ["{scope}"]
+[[routes.policy.claims]]
+path = "tenant"
+op = "equals"
+value = "acme"
+[routes.policy.forward_claims]
+X-Auth-Subject = "sub"
+X-Tenant = "tenant"
+
+[[routes]]
+name = "health"
+match = {{ exact_path = "/health" }}
+policy = {{ credentials = ["none"] }}
+"#,
+        jwks = idp.url("/keys"),
+    )
+}
+
+fn orders_token(key: &TestKey, scope: &str, tenant: &str) -> String {
+    key.sign(
+        &json!({"iss": ISSUER, "aud": "orders-api", "sub": "svc-ci", "client_id": "ci",
+                     "scope": scope, "tenant": tenant, "iat": now(), "exp": now() + 300}),
+    )
+}
+
+/// Asks `/authz` (nginx `auth_request` convention) about `method uri`.
+async fn authz(
+    server: &TestServer,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{}/authz", server.base))
+        .header("x-original-method", method)
+        .header("x-original-uri", uri);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// A file applied to a running node reaches it through the configuration version (at most
+/// `config_poll` later): waits until `/authz` gives `want` for the request.
+async fn wait_for_decision(
+    server: &TestServer,
+    uri: &str,
+    token: Option<&str>,
+    want: StatusCode,
+) -> reqwest::Response {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let response = authz(server, "GET", uri, token).await;
+        if response.status() == want {
+            return response;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/authz for {uri} still answers {} instead of {want}",
+            response.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn route_named(admin: &support::Client, name: &str) -> Value {
+    let (_, list) = admin.get("/api/v1/routes").await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no route {name} in {list}"))
+}
+
+#[tokio::test]
+async fn declared_routes_take_effect_on_authz_decisions() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let admin = server.admin().await;
+        let (idp, key) = idp_and_key().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(&dir, &routes_text(&idp, "orders:read"));
+        // Before: no route matches, so even a good token is denied.
+        let good = orders_token(&key, "orders:read", "acme");
+        assert_eq!(
+            authz(&server, "GET", "/orders/1", Some(&good))
+                .await
+                .status(),
+            StatusCode::FORBIDDEN
+        );
+
+        let report = declarative::apply_file(&server.state(), &path)
+            .await
+            .unwrap();
+        assert_eq!(
+            names(&report.created),
+            [
+                "authorization server `idp`",
+                "route `orders`",
+                "route `health`"
+            ],
+            "{backend}"
+        );
+
+        let response = wait_for_decision(&server, "/orders/1", Some(&good), StatusCode::OK).await;
+        assert_eq!(response.headers()["x-auth-subject"], "svc-ci");
+        assert_eq!(response.headers()["x-tenant"], "acme");
+        assert!(
+            response.headers().get("x-auth-issuer").is_none(),
+            "the declared forward_claims replace the defaults"
+        );
+        let weak = orders_token(&key, "profile", "acme");
+        let denied = authz(&server, "GET", "/orders/1", Some(&weak)).await;
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN, "{backend}");
+        assert!(
+            denied.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("scope=\"orders:read\"")
+        );
+        let other_tenant = orders_token(&key, "orders:read", "globex");
+        assert_eq!(
+            authz(&server, "GET", "/orders/1", Some(&other_tenant))
+                .await
+                .status(),
+            StatusCode::FORBIDDEN,
+            "claim rule"
+        );
+        assert_eq!(
+            authz(&server, "DELETE", "/orders/1", Some(&good))
+                .await
+                .status(),
+            StatusCode::FORBIDDEN,
+            "no route for DELETE"
+        );
+        assert_eq!(
+            authz(&server, "GET", "/health", None).await.status(),
+            StatusCode::OK,
+            "public route"
+        );
+
+        let orders = route_named(&admin, "orders").await;
+        assert_eq!(
+            orders["policy"]["forwardClaims"],
+            json!({"X-Auth-Subject": "sub", "X-Tenant": "tenant"}),
+            "header names keep their case"
+        );
+        assert_eq!(
+            orders["match"],
+            json!({"host": null, "pathPrefix": "/orders", "exactPath": null, "methods": ["GET"]})
+        );
+        let audit = config_audit(&admin).await;
+        let routes: Vec<(&str, &str, &str)> = audit
+            .iter()
+            .filter(|e| e["category"] == "routes")
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap(),
+                    e["resource"].as_str().unwrap(),
+                    e["interface"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("create", "health", "Config"),
+                ("create", "orders", "Config")
+            ],
+            "{backend}: {audit:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn applying_the_same_routes_twice_changes_nothing() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let admin = server.admin().await;
+        let idp = idp_with_keys().await;
+        let (status, manual) = admin
+            .post(
+                "/api/v1/routes",
+                json!({"name": "manual", "match": {"pathPrefix": "/manual"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{manual}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(&dir, &routes_text(&idp, "orders:read"));
+        let state = server.state();
+        declarative::apply_file(&state, &path).await.unwrap();
+        let audit_before = config_audit(&admin).await.len();
+        let orders_before = route_named(&admin, "orders").await;
+
+        let again = declarative::apply_file(&state, &path).await.unwrap();
+        assert!(
+            again.created.is_empty() && again.updated.is_empty(),
+            "{backend}: {again:?}"
+        );
+        assert_eq!(
+            names(&again.unchanged),
+            [
+                "authorization server `idp`",
+                "route `orders`",
+                "route `health`"
+            ]
+        );
+        assert_eq!(config_audit(&admin).await.len(), audit_before);
+        assert_eq!(route_named(&admin, "orders").await, orders_before);
+        assert_eq!(
+            route_named(&admin, "manual").await["version"],
+            1,
+            "undeclared routes are left alone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn changing_a_route_updates_only_that_route_with_before_and_after() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let admin = server.admin().await;
+        let (idp, key) = idp_and_key().await;
+        let dir = tempfile::tempdir().unwrap();
+        let state = server.state();
+        declarative::apply_file(&state, &write_file(&dir, &routes_text(&idp, "orders:read")))
+            .await
+            .unwrap();
+        let health_before = route_named(&admin, "health").await;
+        let audit_before = config_audit(&admin).await.len();
+        let reader = orders_token(&key, "orders:read", "acme");
+        wait_for_decision(&server, "/orders/1", Some(&reader), StatusCode::OK).await;
+
+        let report = declarative::apply_file(
+            &state,
+            &write_file(&dir, &routes_text(&idp, "orders:admin")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(names(&report.updated), ["route `orders`"], "{backend}");
+        assert!(report.created.is_empty());
+        assert_eq!(
+            names(&report.unchanged),
+            ["authorization server `idp`", "route `health`"]
+        );
+
+        let orders = route_named(&admin, "orders").await;
+        assert_eq!(orders["version"], 2);
+        assert_eq!(orders["policy"]["scopes"]["allOf"], json!(["orders:admin"]));
+        assert_eq!(route_named(&admin, "health").await, health_before);
+        let audit = config_audit(&admin).await;
+        assert_eq!(audit.len(), audit_before + 1, "exactly one new entry");
+        let entry = &audit[0];
+        assert_eq!(
+            (
+                entry["action"].as_str(),
+                entry["category"].as_str(),
+                entry["resource"].as_str(),
+                entry["actor"].as_str(),
+                entry["interface"].as_str()
+            ),
+            (
+                Some("update"),
+                Some("routes"),
+                Some("orders"),
+                Some("config"),
+                Some("Config")
+            )
+        );
+        assert_eq!(
+            entry["before"]["policy"]["scopes"]["allOf"],
+            json!(["orders:read"])
+        );
+        assert_eq!(
+            entry["after"]["policy"]["scopes"]["allOf"],
+            json!(["orders:admin"])
+        );
+
+        // The running node follows: the old scope is no longer enough.
+        wait_for_decision(&server, "/orders/1", Some(&reader), StatusCode::FORBIDDEN).await;
+        let admin_token = orders_token(&key, "orders:admin", "acme");
+        assert_eq!(
+            authz(&server, "GET", "/orders/1", Some(&admin_token))
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+}
+
+/// Problems inside `[routes.match]` or `[[routes.policy.claims]]` name the line of the key
+/// itself, not only the entry's.
 #[test]
-fn routes_are_refused_with_the_file_and_line() {
-    let text = "[[api_roles]]\nname = \"automation\"\n\n[[routes]]\nname = \"orders\"\n";
+fn route_problems_name_the_entry_field_and_line() {
+    let text = r#"[[api_roles]]
+name = "automation"
+
+[[routes]]
+name = "orders"
+upstream = "orders.internal"
+[routes.match]
+path_prefix = "/orders"
+methods = ["get"]
+[[routes.policy.claims]]
+path = "tenant"
+op = "equals"
+value = "acme"
+[[routes.policy.claims]]
+path = "roles"
+op = "regex"
+"#;
     let problems =
         declarative::parse("gitops/portcullis.toml", text, UrlRules::default()).unwrap_err();
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    for (i, start) in [
+        "gitops/portcullis.toml:6: routes #1 \"orders\": upstream: ",
+        "gitops/portcullis.toml:9: routes #1 \"orders\": match.methods: ",
+        "gitops/portcullis.toml:16: routes #1 \"orders\": policy.claims[1].op: unknown variant `regex`",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert!(shown[i].starts_with(start), "{start}\nnot first in {shown:?}");
+    }
+}
+
+#[test]
+fn route_names_declared_twice_are_refused_but_may_repeat_a_server_name() {
+    let text = "[[authorization_servers]]\nname = \"a\"\njwks_uri = \"https://idp.example.com/keys\"\n\n\
+                [[routes]]\nname = \"a\"\nmatch = { exact_path = \"/a\" }\n\n\
+                [[routes]]\nname = \"a\"\nmatch = { exact_path = \"/b\" }\n";
+    let problems = declarative::parse("c.toml", text, UrlRules::default()).unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:?}");
-    let shown = problems[0].to_string();
+    assert_eq!(problems[0].line, Some(9));
     assert!(
-        shown.starts_with("gitops/portcullis.toml:4: [[routes]]: "),
-        "{shown}"
+        problems[0].message.contains("[[routes]] (first at line 5)"),
+        "{problems:?}"
     );
-    assert!(shown.contains("not implemented"), "{shown}");
+}
+
+/// As in the API, a route's `policy.servers` are names that are not checked against the
+/// servers (an unknown name accepts no token).
+#[test]
+fn route_server_names_are_not_checked_as_in_the_api() {
+    let text = "[[routes]]\nname = \"a\"\nmatch = { exact_path = \"/a\" }\npolicy = { servers = [\"nowhere\"] }\n";
+    let config = declarative::parse("c.toml", text, UrlRules::default()).unwrap();
+    assert_eq!(config.routes[0].definition.policy.servers, ["nowhere"]);
 }
 
 #[test]
@@ -576,6 +988,24 @@ fn the_example_file_is_valid() {
     assert_eq!(servers, ["okta-prod", "entra", "keycloak-staging"]);
     let roles: Vec<&str> = config.roles.iter().map(|r| r.role.name.as_str()).collect();
     assert_eq!(roles, ["automation", "auditor"]);
+    let routes: Vec<&str> = config
+        .routes
+        .iter()
+        .map(|r| r.definition.name.as_str())
+        .collect();
+    assert_eq!(routes, ["orders", "health"]);
+    let orders = serde_json::to_value(&config.routes[0].definition).unwrap();
+    assert_eq!(
+        orders["match"],
+        json!({"host": "api.example.com", "pathPrefix": "/orders", "exactPath": null,
+               "methods": ["GET", "POST"]})
+    );
+    assert_eq!(orders["policy"]["scopes"]["allOf"], json!(["orders:read"]));
+    assert_eq!(orders["policy"]["claims"][1]["path"], "realm_access.roles");
+    assert_eq!(
+        orders["policy"]["forwardClaims"]["X-Tenant"], "tenant",
+        "header names keep their case"
+    );
     let okta = &config.servers[0].definition;
     assert_eq!(okta.scope_claims, ["scp"], "preset defaults apply");
     assert!(
