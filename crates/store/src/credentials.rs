@@ -415,13 +415,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
         let mut tx = self.begin_write().await?;
-        // Take the org row first: concurrent creations queue here instead of all counting the
-        // same number and passing the limit together (a no-op write locks the row on PostgreSQL
-        // and makes this the writing transaction on SQLite).
-        sqlx::query("UPDATE orgs SET created_at = created_at WHERE id = $1")
-            .bind(org)
-            .execute(&mut *tx)
-            .await?;
+        crate::lock_org(&mut tx, org).await?;
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM sandbox_tokens WHERE org_id = $1")
                 .bind(org)

@@ -145,6 +145,20 @@ fn is_outage(code: Option<&str>, message: &str) -> bool {
     })
 }
 
+/// Takes the org row for the rest of `tx`: transactions that check a per-org limit queue here
+/// instead of all counting the same number and passing the limit together (a no-op write locks
+/// the row on PostgreSQL; SQLite write transactions are already exclusive).
+pub(crate) async fn lock_org(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE orgs SET created_at = created_at WHERE id = $1")
+        .bind(org)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// SQLITE_BUSY and its extended codes (RECOVERY, SNAPSHOT, TIMEOUT).
 fn is_sqlite_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
     db.code()

@@ -139,6 +139,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
         let mut tx = self.begin_write().await?;
+        crate::lock_org(&mut tx, org).await?;
         let (count,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM roles WHERE org_id = $1 AND kind = $2 AND builtin = 0",
         )

@@ -133,6 +133,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
         let mut tx = self.begin_write().await?;
+        crate::lock_org(&mut tx, org).await?;
         let limits: (i64, i64) = sqlx::query_as(
             "SELECT max_authorization_servers, max_enabled_authorization_servers FROM orgs WHERE id = $1",
         )
@@ -230,6 +231,7 @@ impl Store {
             }));
         }
         if definition.enabled && !current.definition.enabled {
+            crate::lock_org(&mut tx, org).await?;
             let (max_enabled,): (i64,) =
                 sqlx::query_as("SELECT max_enabled_authorization_servers FROM orgs WHERE id = $1")
                     .bind(org)

@@ -422,3 +422,31 @@ async fn concurrent_creations_cannot_pass_the_sandbox_limit_together() {
         );
     }
 }
+
+#[tokio::test]
+async fn concurrent_creations_cannot_pass_the_role_limit_together() {
+    for (backend, store, _dir) in stores().await {
+        let org = store.ensure_org(Some(306)).await.unwrap().id;
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let input = portcullis_policy::permissions::RoleInput {
+                    name: format!("r{i}"),
+                    permissions: Default::default(),
+                };
+                store
+                    .create_role(org, RoleKind::Api, &input, 3, &actor("alice"))
+                    .await
+            }));
+        }
+        for task in tasks {
+            let _ = task.await.unwrap();
+        }
+        assert_eq!(
+            store.list_roles(org, RoleKind::Api).await.unwrap().len(),
+            3,
+            "{backend}: creations must queue on the org row, not pass the limit together"
+        );
+    }
+}
