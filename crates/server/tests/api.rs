@@ -334,6 +334,29 @@ async fn warnings_and_org_limits() {
             .unwrap()
             .contains("any resource")
     );
+    let mut unverified = server_body(&idp, "unverified-tls");
+    unverified["verifyTls"] = json!(false);
+    let (status, created) = admin.post("/api/v1/authorizationServers", unverified).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["warnings"].as_array().unwrap().len(),
+        1,
+        "{created}"
+    );
+    assert!(
+        created["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("not verified"),
+        "{created}"
+    );
+    let (status, _) = admin
+        .delete(&format!(
+            "/api/v1/authorizationServers/{}",
+            created["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     server.store.set_org_limits(server.org, 2, 1).await.unwrap();
     let (status, refused) = admin

@@ -25,6 +25,9 @@ use crate::time::rfc3339;
 
 /// Warning attached to servers that check neither audience nor client id.
 pub const ANY_AUDIENCE_WARNING: &str = "this server has no audiences and no client ids: it accepts tokens its issuer mints for any resource (token substitution, RFC 8725 section 3.9)";
+/// Shown with servers whose JWKS host certificate is not checked ("JWKS Server Certificate
+/// Validation" off): anyone able to intercept that connection can substitute the keys.
+pub const TLS_UNVERIFIED_WARNING: &str = "the JWKS and metadata hosts' TLS certificates are not verified (verifyTls is false): whoever can intercept those connections can substitute the keys; prefer a caBundlePem";
 
 /// A server as the API shows it: the definition with every default resolved, plus its id,
 /// version, times (RFC 3339, UTC), key status and warnings.
@@ -120,11 +123,13 @@ pub struct RefreshResult {
 pub fn view(record: ServerRecord) -> ServerView {
     let now = portcullis_store::now_ms();
     let source = keys_source(&record, now);
-    let warnings = if record.definition.accepts_any_audience() {
-        vec![ANY_AUDIENCE_WARNING]
-    } else {
-        Vec::new()
-    };
+    let mut warnings = Vec::new();
+    if record.definition.accepts_any_audience() {
+        warnings.push(ANY_AUDIENCE_WARNING);
+    }
+    if !record.definition.verify_tls {
+        warnings.push(TLS_UNVERIFIED_WARNING);
+    }
     ServerView {
         status: StatusView {
             last_successful_fetch_at: record.status.last_successful_fetch_at.map(rfc3339),

@@ -219,6 +219,8 @@ struct ServerRow {
     preset: &'static str,
     key_ids: String,
     warning: Option<&'static str>,
+    /// Certificate checks of the key hosts are off.
+    tls_unverified: bool,
 }
 
 /// A time shown relative and absolute, with a sort key.
@@ -271,7 +273,11 @@ fn server_row(record: ServerRecord, now: i64) -> ServerRow {
         metadata_url: definition.metadata_url.unwrap_or_default(),
         preset: definition.preset.name(),
         key_ids: status.key_ids.join(", "),
-        warning: view.warnings.first().copied(),
+        warning: view
+            .warnings
+            .contains(&servers::ANY_AUDIENCE_WARNING)
+            .then_some(servers::ANY_AUDIENCE_WARNING),
+        tls_unverified: view.warnings.contains(&servers::TLS_UNVERIFIED_WARNING),
     }
 }
 
