@@ -288,11 +288,9 @@ impl RoutePolicy {
     /// The identity headers sent upstream for a verified token: one `(header, value)` per
     /// forwarded claim that is present (`$client_id`, `$scopes` and `$server` name the verified
     /// results; anything else is a claim path). Header validity is the HTTP layer's check.
-    pub fn identity_headers(
-        &self,
-        verified: &VerifiedToken,
-        claims: &Map<String, Value>,
-    ) -> Vec<(&str, String)> {
+    /// `sub` and `iss` come from the verified fields, so the default headers never need the
+    /// payload parsed into a map (a per-request cost when the token cache is off).
+    pub fn identity_headers(&self, verified: &VerifiedToken) -> Vec<(&str, String)> {
         self.forward_claims
             .iter()
             .filter_map(|(header, claim)| {
@@ -300,7 +298,9 @@ impl RoutePolicy {
                     "$client_id" => verified.client_id.clone(),
                     "$scopes" => Some(verified.scopes.join(" ")),
                     "$server" => Some(verified.server_name.to_string()),
-                    path => claim_at(claims, path).and_then(header_text),
+                    "sub" if verified.subject.is_some() => verified.subject.clone(),
+                    "iss" if verified.issuer.is_some() => verified.issuer.clone(),
+                    path => claim_at(verified.claims(), path).and_then(header_text),
                 }?;
                 Some((header.as_str(), value))
             })

@@ -333,7 +333,7 @@ fn route(
                                 });
                                 allow(report);
                                 identity_headers = policy
-                                    .identity_headers(verified, claims)
+                                    .identity_headers(verified)
                                     .into_iter()
                                     .map(|(header, value)| (header.to_owned(), value))
                                     .collect();
