@@ -1,6 +1,7 @@
 //! `portcullis`: the one binary. It only parses the command line and wires the crates below;
 //! every decision is made in `portcullis-policy`, every key parsed in `portcullis-jose`.
 
+mod admin;
 mod jwks_source;
 mod serve;
 mod token;
@@ -21,6 +22,9 @@ struct Cli {
 enum Command {
     /// Run the server: cloud service API, key checks and (as they land) forward auth and portal.
     Serve(serve::ServeArgs),
+    /// Manage admins directly in the store (no running server needed).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Work with tokens offline: verify against a JWKS, or decode and explain.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -41,6 +45,13 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Token(command) => token::run(command),
+        Command::Admin(command) => match admin::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve(args) => match serve::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
