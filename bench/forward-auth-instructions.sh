@@ -17,7 +17,8 @@ for tool in valgrind callgrind_control python3 curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 2; }
 done
 
-cargo build --release --locked -q -p portcullis -p portcullis-testkit --example mint
+cargo build --release --locked -q -p portcullis --bin portcullis
+cargo build --release --locked -q -p portcullis-testkit --example mint
 work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP"; rm -rf "$work"; }

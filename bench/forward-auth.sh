@@ -29,7 +29,8 @@ for tool in wrk taskset python3 curl; do
     command -v "$tool" >/dev/null || { echo "bench/forward-auth.sh needs $tool" >&2; exit 2; }
 done
 
-cargo build --release --locked -q -p portcullis -p portcullis-testkit --example mint
+cargo build --release --locked -q -p portcullis --bin portcullis
+cargo build --release --locked -q -p portcullis-testkit --example mint
 work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
