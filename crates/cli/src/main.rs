@@ -4,6 +4,7 @@
 mod admin;
 mod jwks_source;
 mod serve;
+mod servers;
 mod token;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     /// Manage admins directly in the store (no running server needed).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// The authorization servers of a running node, through its API.
+    Servers(servers::ServersArgs),
     /// Work with tokens offline: verify against a JWKS, or decode and explain.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Token(command) => token::run(command),
+        Command::Servers(args) => servers::run(args),
         Command::Admin(command) => match admin::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
