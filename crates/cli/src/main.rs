@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: cloud service API, key checks and (as they land) forward auth and portal.
+    /// Run the server: cloud service API, forward auth, reverse proxy, sandbox API and portal.
     Serve(serve::ServeArgs),
     /// Manage admins directly in the store (no running server needed).
     #[command(subcommand)]

@@ -199,6 +199,20 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
+    /// Files one entry's write under what it did, or hands back the store's error.
+    fn record(
+        &mut self,
+        resource: Resource,
+        written: Result<Written, StoreError>,
+    ) -> Result<(), StoreError> {
+        match written? {
+            Written::Created => self.created.push(resource),
+            Written::Updated => self.updated.push(resource),
+            Written::Unchanged => self.unchanged.push(resource),
+        }
+        Ok(())
+    }
+
     /// Whether anything was written.
     pub fn changed_anything(&self) -> bool {
         !self.created.is_empty() || !self.updated.is_empty()
@@ -1097,50 +1111,38 @@ pub async fn apply(state: &AppState, config: &DeclaredConfig) -> Result<ApplyRep
                 "{resource}: the key check failed ({error}); saved anyway with the error recorded, tokens from it are rejected until its keys can be fetched"
             ));
         }
-        match write_server(state, &actor, definition, write.current, &check.outcome).await {
-            Ok(Written::Created) => report.created.push(resource),
-            Ok(Written::Updated) => report.updated.push(resource),
-            Ok(Written::Unchanged) => report.unchanged.push(resource),
-            Err(error) => {
-                return Err(ApplyError::Store {
-                    file: config.file.clone(),
-                    resource: Some(resource),
-                    error,
-                    report,
-                });
-            }
+        let written = write_server(state, &actor, definition, write.current, &check.outcome).await;
+        if let Err(error) = report.record(resource.clone(), written) {
+            return Err(ApplyError::Store {
+                file: config.file.clone(),
+                resource: Some(resource),
+                error,
+                report,
+            });
         }
     }
     for (declared, current) in role_writes {
         let resource = Resource::role(&declared.role.name);
-        match write_role(state, &actor, &declared.role, current).await {
-            Ok(Written::Created) => report.created.push(resource),
-            Ok(Written::Updated) => report.updated.push(resource),
-            Ok(Written::Unchanged) => report.unchanged.push(resource),
-            Err(error) => {
-                return Err(ApplyError::Store {
-                    file: config.file.clone(),
-                    resource: Some(resource),
-                    error,
-                    report,
-                });
-            }
+        let written = write_role(state, &actor, &declared.role, current).await;
+        if let Err(error) = report.record(resource.clone(), written) {
+            return Err(ApplyError::Store {
+                file: config.file.clone(),
+                resource: Some(resource),
+                error,
+                report,
+            });
         }
     }
     for (declared, current) in route_writes {
         let resource = Resource::route(&declared.definition.name);
-        match write_route(state, &actor, &declared.definition, current).await {
-            Ok(Written::Created) => report.created.push(resource),
-            Ok(Written::Updated) => report.updated.push(resource),
-            Ok(Written::Unchanged) => report.unchanged.push(resource),
-            Err(error) => {
-                return Err(ApplyError::Store {
-                    file: config.file.clone(),
-                    resource: Some(resource),
-                    error,
-                    report,
-                });
-            }
+        let written = write_route(state, &actor, &declared.definition, current).await;
+        if let Err(error) = report.record(resource.clone(), written) {
+            return Err(ApplyError::Store {
+                file: config.file.clone(),
+                resource: Some(resource),
+                error,
+                report,
+            });
         }
     }
     Ok(report)
