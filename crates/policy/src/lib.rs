@@ -11,6 +11,9 @@
 //! - [`cache`]: the verified-token cache.
 //! - [`credentials`]: the rules of the Cloud Service API Key, the legacy session login and sandbox
 //!   tokens; [`sandbox`]: the side-effect-free evaluation behind the sandbox API.
+//! - [`target`]: the canonical request target and host that route matching, `/authz`, the
+//!   reverse proxy and the sandbox decide on (ambiguous targets are refused, never fixed);
+//!   [`routes`] matches on it.
 //! - [`ca_bundle`]: the rules for an authorization server's extra CA certificates (PEM), shared
 //!   by the field check and the outbound fetcher.
 //!
@@ -33,6 +36,7 @@ pub mod sandbox;
 pub mod sanitize;
 pub mod scopes;
 pub mod snapshot;
+pub mod target;
 pub mod trace;
 pub mod validator;
 

@@ -1,8 +1,28 @@
 //! Routes and their policies (DESIGN.md §1.3): which upstream requests need which credentials,
 //! scopes and claims, and which identity headers go upstream. Matching picks the most specific
-//! route; no match is a deny. Pure: the HTTP layer passes method, host, path and the verified
-//! token's scopes and claims.
+//! route; no match is a deny. Pure: the HTTP layer passes the method, the canonical host and the
+//! canonical request target ([`crate::target`]) and the verified token's scopes and claims.
+//!
+//! Matching rules (what a route's path is compared with):
+//! - **Canonical to canonical.** Requests are matched on their [`RequestTarget`] only, never on
+//!   raw text, and route paths must be written in canonical form ([`canonicalize_path`]), so what
+//!   the admin writes is what is compared. The query never takes part.
+//! - **Decoded comparison.** Both sides are compared fully percent-decoded (once): `/a%21` and
+//!   `/a!` are one path to the frameworks behind the gateway, so they are one path to the routes.
+//!   (A canonical path never holds `%2F` or `%5C`, so decoding cannot create a separator.)
+//! - **`;` parameters never hide a prefix.** Tomcat, Jetty and Spring read `/orders;x/1` as
+//!   `/orders/1`; when the path holds `;` (or `%3B`), each segment is compared on its text
+//!   before the first `;`. The upstream still receives the canonical path unchanged. Route paths
+//!   cannot hold `;`.
+//! - **Segment boundaries.** A prefix matches itself and what follows a `/` after it
+//!   (`/orders` matches `/orders` and `/orders/1`, never `/ordersx`).
+//! - **Case.** Case-sensitive unless the route says `caseInsensitive` (ASCII case only), for
+//!   upstreams that fold case.
+//! - **Host.** Compared canonical to canonical ([`canonical_host`]: lower case, port and one
+//!   trailing dot removed, IPv6 in RFC 5952 form); a route with a host never matches a request
+//!   without one.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use regex::Regex;
@@ -10,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::{FieldError, check_name};
+use crate::target::{Host, RequestTarget, canonical_host, canonicalize_path};
 use crate::validator::VerifiedToken;
 
 /// Longest regex accepted in a `matches` rule, and its compiled-size bound.
@@ -21,18 +42,24 @@ const MAX_REGEX_SIZE: usize = 64 * 1024;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteMatch {
-    /// Exact host (case-insensitive, port ignored); none = any host.
+    /// Exact host, compared in canonical form (case-insensitive, port and one trailing dot
+    /// ignored, IPv6 literals in brackets); none = any host.
     #[serde(default)]
     pub host: Option<String>,
-    /// Path prefix on a segment boundary (`/orders` matches `/orders` and `/orders/1`, not `/ordersx`).
+    /// Path prefix on a segment boundary (`/orders` matches `/orders` and `/orders/1`, not
+    /// `/ordersx`), in canonical form.
     #[serde(default)]
     pub path_prefix: Option<String>,
-    /// Exact path.
+    /// Exact path, in canonical form.
     #[serde(default)]
     pub exact_path: Option<String>,
     /// Methods (upper case); empty = any.
     #[serde(default)]
     pub methods: Vec<String>,
+    /// Compare the path ignoring ASCII case, for upstreams that fold case (`/Orders` is
+    /// `/orders` to them); default: case-sensitive.
+    #[serde(default)]
+    pub case_insensitive: bool,
 }
 
 /// Credentials a route accepts.
@@ -175,8 +202,14 @@ fn valid_header_name(name: &str) -> bool {
 }
 
 impl RouteDefinition {
-    /// Field-level problems.
+    /// Field-level problems. Route paths must be in canonical form ([`canonicalize_path`]).
     pub fn field_errors(&self) -> Vec<FieldError> {
+        self.check(true)
+    }
+
+    /// The field checks; `strict` also refuses a valid path that is not in canonical form (a
+    /// stored route written before the canonical rules compiles with its canonical form).
+    fn check(&self, strict: bool) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut fail =
             |field: &str, message: &str| errors.push(FieldError::new(field, message.to_owned()));
@@ -187,10 +220,17 @@ impl RouteDefinition {
         match (&m.path_prefix, &m.exact_path) {
             (Some(_), Some(_)) => fail("match", "give a pathPrefix or an exactPath, not both"),
             (None, None) => fail("match", "give a pathPrefix or an exactPath"),
-            (Some(p), None) | (None, Some(p)) if !p.starts_with('/') || p.contains(['?', '#']) => {
-                fail("match", "paths start with / and have no query or fragment")
-            }
-            _ => {}
+            (Some(p), None) | (None, Some(p)) => match canonicalize_path(p) {
+                Err(e) => fail("match", &format!("invalid path: {e}")),
+                Ok(canonical) if strict && canonical != *p => {
+                    fail("match", &format!("use the canonical form: {canonical}"))
+                }
+                Ok(canonical) if canonical.contains(';') || canonical.contains("%3B") => fail(
+                    "match",
+                    "a route path cannot hold ';' (parameters are ignored when matching)",
+                ),
+                Ok(_) => {}
+            },
         }
         if m.methods
             .iter()
@@ -201,11 +241,11 @@ impl RouteDefinition {
                 "use upper-case HTTP methods (GET, POST, ...)",
             );
         }
-        if m.host
-            .as_deref()
-            .is_some_and(|h| h.is_empty() || h.contains(['/', ' ']))
-        {
-            fail("match.host", "a host name without scheme or path");
+        if let Some(Err(e)) = m.host.as_deref().map(canonical_host) {
+            fail(
+                "match.host",
+                &format!("a host name without scheme or path: {e}"),
+            );
         }
         if let Some(upstream) = &self.upstream
             && !(upstream.starts_with("http://") || upstream.starts_with("https://"))
@@ -342,7 +382,7 @@ fn header_text(value: &Value) -> Option<String> {
     }
 }
 
-/// A route prepared for matching (regexes compiled once).
+/// A route prepared for matching (regexes compiled once, host and path in matching form).
 #[derive(Debug, Clone)]
 pub struct CompiledRoute {
     /// Stable id.
@@ -350,6 +390,13 @@ pub struct CompiledRoute {
     /// The definition.
     pub definition: RouteDefinition,
     patterns: Vec<Option<Regex>>,
+    /// The canonical host, when the route names one.
+    host: Option<Host>,
+    /// The path as compared: canonical, decoded ([`match_view`]); a prefix without its
+    /// trailing `/`.
+    path: Vec<u8>,
+    /// `exactPath` (else `pathPrefix`).
+    exact: bool,
 }
 
 /// Why a route denies a verified token.
@@ -386,9 +433,25 @@ impl std::fmt::Display for RouteDenial {
 impl CompiledRoute {
     /// Prepares a route; fails with field errors if it is invalid.
     pub fn new(id: &str, definition: RouteDefinition) -> Result<Self, Vec<FieldError>> {
-        let errors = definition.field_errors();
+        let errors = definition.check(false);
         if !errors.is_empty() {
             return Err(errors);
+        }
+        let m = &definition.matcher;
+        let host = m.host.as_deref().and_then(|h| canonical_host(h).ok());
+        let (exact, raw_path) = match (&m.exact_path, &m.path_prefix) {
+            (Some(p), _) => (true, p.as_str()),
+            (None, Some(p)) => (false, p.as_str()),
+            (None, None) => (false, "/"),
+        };
+        // Checked above: every path here canonicalises.
+        let canonical = canonicalize_path(raw_path)
+            .map_err(|e| vec![FieldError::new("match", format!("invalid path: {e}"))])?;
+        let mut path = match_view(&canonical).into_owned();
+        if !exact {
+            while path.last() == Some(&b'/') {
+                path.pop();
+            }
         }
         let patterns = definition
             .policy
@@ -403,53 +466,51 @@ impl CompiledRoute {
             id: id.to_owned(),
             definition,
             patterns,
+            host,
+            path,
+            exact,
         })
     }
 
-    /// How specific this route's match is (higher wins): exact path over prefix, longer prefix,
-    /// host, methods.
+    /// How specific this route's match is (higher wins): exact path over prefix, longer prefix
+    /// (decoded), host, methods.
     fn specificity(&self) -> (u8, usize, u8, u8) {
         let m = &self.definition.matcher;
-        let (exact, len) = match (&m.exact_path, &m.path_prefix) {
-            (Some(p), _) => (1, p.len()),
-            (None, Some(p)) => (0, p.len()),
-            (None, None) => (0, 0),
-        };
         (
-            exact,
-            len,
-            u8::from(m.host.is_some()),
+            u8::from(self.exact),
+            self.path.len(),
+            u8::from(self.host.is_some()),
             u8::from(!m.methods.is_empty()),
         )
     }
 
-    fn matches(&self, method: &str, host: Option<&str>, path: &str) -> bool {
+    /// Whether the route matches; `view` is the request's [`match_view`].
+    fn matches(&self, method: &str, host: Option<&Host>, view: &[u8]) -> bool {
         let m = &self.definition.matcher;
         if !m.methods.is_empty() && !m.methods.iter().any(|x| x == method) {
             return false;
         }
-        if let Some(want) = &m.host {
-            let got = host.map(|h| {
-                h.rsplit_once(':')
-                    .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-                    .map_or(h, |(h, _)| h)
-            });
-            if !got.is_some_and(|g| g.eq_ignore_ascii_case(want)) {
-                return false;
-            }
+        if let Some(want) = &self.host
+            && host != Some(want)
+        {
+            return false;
         }
-        match (&m.exact_path, &m.path_prefix) {
-            (Some(exact), _) => path == exact,
-            (None, Some(prefix)) => {
-                let prefix = prefix.trim_end_matches('/');
-                prefix.is_empty()
-                    || path == prefix
-                    || path
-                        .strip_prefix(prefix)
-                        .is_some_and(|rest| rest.starts_with('/'))
+        let same = |a: &[u8], b: &[u8]| {
+            if m.case_insensitive {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
             }
-            (None, None) => false,
+        };
+        let want = self.path.as_slice();
+        if self.exact {
+            return same(view, want);
         }
+        // Segment boundary: the prefix, then the end or a `/`.
+        want.is_empty()
+            || (view.len() >= want.len()
+                && same(&view[..want.len()], want)
+                && view.get(want.len()).is_none_or(|&b| b == b'/'))
     }
 
     /// Evaluates the policy for a verified token from server `server_name`.
@@ -521,10 +582,16 @@ impl RouteTable {
         Self { routes }
     }
 
-    /// The most specific route matching the request, if any (no match = deny).
-    pub fn route(&self, method: &str, host: Option<&str>, path: &str) -> Option<&CompiledRoute> {
-        let path = path.split(['?', '#']).next().unwrap_or(path);
-        self.routes.iter().find(|r| r.matches(method, host, path))
+    /// The most specific route matching the request, if any (no match = deny). The query never
+    /// takes part; see the module documentation for the path rules.
+    pub fn route(
+        &self,
+        method: &str,
+        host: Option<&Host>,
+        target: &RequestTarget,
+    ) -> Option<&CompiledRoute> {
+        let view = match_view(target.path());
+        self.routes.iter().find(|r| r.matches(method, host, &view))
     }
 
     /// Number of routes.
@@ -538,9 +605,54 @@ impl RouteTable {
     }
 }
 
+/// The text a canonical path is compared on: every escape decoded once (except `%2F` and `%5C`,
+/// which a canonical path never holds; kept as text should one appear), and each segment cut at
+/// its first `;` (raw or `%3B`), as lenient upstreams read it. Borrowed (no allocation) when the
+/// path holds neither `%` nor `;`, the common case.
+fn match_view(path: &str) -> Cow<'_, [u8]> {
+    let bytes = path.as_bytes();
+    if !bytes.iter().any(|&b| b == b'%' || b == b';') {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_parameters = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let mut b = bytes[i];
+        let mut width = 1;
+        if b == b'%'
+            && let Some(v) = bytes.get(i + 1..i + 3).and_then(decode_pair)
+            && v != b'/'
+            && v != b'\\'
+        {
+            b = v;
+            width = 3;
+        }
+        if b == b'/' && width == 1 {
+            in_parameters = false;
+            out.push(b);
+        } else if b == b';' {
+            in_parameters = true;
+        } else if !in_parameters {
+            out.push(b);
+        }
+        i += width;
+    }
+    Cow::Owned(out)
+}
+
+fn decode_pair(pair: &[u8]) -> Option<u8> {
+    let digit = |b: u8| char::from(b).to_digit(16);
+    match pair {
+        [hi, lo] => Some(u8::try_from(digit(*hi)? << 4 | digit(*lo)?).ok()?),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::canonicalize_target;
     use serde_json::json;
 
     fn route(id: &str, json: Value) -> CompiledRoute {
@@ -566,7 +678,12 @@ mod tests {
             json!({"name": "health", "match": {"exactPath": "/orders/health"}, "policy": {"credentials": ["none"]}}),
         );
         let table = RouteTable::new(vec![orders, admin, exact]);
-        let name = |m: &str, p: &str| table.route(m, None, p).map(|r| r.definition.name.clone());
+        let name = |m: &str, p: &str| {
+            let target = canonicalize_target(p.as_bytes()).unwrap();
+            table
+                .route(m, None, &target)
+                .map(|r| r.definition.name.clone())
+        };
         assert_eq!(name("GET", "/orders/1").as_deref(), Some("orders"));
         assert_eq!(name("GET", "/orders").as_deref(), Some("orders"));
         assert_eq!(
@@ -646,5 +763,184 @@ mod tests {
         let typo: Result<RouteDefinition, _> =
             serde_json::from_value(json!({"name": "x", "match": {"path_prefix": "/"}}));
         assert!(typo.is_err());
+    }
+
+    /// Builds a table from `(name, match)` rows.
+    fn table(rows: &[(&str, Value)]) -> RouteTable {
+        RouteTable::new(
+            rows.iter()
+                .enumerate()
+                .map(|(i, (name, matcher))| {
+                    route(&i.to_string(), json!({"name": name, "match": matcher}))
+                })
+                .collect(),
+        )
+    }
+
+    /// `(host header, target, expected route)` through one table.
+    fn check(table: &RouteTable, rows: &[(Option<&str>, &str, Option<&str>)]) {
+        for (host, target, want) in rows {
+            let host = host.map(|h| canonical_host(h).unwrap());
+            let parsed = canonicalize_target(target.as_bytes()).unwrap();
+            let got = table
+                .route("GET", host.as_ref(), &parsed)
+                .map(|r| r.definition.name.as_str());
+            assert_eq!(got, *want, "host {host:?}, target {target}");
+        }
+    }
+
+    #[test]
+    fn host_matching_is_canonical() {
+        let t = table(&[
+            ("api", json!({"host": "api.example.com", "pathPrefix": "/"})),
+            ("v6", json!({"host": "[::1]", "pathPrefix": "/"})),
+            (
+                "upper",
+                json!({"host": "Other.Example.COM.", "pathPrefix": "/"}),
+            ),
+        ]);
+        check(
+            &t,
+            &[
+                (Some("api.example.com"), "/x", Some("api")),
+                (Some("API.Example.com"), "/x", Some("api")),
+                (Some("api.example.com:8443"), "/x", Some("api")),
+                (Some("api.example.com."), "/x", Some("api")),
+                (Some("API.Example.com.:8443"), "/x", Some("api")),
+                (Some("api.example.co"), "/x", None),
+                (Some("xapi.example.com"), "/x", None),
+                (Some("api.example.com.evil"), "/x", None),
+                (None, "/x", None),
+                (Some("[::1]"), "/x", Some("v6")),
+                (Some("[0:0:0:0:0:0:0:1]:8080"), "/x", Some("v6")),
+                (Some("[::2]"), "/x", None),
+                (Some("other.example.com"), "/x", Some("upper")),
+            ],
+        );
+    }
+
+    #[test]
+    fn case_insensitive_routes_fold_ascii_case_only_when_asked() {
+        let t = table(&[
+            ("public", json!({"pathPrefix": "/"})),
+            ("orders", json!({"pathPrefix": "/orders"})),
+            (
+                "admin",
+                json!({"pathPrefix": "/admin", "caseInsensitive": true}),
+            ),
+            (
+                "exact",
+                json!({"exactPath": "/Health", "caseInsensitive": true}),
+            ),
+        ]);
+        check(
+            &t,
+            &[
+                (None, "/orders/1", Some("orders")),
+                (None, "/Orders/1", Some("public")),
+                (None, "/admin", Some("admin")),
+                (None, "/ADMIN/users", Some("admin")),
+                (None, "/aDmIn;x/users", Some("admin")),
+                (None, "/%41dmin/users", Some("admin")),
+                (None, "/adminx", Some("public")),
+                (None, "/health", Some("exact")),
+                (None, "/HEALTH", Some("exact")),
+                (None, "/health/x", Some("public")),
+            ],
+        );
+    }
+
+    #[test]
+    fn parameters_and_escapes_never_hide_a_prefix() {
+        let t = table(&[
+            ("public", json!({"pathPrefix": "/"})),
+            ("orders", json!({"pathPrefix": "/orders"})),
+            ("bang", json!({"pathPrefix": "/a!b"})),
+            ("space", json!({"pathPrefix": "/my%20docs/"})),
+            ("exact", json!({"exactPath": "/orders/health"})),
+        ]);
+        check(
+            &t,
+            &[
+                (None, "/orders;x/1", Some("orders")),
+                (None, "/orders;jsessionid=1", Some("orders")),
+                (None, "/orders%3Bx/1", Some("orders")),
+                (None, "/orders%3bx/1", Some("orders")),
+                (None, "/ord%65rs/1", Some("orders")),
+                (None, "/orders/health;x", Some("exact")),
+                (None, "/orders/health%3B", Some("exact")),
+                (None, "/a%21b/x", Some("bang")),
+                (None, "/a!b", Some("bang")),
+                (None, "/my%20docs", Some("space")),
+                (None, "/my%20docs/x", Some("space")),
+                (None, "/my%20docsx", Some("public")),
+                (None, "/orders?x=;/../admin", Some("orders")),
+                (None, "/docs?/orders", Some("public")),
+            ],
+        );
+    }
+
+    #[test]
+    fn prefixes_match_on_segment_boundaries() {
+        let t = table(&[
+            ("public", json!({"pathPrefix": "/"})),
+            ("orders", json!({"pathPrefix": "/orders/"})),
+            ("deep", json!({"pathPrefix": "/orders/admin"})),
+        ]);
+        check(
+            &t,
+            &[
+                (None, "/orders", Some("orders")),
+                (None, "/orders/", Some("orders")),
+                (None, "/orders/1", Some("orders")),
+                (None, "/ordersx", Some("public")),
+                (None, "/orders-x/1", Some("public")),
+                (None, "/orders/admin", Some("deep")),
+                (None, "/orders/admin/", Some("deep")),
+                (None, "/orders/administrator", Some("orders")),
+                (None, "/", Some("public")),
+                (None, "http://h/orders/admin/x", Some("deep")),
+            ],
+        );
+    }
+
+    #[test]
+    fn route_paths_must_be_canonical() {
+        let message = |matcher: Value| {
+            let d: RouteDefinition =
+                serde_json::from_value(json!({"name": "r", "match": matcher})).unwrap();
+            d.field_errors()
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert_eq!(message(json!({"pathPrefix": "/orders"})), "");
+        assert_eq!(
+            message(json!({"pathPrefix": "/%7eorders"})),
+            "match: use the canonical form: /~orders"
+        );
+        assert_eq!(
+            message(json!({"exactPath": "/a%3bb"})),
+            "match: use the canonical form: /a%3Bb"
+        );
+        assert!(message(json!({"pathPrefix": "/a/../b"})).contains("dot segment"));
+        assert!(message(json!({"pathPrefix": "//a"})).contains("empty segment"));
+        assert!(message(json!({"pathPrefix": "/a?b"})).contains("query"));
+        assert!(message(json!({"pathPrefix": "/a;b"})).contains("cannot hold ';'"));
+        assert!(message(json!({"pathPrefix": "/a%3Bb"})).contains("cannot hold ';'"));
+        let host = |h: &str| message(json!({"host": h, "pathPrefix": "/"}));
+        assert_eq!(host("API.example.com:8443"), "");
+        assert!(host("").starts_with("match.host"));
+        assert!(host("a b").starts_with("match.host"));
+        assert!(host("user@h").starts_with("match.host"));
+        assert!(host("h:99999").starts_with("match.host"));
+        assert!(host("[::1").starts_with("match.host"));
+        // A stored route written before the canonical rules still compiles, canonically.
+        let old: RouteDefinition =
+            serde_json::from_value(json!({"name": "r", "match": {"pathPrefix": "/%7eorders"}}))
+                .unwrap();
+        let t = RouteTable::new(vec![CompiledRoute::new("1", old).unwrap()]);
+        check(&t, &[(None, "/~orders/1", Some("r"))]);
     }
 }

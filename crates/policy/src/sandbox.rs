@@ -10,26 +10,40 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::permissions::Permissions;
 use crate::rejection::{Rejected, Rejection};
 use crate::routes::{CompiledRoute, CredentialType};
 use crate::snapshot::Snapshot;
+use crate::target::{Host, RequestTarget};
 use crate::trace::{EvaluationTrace, Outcome, Step, TraceEntry, TraceSink};
 use crate::validator::VerifiedToken;
 
-/// The request a route decision is asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The request a route decision is asked for, in the canonical forms the live pipeline decides
+/// on (the caller canonicalises, so a refused target never gets here).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteRequest {
     /// HTTP method (upper case).
     pub method: String,
-    /// Host, when the routes match on it.
-    pub host: Option<String>,
-    /// Path (a query string is ignored by the matcher).
-    pub path: String,
+    /// The canonical host, when the routes match on it.
+    pub host: Option<Host>,
+    /// The canonical target (its query is never matched).
+    pub target: RequestTarget,
+}
+
+/// Serialised as `{method, host, path}`: `path` is the canonical path and query, the host its
+/// canonical text.
+impl Serialize for RouteRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("RouteRequest", 3)?;
+        s.serialize_field("method", &self.method)?;
+        s.serialize_field("host", &self.host)?;
+        s.serialize_field("path", &self.target)?;
+        s.end()
+    }
 }
 
 /// Whether the request would pass.
@@ -285,13 +299,14 @@ fn route(
     let found: Option<&CompiledRoute> =
         snapshot
             .routes
-            .route(&request.method, request.host.as_deref(), &request.path);
+            .route(&request.method, request.host.as_ref(), &request.target);
     let mut identity_headers = BTreeMap::new();
     match found {
         None => {
             let reason = format!(
                 "no route matches {} {}: no match is a deny",
-                request.method, request.path
+                request.method,
+                request.target.path()
             );
             trace.step(Step::Authorization, Outcome::Fail, || reason.clone());
             // Forward auth answers 403 `no_route` before it looks at any credential.

@@ -12,6 +12,7 @@ use portcullis_policy::permissions::{Access, Permissions};
 use portcullis_policy::routes::{CompiledRoute, RouteTable};
 use portcullis_policy::sandbox::{RouteRequest, Verdict, evaluate};
 use portcullis_policy::snapshot::Snapshot;
+use portcullis_policy::target::canonicalize_target;
 use portcullis_policy::{Preset, ServerConfig, TrustedServer, Validator};
 use portcullis_testkit::{TestKey, jwks};
 use serde_json::{Value, json};
@@ -175,7 +176,7 @@ fn sandbox_reports() {
         let request = row.request.map(|(method, path)| RouteRequest {
             method: method.into(),
             host: None,
-            path: path.into(),
+            target: canonicalize_target(path.as_bytes()).unwrap(),
         });
         let report = evaluate(&snapshot, &token, NOW, "portcullis.local", 272_378, request);
         let json = serde_json::to_value(&report).unwrap();
