@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use portcullis_jose::JsonError;
-use portcullis_jose::strict_json::{RawJson, RawObject};
+use portcullis_jose::strict_json::{JsonKind, RawJson, RawObject};
 use serde_json::{Map, Value};
 
 use crate::rejection::Rejection;
@@ -56,20 +56,38 @@ impl<'a> Claims<'a> {
     }
 }
 
+/// The latest NumericDate accepted: 9999-12-31T23:59:59Z.
+///
+/// Why this bound: no real token is valid past the last four-digit year, and every value in
+/// `0..=MAX_NUMERIC_DATE` is far below 2^53, so integer seconds are exact in an `f64`, the
+/// value in milliseconds (≈ 2.5 × 10^14) fits an `i64` with room to spare, and every date can be
+/// written as RFC 3339. Beyond it, `exp` = 2^63−1 or 1e300 would mean "never expires", and
+/// arithmetic on such values (`exp` + skew, `exp` − `iat`, milliseconds) loses meaning.
+pub const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
 /// Reads a NumericDate claim (RFC 7519 §2): a JSON number, integer or fractional. Any other type
-/// is malformed — `"1700000000"` (string) and `true` are type confusion, not dates.
+/// is malformed — `"1700000000"` (string) and `true` are type confusion, not dates. A number that
+/// is negative, not finite in an `f64` (`1e400`) or later than [`MAX_NUMERIC_DATE`] is out of
+/// range ([`Rejection::NumericDateOutOfRange`]). `-0` reads as `0`.
 pub fn numeric_date(claims: &Claims<'_>, claim: &'static str) -> Result<Option<f64>, Rejection> {
-    match claims.raw(claim) {
-        None => Ok(None),
-        Some(raw) => {
-            raw.as_f64()
-                .filter(|v| v.is_finite())
-                .map(Some)
-                .ok_or(Rejection::MalformedClaim {
-                    claim,
-                    expected: "a NumericDate (number)",
-                })
+    let Some(raw) = claims.raw(claim) else {
+        return Ok(None);
+    };
+    if raw.kind() != JsonKind::Number {
+        return Err(Rejection::MalformedClaim {
+            claim,
+            expected: "a NumericDate (number)",
+        });
+    }
+    match raw.as_f64() {
+        Some(value) if value.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&value) => {
+            // `-0.0` is in range; normalise it so it prints as `0`.
+            Ok(Some(value + 0.0))
         }
+        _ => Err(Rejection::NumericDateOutOfRange {
+            claim,
+            value: untrusted(raw.text()),
+        }),
     }
 }
 
@@ -106,11 +124,62 @@ pub fn check_issued_at(claims: &Claims<'_>, now: f64, skew: u32) -> Result<Optio
     }
 }
 
-/// The whole validity window (`exp`, `nbf`, `iat`) with `skew` seconds of tolerance. Returns `exp`.
-pub fn check_times(claims: &Claims<'_>, now: f64, skew: u32) -> Result<f64, Rejection> {
+/// How a token's lifetime was measured by [`check_lifetime`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lifetime {
+    /// `max` is 0: the lifetime is not checked.
+    Unchecked,
+    /// `exp` − `iat`, as the issuer stated it; compared with `max` exactly (no skew: both
+    /// values come from the issuer's clock).
+    Stated(f64),
+    /// No `iat`: `exp` − `now`, the remaining lifetime; compared with `max` + `skew`, since our
+    /// clock may lag the issuer's by up to the skew.
+    Remaining(f64),
+}
+
+/// The token's lifetime must not exceed `max` seconds (`0` = not checked): `exp` − `iat` when
+/// `iat` is present, otherwise `exp` − `now` with `skew` seconds of tolerance. `exp` and `iat`
+/// are already range-checked NumericDates, so the differences are exact enough to compare.
+pub fn check_lifetime(
+    exp: f64,
+    iat: Option<f64>,
+    now: f64,
+    max: u32,
+    skew: u32,
+) -> Result<Lifetime, Rejection> {
+    if max == 0 {
+        return Ok(Lifetime::Unchecked);
+    }
+    let (lifetime, allowed, measured) = match iat {
+        Some(iat) => (exp - iat, f64::from(max), Lifetime::Stated(exp - iat)),
+        None => (
+            exp - now,
+            f64::from(max) + f64::from(skew),
+            Lifetime::Remaining(exp - now),
+        ),
+    };
+    if lifetime > allowed {
+        return Err(Rejection::TokenLifetimeExceeded {
+            lifetime,
+            max,
+            from_iat: iat.is_some(),
+        });
+    }
+    Ok(measured)
+}
+
+/// The whole validity window (`exp`, `nbf`, `iat`) with `skew` seconds of tolerance, and the
+/// lifetime limit `max_lifetime` (`0` = off). Returns `exp`.
+pub fn check_times(
+    claims: &Claims<'_>,
+    now: f64,
+    skew: u32,
+    max_lifetime: u32,
+) -> Result<f64, Rejection> {
     let exp = check_expiry(claims, now, skew)?;
     check_not_before(claims, now, skew)?;
-    check_issued_at(claims, now, skew)?;
+    let iat = check_issued_at(claims, now, skew)?;
+    check_lifetime(exp, iat, now, max_lifetime, skew)?;
     Ok(exp)
 }
 
@@ -317,28 +386,289 @@ mod tests {
     fn time_window_with_skew() {
         let t = text(json!({"exp": 1000, "nbf": 900, "iat": 900}));
         let c = parse(&t);
-        assert_eq!(check_times(&c, 950.0, 0), Ok(1000.0));
+        assert_eq!(check_times(&c, 950.0, 0, 0), Ok(1000.0));
         assert!(matches!(
-            check_times(&c, 1000.0, 0),
+            check_times(&c, 1000.0, 0, 0),
             Err(Rejection::Expired { .. })
         ));
-        assert_eq!(check_times(&c, 1059.0, 60), Ok(1000.0));
+        assert_eq!(check_times(&c, 1059.0, 60, 0), Ok(1000.0));
         assert!(matches!(
-            check_times(&c, 1060.0, 60),
+            check_times(&c, 1060.0, 60, 0),
             Err(Rejection::Expired { .. })
         ));
         assert!(matches!(
-            check_times(&c, 839.0, 60),
+            check_times(&c, 839.0, 60, 0),
             Err(Rejection::NotYetValid { .. })
         ));
         assert_eq!(
-            check_times(&parse("{}"), 0.0, 60),
+            check_times(&parse("{}"), 0.0, 60, 0),
             Err(Rejection::MissingExpiry)
         );
         let t = text(json!({"exp": 1000.5}));
         let fractional = parse(&t);
-        assert!(check_times(&fractional, 1000.4, 0).is_ok());
-        assert!(check_times(&fractional, 1000.5, 0).is_err());
+        assert!(check_times(&fractional, 1000.4, 0, 0).is_ok());
+        assert!(check_times(&fractional, 1000.5, 0, 0).is_err());
+        // The lifetime limit is part of the window: 100 s stated, limit 99 → refused.
+        assert!(check_times(&c, 950.0, 0, 100).is_ok());
+        assert!(matches!(
+            check_times(&c, 950.0, 0, 99),
+            Err(Rejection::TokenLifetimeExceeded { .. })
+        ));
+    }
+
+    /// What [`numeric_date`] makes of one spelling.
+    #[derive(Debug)]
+    enum Expect {
+        /// In range, with this value.
+        Date(f64),
+        /// A number out of range: `numeric_date_out_of_range`.
+        OutOfRange,
+        /// Not a number: `claim_malformed`.
+        WrongType,
+        /// Not even a payload: strict JSON refuses numbers that overflow an `f64` (the token is
+        /// rejected as `payload_bad_json` before any claim is read).
+        PayloadRefused,
+    }
+
+    /// Every NumericDate spelling and what it becomes, for each of `exp`, `nbf`, `iat`.
+    #[test]
+    fn numeric_date_range_table() {
+        use Expect::*;
+        let table: &[(&str, Expect)] = &[
+            ("0", Date(0.0)),
+            ("-0", Date(0.0)),
+            ("-0.0", Date(0.0)),
+            ("1", Date(1.0)),
+            ("1700000000", Date(1_700_000_000.0)),
+            ("1700000000.25", Date(1_700_000_000.25)),
+            ("1.7e9", Date(1_700_000_000.0)),
+            ("253402300799", Date(MAX_NUMERIC_DATE)),
+            ("253402300799.0", Date(MAX_NUMERIC_DATE)),
+            ("2.53402300799e11", Date(MAX_NUMERIC_DATE)),
+            ("253402300798.999", Date(253_402_300_798.999)),
+            ("253402300799.001", OutOfRange),
+            ("253402300799.5", OutOfRange),
+            ("253402300800", OutOfRange),
+            ("-1", OutOfRange),
+            ("-0.5", OutOfRange),
+            ("-1e-300", OutOfRange),
+            ("-1700000000", OutOfRange),
+            ("1e20", OutOfRange),
+            ("1e300", OutOfRange),
+            ("1.7976931348623157e308", OutOfRange),
+            ("9223372036854775807", OutOfRange),
+            ("9223372036854775808", OutOfRange),
+            ("18446744073709551615", OutOfRange),
+            ("-9223372036854775808", OutOfRange),
+            ("99999999999999999999999999999999", OutOfRange),
+            ("1E400", PayloadRefused),
+            ("-1e400", PayloadRefused),
+            ("\"1700000000\"", WrongType),
+            ("true", WrongType),
+            ("null", WrongType),
+            ("[1700000000]", WrongType),
+            ("{}", WrongType),
+        ];
+        for claim in ["exp", "nbf", "iat"] {
+            for (spelling, expected) in table {
+                let payload = format!("{{\"{claim}\":{spelling}}}");
+                let parsed = Claims::parse(payload.as_bytes());
+                let Ok(c) = parsed else {
+                    assert!(matches!(expected, PayloadRefused), "{payload}: {parsed:?}");
+                    continue;
+                };
+                let got = numeric_date(&c, claim);
+                match (expected, &got) {
+                    (Date(want), Ok(Some(v))) => assert_eq!(v, want, "{claim} {spelling}"),
+                    (
+                        OutOfRange,
+                        Err(Rejection::NumericDateOutOfRange {
+                            claim: named,
+                            value,
+                        }),
+                    ) => {
+                        assert_eq!(*named, claim);
+                        assert_eq!(value, spelling, "the raw spelling is reported");
+                    }
+                    (WrongType, Err(Rejection::MalformedClaim { claim: named, .. })) => {
+                        assert_eq!(*named, claim)
+                    }
+                    _ => panic!("{claim} = {spelling}: expected {expected:?}, got {got:?}"),
+                }
+            }
+        }
+        // A negative zero never prints as `-0`.
+        let c = parse(r#"{"exp":-0}"#);
+        assert!(numeric_date(&c, "exp").unwrap().unwrap().is_sign_positive());
+    }
+
+    /// `check_lifetime(exp, iat, now, max, skew)` at, just over and around the limit.
+    #[test]
+    fn lifetime_table() {
+        const DAY: u32 = 86_400;
+        let now = 1_700_000_000.0;
+        let d = f64::from(DAY);
+        /// (name, exp, iat, max, skew, accepted)
+        type Row = (&'static str, f64, Option<f64>, u32, u32, bool);
+        let rows: &[Row] = &[
+            (
+                "exactly at the limit (iat)",
+                now + d,
+                Some(now),
+                DAY,
+                60,
+                true,
+            ),
+            (
+                "one second over (iat)",
+                now + d + 1.0,
+                Some(now),
+                DAY,
+                60,
+                false,
+            ),
+            (
+                "a fraction over (iat)",
+                now + d + 0.5,
+                Some(now),
+                DAY,
+                60,
+                false,
+            ),
+            (
+                "skew does not widen a stated lifetime",
+                now + d + 30.0,
+                Some(now),
+                DAY,
+                60,
+                false,
+            ),
+            (
+                "fractional exp under the limit",
+                now + d - 0.5,
+                Some(now),
+                DAY,
+                0,
+                true,
+            ),
+            (
+                "fractional iat, exactly the limit",
+                now + d + 0.25,
+                Some(now + 0.25),
+                DAY,
+                0,
+                true,
+            ),
+            (
+                "old iat: issued two days ago for one day",
+                now - 60.0,
+                Some(now - 2.0 * d),
+                DAY,
+                60,
+                false,
+            ),
+            (
+                "no iat: remaining at the limit",
+                now + d,
+                None,
+                DAY,
+                0,
+                true,
+            ),
+            (
+                "no iat: one second over, no skew",
+                now + d + 1.0,
+                None,
+                DAY,
+                0,
+                false,
+            ),
+            (
+                "no iat: within the skew",
+                now + d + 60.0,
+                None,
+                DAY,
+                60,
+                true,
+            ),
+            (
+                "no iat: one second past the skew",
+                now + d + 61.0,
+                None,
+                DAY,
+                60,
+                false,
+            ),
+            (
+                "no iat: fractional exp past the skew",
+                now + d + 60.5,
+                None,
+                DAY,
+                60,
+                false,
+            ),
+            (
+                "off: a year-9999 exp",
+                MAX_NUMERIC_DATE,
+                Some(now),
+                0,
+                60,
+                true,
+            ),
+            ("off: no iat", MAX_NUMERIC_DATE, None, 0, 60, true),
+            ("limit 1 s", now + 1.0, Some(now), 1, 60, true),
+            ("limit 1 s, 2 s token", now + 2.0, Some(now), 1, 60, false),
+            (
+                "the longest limit",
+                now + 31_536_000.0,
+                Some(now),
+                31_536_000,
+                0,
+                true,
+            ),
+            (
+                "year 9999 against the longest limit",
+                MAX_NUMERIC_DATE,
+                Some(now),
+                31_536_000,
+                300,
+                false,
+            ),
+            (
+                "exp before iat (negative lifetime)",
+                now,
+                Some(now + 10.0),
+                DAY,
+                0,
+                true,
+            ),
+        ];
+        for (name, exp, iat, max, skew, ok) in rows {
+            let got = check_lifetime(*exp, *iat, now, *max, *skew);
+            assert_eq!(got.is_ok(), *ok, "{name}: {got:?}");
+            if let Err(rejection) = got {
+                assert_eq!(rejection.code(), "token_lifetime_exceeded", "{name}");
+                let Rejection::TokenLifetimeExceeded {
+                    max: m, from_iat, ..
+                } = rejection
+                else {
+                    unreachable!()
+                };
+                assert_eq!((m, from_iat), (*max, iat.is_some()), "{name}");
+            }
+        }
+        assert_eq!(
+            check_lifetime(now + 10.0, None, now, 0, 0),
+            Ok(Lifetime::Unchecked)
+        );
+        assert_eq!(
+            check_lifetime(now + 10.0, Some(now - 5.0), now, DAY, 0),
+            Ok(Lifetime::Stated(15.0))
+        );
+        assert_eq!(
+            check_lifetime(now + 10.0, None, now, DAY, 0),
+            Ok(Lifetime::Remaining(10.0))
+        );
     }
 
     #[test]

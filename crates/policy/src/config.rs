@@ -16,6 +16,17 @@ pub const DEFAULT_CLOCK_SKEW_S: u32 = 60;
 pub const MAX_LIST_ENTRIES: usize = 64;
 /// Longest audience, client id or issuer.
 pub const MAX_VALUE_LEN: usize = 512;
+/// Default longest token lifetime (`exp` − `iat`, or `exp` − now without `iat`), in seconds:
+/// 24 hours, Okta's maximum access-token lifetime and Entra's configurable maximum.
+pub const DEFAULT_MAX_TOKEN_LIFETIME_S: u32 = 86_400;
+/// Largest `max_token_lifetime_s` an admin may set: one year. A longer-lived bearer token is
+/// indistinguishable from a leaked credential that never expires; `0` turns the check off.
+pub const MAX_MAX_TOKEN_LIFETIME_S: u32 = 31_536_000;
+
+/// Serde default for `maxTokenLifetimeS` (stored definitions written before the setting existed).
+pub(crate) fn default_max_token_lifetime_s() -> u32 {
+    DEFAULT_MAX_TOKEN_LIFETIME_S
+}
 
 /// What the validator needs to know about one authorization server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +57,10 @@ pub struct ServerConfig {
     pub require_typ_at_jwt: bool,
     /// Claims that carry scopes.
     pub scope_claims: Vec<String>,
+    /// Longest accepted token lifetime in seconds (`exp` − `iat`, or `exp` − now when `iat` is
+    /// absent); `0` = not checked.
+    #[serde(default = "default_max_token_lifetime_s")]
+    pub max_token_lifetime_s: u32,
 }
 
 impl ServerConfig {
@@ -63,6 +78,7 @@ impl ServerConfig {
             clock_skew_s: DEFAULT_CLOCK_SKEW_S,
             require_typ_at_jwt: false,
             scope_claims: defaults.scope_claims,
+            max_token_lifetime_s: defaults.max_token_lifetime_s,
         }
     }
 
@@ -125,6 +141,14 @@ impl ServerConfig {
         }
         if self.clock_skew_s > MAX_CLOCK_SKEW_S {
             fail("clockSkewS", format!("at most {MAX_CLOCK_SKEW_S} seconds"));
+        }
+        if self.max_token_lifetime_s > MAX_MAX_TOKEN_LIFETIME_S {
+            fail(
+                "maxTokenLifetimeS",
+                format!(
+                    "between 1 and {MAX_MAX_TOKEN_LIFETIME_S} seconds, or 0 to turn the check off"
+                ),
+            );
         }
         if self.scope_claims.is_empty() || self.scope_claims.iter().any(|c| c.trim().is_empty()) {
             fail(
@@ -191,17 +215,48 @@ pub fn fields_map(errors: &[FieldError]) -> BTreeMap<String, String> {
 mod tests {
     use super::*;
 
+    fn ok_config() -> ServerConfig {
+        ServerConfig::new("okta-prod", Preset::Okta)
+            .with_issuer("https://acme.okta.com/oauth2/default")
+    }
+
     #[test]
     fn field_rules() {
-        let ok = ServerConfig::new("okta-prod", Preset::Okta)
-            .with_issuer("https://acme.okta.com/oauth2/default");
+        let ok = ok_config();
         assert!(ok.field_errors().is_empty());
+        assert_eq!(ok.max_token_lifetime_s, DEFAULT_MAX_TOKEN_LIFETIME_S);
         let mut bad =
             ServerConfig::new("has space", Preset::Okta).with_issuer("https://acme.okta.com");
         bad.clock_skew_s = 301;
         bad.allowed_algs.clear();
+        bad.max_token_lifetime_s = MAX_MAX_TOKEN_LIFETIME_S + 1;
         let fields: Vec<_> = bad.field_errors().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["name", "issuer", "allowedAlgs", "clockSkewS"]);
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "issuer",
+                "allowedAlgs",
+                "clockSkewS",
+                "maxTokenLifetimeS"
+            ]
+        );
+        for (lifetime, ok) in [
+            (0, true),
+            (1, true),
+            (DEFAULT_MAX_TOKEN_LIFETIME_S, true),
+            (MAX_MAX_TOKEN_LIFETIME_S, true),
+            (MAX_MAX_TOKEN_LIFETIME_S + 1, false),
+            (u32::MAX, false),
+        ] {
+            let mut config = ok_config();
+            config.max_token_lifetime_s = lifetime;
+            let errors = config.field_errors();
+            assert_eq!(errors.is_empty(), ok, "{lifetime}: {errors:?}");
+            if !ok {
+                assert_eq!(errors[0].field, "maxTokenLifetimeS");
+            }
+        }
         assert!(check_name(&"a".repeat(64)).is_ok());
         assert!(check_name(&"a".repeat(65)).is_err());
         assert!(check_name("").is_err());

@@ -6,7 +6,9 @@ use portcullis_jose::Algorithm;
 use serde::{Deserialize, Serialize};
 
 use crate::ca_bundle::parse_ca_bundle;
-use crate::config::{DEFAULT_CLOCK_SKEW_S, FieldError, ServerConfig, check_name};
+use crate::config::{
+    DEFAULT_CLOCK_SKEW_S, FieldError, ServerConfig, check_name, default_max_token_lifetime_s,
+};
 use crate::preset::Preset;
 
 /// Longest description.
@@ -88,6 +90,11 @@ pub struct ServerInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 60, maximum = 604_800))]
     pub max_stale_s: Option<u32>,
+    /// Longest accepted token lifetime in seconds (`exp` − `iat`, or `exp` − now when `iat` is
+    /// absent); `0` = not checked. Default: the preset's vendor maximum (86,400 for most).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 31_536_000))]
+    pub max_token_lifetime_s: Option<u32>,
 }
 
 /// A server definition with every default resolved: what is stored and read back.
@@ -131,6 +138,10 @@ pub struct ServerDefinition {
     pub refresh_interval_s: u32,
     /// How long last-good keys stay usable while the endpoint fails.
     pub max_stale_s: u32,
+    /// Longest accepted token lifetime in seconds; `0` = not checked. Definitions stored before
+    /// the setting existed read as 86,400 (migration 0005 writes the preset's value explicitly).
+    #[serde(default = "default_max_token_lifetime_s")]
+    pub max_token_lifetime_s: u32,
 }
 
 /// Deployment rules for the URLs an admin may enter.
@@ -175,6 +186,9 @@ impl ServerInput {
                 .refresh_interval_s
                 .unwrap_or(DEFAULT_REFRESH_INTERVAL_S),
             max_stale_s: self.max_stale_s.unwrap_or(DEFAULT_MAX_STALE_S),
+            max_token_lifetime_s: self
+                .max_token_lifetime_s
+                .unwrap_or(defaults.max_token_lifetime_s),
         }
     }
 }
@@ -193,6 +207,7 @@ impl ServerDefinition {
             clock_skew_s: self.clock_skew_s,
             require_typ_at_jwt: self.require_typ_at_jwt,
             scope_claims: self.scope_claims.clone(),
+            max_token_lifetime_s: self.max_token_lifetime_s,
         }
     }
 
@@ -306,6 +321,71 @@ mod tests {
         assert!(def.enabled && def.verify_tls);
         assert!(def.field_errors(UrlRules::default()).is_empty());
         assert!(def.accepts_any_audience());
+        assert_eq!(def.max_token_lifetime_s, 86_400);
+    }
+
+    /// `maxTokenLifetimeS`: omitted → the preset's vendor maximum; given → kept (0 = off);
+    /// above one year → a field error; missing from a stored definition → 86,400.
+    #[test]
+    fn max_token_lifetime() {
+        let with = |extra: serde_json::Value| {
+            let mut body = serde_json::json!({"name": "s", "jwksUri": "https://idp/keys"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            input(body).resolve()
+        };
+        for (extra, lifetime, valid) in [
+            (serde_json::json!({}), 86_400, true),
+            (serde_json::json!({"preset": "okta"}), 86_400, true),
+            (serde_json::json!({"preset": "entra_v1"}), 100_800, true),
+            (serde_json::json!({"preset": "entra_v2"}), 100_800, true),
+            (serde_json::json!({"preset": "pingfederate"}), 86_400, true),
+            (serde_json::json!({"preset": "pingone"}), 86_400, true),
+            (serde_json::json!({"maxTokenLifetimeS": 0}), 0, true),
+            (serde_json::json!({"maxTokenLifetimeS": 3600}), 3600, true),
+            (
+                serde_json::json!({"preset": "entra_v2", "maxTokenLifetimeS": 600}),
+                600,
+                true,
+            ),
+            (
+                serde_json::json!({"maxTokenLifetimeS": 31_536_000}),
+                31_536_000,
+                true,
+            ),
+            (
+                serde_json::json!({"maxTokenLifetimeS": 31_536_001}),
+                31_536_001,
+                false,
+            ),
+        ] {
+            let def = with(extra.clone());
+            assert_eq!(def.max_token_lifetime_s, lifetime, "{extra}");
+            assert_eq!(def.validation_config().max_token_lifetime_s, lifetime);
+            let errors = def.field_errors(UrlRules::default());
+            assert_eq!(errors.is_empty(), valid, "{extra}: {errors:?}");
+            if !valid {
+                assert_eq!(errors[0].field, "maxTokenLifetimeS");
+            }
+        }
+        for bad in [
+            serde_json::json!(-1),
+            serde_json::json!(1.5),
+            serde_json::json!("86400"),
+            serde_json::json!(4_294_967_296_u64),
+        ] {
+            let parsed: Result<ServerInput, _> = serde_json::from_value(
+                serde_json::json!({"name": "s", "maxTokenLifetimeS": bad.clone()}),
+            );
+            assert!(parsed.is_err(), "{bad}");
+        }
+        // A definition stored before the setting existed reads as the product default.
+        let mut stored =
+            serde_json::to_value(with(serde_json::json!({"preset": "entra_v2"}))).unwrap();
+        stored.as_object_mut().unwrap().remove("maxTokenLifetimeS");
+        let read: ServerDefinition = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.max_token_lifetime_s, 86_400);
     }
 
     #[test]
@@ -359,7 +439,7 @@ mod tests {
         let def = input(
             serde_json::json!({"name": "bad name", "description": "d".repeat(257),
             "jwksUri": "http://idp.example.com/keys", "metadataUrl": "https://user:pw@idp/x",
-            "refreshIntervalS": 10, "clockSkewS": 900}),
+            "refreshIntervalS": 10, "clockSkewS": 900, "maxTokenLifetimeS": 31_536_001}),
         )
         .resolve();
         let fields: Vec<String> = def
@@ -374,6 +454,7 @@ mod tests {
             "metadataUrl",
             "refreshIntervalS",
             "clockSkewS",
+            "maxTokenLifetimeS",
         ] {
             assert!(
                 fields.contains(&f.to_owned()),

@@ -5,6 +5,12 @@
 use portcullis_jose::Algorithm;
 use serde::{Deserialize, Serialize};
 
+use crate::config::DEFAULT_MAX_TOKEN_LIFETIME_S;
+
+/// Entra ID's longest access-token lifetime: CAE-capable clients get tokens of 20–28 hours
+/// (../shared/VENDORS.md, Entra "Lifetime"); the configurable lifetime policy stops at 1 day.
+pub const ENTRA_MAX_TOKEN_LIFETIME_S: u32 = 28 * 3600;
+
 /// The vendor an authorization server is configured for.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -34,6 +40,8 @@ pub struct PresetDefaults {
     pub scope_claims: Vec<String>,
     /// Claims that carry the client id, first present wins.
     pub client_id_claims: Vec<String>,
+    /// Longest accepted token lifetime in seconds (see [`Preset::max_token_lifetime_s`]).
+    pub max_token_lifetime_s: u32,
 }
 
 /// The product-wide default client-id claim order (DESIGN.md §1.1).
@@ -96,6 +104,24 @@ impl Preset {
             allowed_algs,
             scope_claims: strings(scope_claims),
             client_id_claims: strings(&DEFAULT_CLIENT_ID_CLAIMS),
+            max_token_lifetime_s: self.max_token_lifetime_s(),
+        }
+    }
+
+    /// The vendor's longest access-token lifetime, the preset's default `max_token_lifetime_s`
+    /// (facts from ../shared/VENDORS.md):
+    /// - Okta: access tokens live 5 min to 24 h (default 1 h) → 86,400.
+    /// - Entra v1/v2: default 60–90 min, lifetime policy up to 1 day, but CAE-capable clients
+    ///   receive 20–28 h tokens → 100,800 (28 h), so CAE tokens are not refused.
+    /// - PingFederate: default 120 min, extendable per contract with no documented maximum →
+    ///   the product default 86,400.
+    /// - PingOne and generic: no vendor maximum documented → the product default 86,400.
+    pub fn max_token_lifetime_s(self) -> u32 {
+        match self {
+            Preset::EntraV1 | Preset::EntraV2 => ENTRA_MAX_TOKEN_LIFETIME_S,
+            Preset::Generic | Preset::Okta | Preset::Pingfederate | Preset::Pingone => {
+                DEFAULT_MAX_TOKEN_LIFETIME_S
+            }
         }
     }
 
@@ -155,6 +181,8 @@ pub enum VendorHint {
     ClientIdClaimNames,
     /// An ID token was presented where an access token is needed.
     IdTokenNotAccessToken,
+    /// The token lives longer than the server's `max_token_lifetime_s`.
+    TokenLifetimeLimit,
 }
 
 impl VendorHint {
@@ -188,6 +216,34 @@ impl VendorHint {
             VendorHint::IdTokenNotAccessToken => {
                 "this looks like an OpenID Connect ID token; send an access token issued for this API"
             }
+            VendorHint::TokenLifetimeLimit => {
+                "the issuer mints tokens that live longer than this server's maxTokenLifetimeS (default 86400 s; Okta allows at most 24 h, Entra CAE tokens up to 28 h); shorten the issuer's token lifetime, or raise maxTokenLifetimeS (0 turns the check off)"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each preset's `max_token_lifetime_s`, from the vendor facts in ../shared/VENDORS.md.
+    #[test]
+    fn vendor_token_lifetimes() {
+        for (preset, lifetime) in [
+            (Preset::Generic, 86_400),
+            (Preset::Okta, 86_400),
+            (Preset::EntraV1, 100_800),
+            (Preset::EntraV2, 100_800),
+            (Preset::Pingfederate, 86_400),
+            (Preset::Pingone, 86_400),
+        ] {
+            assert_eq!(preset.max_token_lifetime_s(), lifetime, "{preset:?}");
+            assert_eq!(
+                preset.defaults().max_token_lifetime_s,
+                lifetime,
+                "{preset:?}"
+            );
         }
     }
 }

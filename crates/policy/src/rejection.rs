@@ -37,6 +37,17 @@ pub enum Rejection {
         /// What it should be.
         expected: &'static str,
     },
+    /// A NumericDate (`exp`, `nbf`, `iat`) is a number but outside `0..=253402300799`
+    /// (year 9999): negative, beyond any plausible date, or not representable (`1e400`).
+    #[error(
+        "claim `{claim}` is out of the NumericDate range 0..=253402300799 (year 9999): {value}"
+    )]
+    NumericDateOutOfRange {
+        /// The claim name.
+        claim: &'static str,
+        /// The number as the token spelled it, sanitized.
+        value: String,
+    },
     /// No enabled server is configured for this issuer (or, for servers without an issuer,
     /// none publishes the token's `kid`).
     #[error("no trusted authorization server for issuer {}", .issuer.as_deref().unwrap_or("(none)"))]
@@ -105,6 +116,20 @@ pub enum Rejection {
         now: f64,
         /// Allowed skew.
         skew: u32,
+    },
+    /// The token lives longer than the server's `max_token_lifetime_s`.
+    #[error(
+        "token lifetime {lifetime}s ({}) exceeds the server's maximum of {max}s{}",
+        if *.from_iat { "exp - iat" } else { "exp - now, no iat" },
+        if *.from_iat { "" } else { " plus clock skew" }
+    )]
+    TokenLifetimeExceeded {
+        /// The measured lifetime in seconds.
+        lifetime: f64,
+        /// The server's `max_token_lifetime_s`.
+        max: u32,
+        /// True when measured as `exp` − `iat`; false when `iat` was absent (`exp` − now).
+        from_iat: bool,
     },
     /// `iss` is missing or does not equal the configured issuer (after `{tenantid}` substitution).
     #[error("issuer {actual} does not match the configured issuer {expected}")]
@@ -187,6 +212,7 @@ impl Rejection {
             Rejection::AlgUnsupported(_) => "alg_unsupported",
             Rejection::AlgNotAllowed(_) => "alg_not_allowed",
             Rejection::MalformedClaim { .. } => "claim_malformed",
+            Rejection::NumericDateOutOfRange { .. } => "numeric_date_out_of_range",
             Rejection::UnknownIssuer { .. } => "issuer_unknown",
             Rejection::ServerDisabled { .. } => "server_disabled",
             Rejection::UnknownKid { .. } => "kid_unknown",
@@ -198,6 +224,7 @@ impl Rejection {
             Rejection::Expired { .. } => "expired",
             Rejection::NotYetValid { .. } => "not_yet_valid",
             Rejection::IssuedInFuture { .. } => "iat_in_future",
+            Rejection::TokenLifetimeExceeded { .. } => "token_lifetime_exceeded",
             Rejection::IssuerMismatch { .. } => "issuer_mismatch",
             Rejection::KeyIssuerMismatch { .. } => "key_issuer_mismatch",
             Rejection::MissingAudience => "aud_missing",
@@ -216,6 +243,12 @@ impl Rejection {
             Rejection::Expired { .. } => "The access token expired",
             Rejection::NotYetValid { .. } | Rejection::IssuedInFuture { .. } => {
                 "The access token is not valid yet"
+            }
+            Rejection::NumericDateOutOfRange { .. } => {
+                "The access token has a date outside the valid range"
+            }
+            Rejection::TokenLifetimeExceeded { .. } => {
+                "The access token's lifetime is longer than this API accepts"
             }
             Rejection::Shape(_)
             | Rejection::PayloadJson(_)

@@ -27,6 +27,8 @@ pub enum Step {
     NotBefore,
     /// `iat`.
     IssuedAt,
+    /// Token lifetime against the server's `max_token_lifetime_s`.
+    Lifetime,
     /// `iss`.
     Issuer,
     /// `aud`.

@@ -639,6 +639,26 @@ impl Validator {
                 None => "no iat claim".to_owned(),
             },
         );
+        let max_lifetime = config.max_token_lifetime_s;
+        let lifetime = claims::check_lifetime(exp, iat, now, max_lifetime, skew)
+            .map_err(|r| fail(trace, Step::Lifetime, r))?;
+        trace.step(
+            Step::Lifetime,
+            if lifetime == claims::Lifetime::Unchecked {
+                Outcome::Skip
+            } else {
+                Outcome::Pass
+            },
+            || match lifetime {
+                claims::Lifetime::Unchecked => "maxTokenLifetimeS is 0: not checked".to_owned(),
+                claims::Lifetime::Stated(s) => {
+                    format!("lifetime {s}s (exp - iat) is at most {max_lifetime}s")
+                }
+                claims::Lifetime::Remaining(s) => format!(
+                    "no iat: remaining lifetime {s}s (exp - now) is at most {max_lifetime}s + skew {skew}s"
+                ),
+            },
+        );
 
         // `iss` was read (and its type checked) once, to select this server. `tid` is only
         // needed for `{tenantid}` templates.
@@ -831,6 +851,7 @@ fn hint_for(
             Some(VendorHint::OktaInternalTokenType)
         }
         Rejection::IdToken(_) => Some(VendorHint::IdTokenNotAccessToken),
+        Rejection::TokenLifetimeExceeded { .. } => Some(VendorHint::TokenLifetimeLimit),
         Rejection::MissingAudience | Rejection::AudienceMismatch { .. }
             if ["nonce", "at_hash", "c_hash"]
                 .iter()

@@ -15,6 +15,8 @@ const ISSUER: &str = "https://idp.example.com";
 const OTHER_ISSUER: &str = "https://other.example.com";
 const AUDIENCE: &str = "api://portcullis";
 const CLIENT: &str = "terraform";
+/// Issuer of a server with `max_token_lifetime_s` = 0 (lifetime not checked).
+const UNLIMITED_ISSUER: &str = "https://unlimited.example.com";
 
 struct Fixture {
     rsa: TestKey,
@@ -78,11 +80,16 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     rs_only.allowed_algs = vec![portcullis_jose::Algorithm::RS256];
     let disabled =
         ServerConfig::new("disabled", Preset::Generic).with_issuer("https://disabled.example.com");
+    let mut unlimited = ServerConfig::new("unlimited", Preset::Generic)
+        .with_issuer(UNLIMITED_ISSUER)
+        .with_audiences(&[AUDIENCE]);
+    unlimited.max_token_lifetime_s = 0;
     let validator = Validator::new(vec![
         server("1", true, main, main_jwks),
         server("2", true, other_cfg, jwks_of(vec![other.jwk()])),
         server("3", true, rs_only, jwks_of(vec![ec.jwk()])),
         server("4", false, disabled, jwks_of(vec![rsa.jwk()])),
+        server("5", true, unlimited, jwks_of(vec![rsa.jwk()])),
     ]);
     Fixture {
         rsa,
@@ -573,6 +580,136 @@ const ATTACKS: &[Attack] = &[
         token: |f| f.rsa.sign(&with(claims(), "iat", json!(now() + 120))),
         code: "iat_in_future",
     },
+    // NumericDate range: "never expires" spelled as a huge, negative or unrepresentable number
+    Attack {
+        name: "exp = 2^63-1",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(i64::MAX))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp = 2^64-1",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(u64::MAX))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp = 1e300",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(1e300))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp = f64::MAX",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(f64::MAX))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp = 1e20",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(1e20))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp = 2^53 + 1 (not exact in an f64)",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "exp", json!(9_007_199_254_740_993_u64)))
+        },
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp = -1",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(-1))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp = -2^63",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(i64::MIN))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp just past year 9999 (fractional)",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(253_402_300_799.5))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "exp = 1e400 (overflows an f64; the payload is refused)",
+        token: |f| {
+            let payload = claims()
+                .to_string()
+                .replacen("\"exp\":", "\"exp\":1e400,\"x\":", 1);
+            f.rsa.sign_raw(r#"{"alg":"RS256","kid":"rsa-1"}"#, &payload)
+        },
+        code: "payload_bad_json",
+    },
+    Attack {
+        name: "exp in year 9999 exactly: in range, but far beyond the lifetime limit",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "exp", json!(253_402_300_799_i64)))
+        },
+        code: "token_lifetime_exceeded",
+    },
+    Attack {
+        name: "nbf = -1",
+        token: |f| f.rsa.sign(&with(claims(), "nbf", json!(-1))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "nbf = 1e300",
+        token: |f| f.rsa.sign(&with(claims(), "nbf", json!(1e300))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "nbf = -1e300 (always valid)",
+        token: |f| f.rsa.sign(&with(claims(), "nbf", json!(-1e300))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "iat = -1 (with exp near: a huge stated lifetime)",
+        token: |f| f.rsa.sign(&with(claims(), "iat", json!(-1))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "iat = 2^63-1",
+        token: |f| f.rsa.sign(&with(claims(), "iat", json!(i64::MAX))),
+        code: "numeric_date_out_of_range",
+    },
+    Attack {
+        name: "iat = -1e300 (lifetime arithmetic overflow)",
+        token: |f| f.rsa.sign(&with(claims(), "iat", json!(-1e300))),
+        code: "numeric_date_out_of_range",
+    },
+    // Token lifetime (max_token_lifetime_s = 86400 on this server)
+    Attack {
+        name: "lifetime 24 h + 1 s (exp - iat)",
+        token: |f| f.rsa.sign(&with(claims(), "exp", json!(now() + 86_401))),
+        code: "token_lifetime_exceeded",
+    },
+    Attack {
+        name: "lifetime one year, exp 1e9 s ahead of iat",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "exp", json!(now() + 1_000_000_000)))
+        },
+        code: "token_lifetime_exceeded",
+    },
+    Attack {
+        name: "no iat, exp 24 h + skew + 2 min ahead",
+        token: |f| {
+            f.rsa.sign(&with(
+                without(claims(), "iat"),
+                "exp",
+                json!(now() + 86_400 + 180),
+            ))
+        },
+        code: "token_lifetime_exceeded",
+    },
+    Attack {
+        name: "old iat: issued 2 days ago, expiring in 10 min",
+        token: |f| {
+            f.rsa
+                .sign(&with(claims(), "iat", json!(now() - 2 * 86_400)))
+        },
+        code: "token_lifetime_exceeded",
+    },
     // Issuer, audience, client id
     Attack {
         name: "unknown issuer",
@@ -826,4 +963,171 @@ fn client_descriptions_leak_no_configuration() {
             );
         }
     }
+}
+
+/// The time rules at fixed instants: NumericDate range and `max_token_lifetime_s` at, just over
+/// and around the limit, on the main server (limit 86,400 s, skew 60 s) and on a server with the
+/// check off (0). `Ok(())` = accepted; `Err(code)` = that rejection.
+#[test]
+fn token_time_table() {
+    const NOW: f64 = 1_700_000_000.0;
+    const DAY: f64 = 86_400.0;
+    let base = |iss: &str| json!({"iss": iss, "sub": "svc", "aud": AUDIENCE, "client_id": CLIENT, "jti": "j"});
+    let dates = |iss: &str, exp: Value, iat: Option<Value>| {
+        let mut c = with(base(iss), "exp", exp);
+        if let Some(iat) = iat {
+            c["iat"] = iat;
+        }
+        c
+    };
+    let rows: Vec<(&str, Value, Result<(), &str>)> = vec![
+        (
+            "at the limit",
+            dates(ISSUER, json!(NOW + DAY), Some(json!(NOW))),
+            Ok(()),
+        ),
+        (
+            "one second over",
+            dates(ISSUER, json!(NOW + DAY + 1.0), Some(json!(NOW))),
+            Err("token_lifetime_exceeded"),
+        ),
+        (
+            "a quarter second over (fractional exp)",
+            dates(ISSUER, json!(NOW + DAY + 0.25), Some(json!(NOW))),
+            Err("token_lifetime_exceeded"),
+        ),
+        (
+            "fractional exp just under",
+            dates(ISSUER, json!(NOW + DAY - 0.25), Some(json!(NOW))),
+            Ok(()),
+        ),
+        (
+            "fractional iat and exp, exactly the limit",
+            dates(ISSUER, json!(NOW + DAY + 0.5), Some(json!(NOW + 0.5))),
+            Ok(()),
+        ),
+        (
+            "skew does not widen exp - iat",
+            dates(ISSUER, json!(NOW + DAY + 30.0), Some(json!(NOW))),
+            Err("token_lifetime_exceeded"),
+        ),
+        (
+            "no iat: at the limit",
+            dates(ISSUER, json!(NOW + DAY), None),
+            Ok(()),
+        ),
+        (
+            "no iat: within the 60 s skew",
+            dates(ISSUER, json!(NOW + DAY + 60.0), None),
+            Ok(()),
+        ),
+        (
+            "no iat: one second past the skew",
+            dates(ISSUER, json!(NOW + DAY + 61.0), None),
+            Err("token_lifetime_exceeded"),
+        ),
+        (
+            "no iat: fractional, just past the skew",
+            dates(ISSUER, json!(NOW + DAY + 60.5), None),
+            Err("token_lifetime_exceeded"),
+        ),
+        (
+            "year 9999 exp",
+            dates(ISSUER, json!(253_402_300_799_i64), Some(json!(NOW))),
+            Err("token_lifetime_exceeded"),
+        ),
+        (
+            "exp = 2^63-1",
+            dates(ISSUER, json!(i64::MAX), Some(json!(NOW))),
+            Err("numeric_date_out_of_range"),
+        ),
+        (
+            "exp = 1e300",
+            dates(ISSUER, json!(1e300), None),
+            Err("numeric_date_out_of_range"),
+        ),
+        (
+            "exp = -1 (not `expired`: out of range)",
+            dates(ISSUER, json!(-1), Some(json!(NOW))),
+            Err("numeric_date_out_of_range"),
+        ),
+        (
+            "iat = -0.5",
+            dates(ISSUER, json!(NOW + 60.0), Some(json!(-0.5))),
+            Err("numeric_date_out_of_range"),
+        ),
+        (
+            "iat = 1e20",
+            dates(ISSUER, json!(NOW + 60.0), Some(json!(1e20))),
+            Err("numeric_date_out_of_range"),
+        ),
+        (
+            "iat = -0 reads as 0: a 53-year lifetime",
+            dates(ISSUER, json!(NOW + 60.0), Some(json!(-0.0))),
+            Err("token_lifetime_exceeded"),
+        ),
+        (
+            "off: a year-9999 exp",
+            dates(
+                UNLIMITED_ISSUER,
+                json!(253_402_300_799_i64),
+                Some(json!(NOW)),
+            ),
+            Ok(()),
+        ),
+        (
+            "off: no iat, a year-9999 exp",
+            dates(UNLIMITED_ISSUER, json!(253_402_300_799_i64), None),
+            Ok(()),
+        ),
+        (
+            "off: fractional year-9999 exp",
+            dates(UNLIMITED_ISSUER, json!(253_402_300_798.75), None),
+            Ok(()),
+        ),
+        (
+            "off still refuses exp = 2^63-1",
+            dates(UNLIMITED_ISSUER, json!(i64::MAX), None),
+            Err("numeric_date_out_of_range"),
+        ),
+        (
+            "off still refuses exp past year 9999",
+            dates(UNLIMITED_ISSUER, json!(253_402_300_799.5), None),
+            Err("numeric_date_out_of_range"),
+        ),
+        (
+            "off still refuses nbf = -1",
+            with(
+                dates(UNLIMITED_ISSUER, json!(NOW + 60.0), None),
+                "nbf",
+                json!(-1),
+            ),
+            Err("numeric_date_out_of_range"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, claims, want) in &rows {
+        let token = FIXTURE.rsa.sign(claims);
+        let got = FIXTURE.validator.validate(&token, NOW);
+        let got_code = got.as_ref().map(|_| ()).map_err(|r| r.rejection.code());
+        if got_code != *want {
+            failures.push(format!("{name}: expected {want:?}, got {got:?}"));
+        }
+        if let Err(rejected) = got
+            && rejected.rejection.code() == "token_lifetime_exceeded"
+        {
+            assert_eq!(
+                rejected.hint,
+                Some(portcullis_policy::VendorHint::TokenLifetimeLimit),
+                "{name}: a lifetime rejection carries the hint"
+            );
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} time rows misjudged:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
 }

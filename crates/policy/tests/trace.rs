@@ -66,6 +66,7 @@ fn cases() -> Vec<TraceCase> {
                 (Expiry, Pass),
                 (NotBefore, Pass),
                 (IssuedAt, Pass),
+                (Lifetime, Pass),
                 (Issuer, Pass),
                 (Audience, Pass),
                 (ClientId, Skip),
@@ -90,6 +91,7 @@ fn cases() -> Vec<TraceCase> {
                 (Expiry, Pass),
                 (NotBefore, Skip),
                 (IssuedAt, Pass),
+                (Lifetime, Pass),
                 (Issuer, Skip),
                 (Audience, Skip),
                 (ClientId, Pass),
@@ -125,6 +127,7 @@ fn cases() -> Vec<TraceCase> {
                 (Expiry, Pass),
                 (NotBefore, Pass),
                 (IssuedAt, Pass),
+                (Lifetime, Pass),
                 (Issuer, Pass),
                 (Audience, Fail),
             ],
@@ -145,6 +148,60 @@ fn cases() -> Vec<TraceCase> {
                 (Expiry, Fail),
             ],
             fail_detail: "expired",
+        },
+        TraceCase {
+            name: "rejected exp = 1e300: out of the NumericDate range, at the expiry step",
+            kid: ENTRA_KID,
+            header: json!({"typ": "JWT"}),
+            claims: patch(entra_v2_client_credentials(), json!({"exp": 1e300})),
+            verdict: Err("numeric_date_out_of_range"),
+            steps: &[
+                (Shape, Pass),
+                (Algorithm, Pass),
+                (ServerSelection, Pass),
+                (KeySelection, Pass),
+                (Signature, Pass),
+                (Expiry, Fail),
+            ],
+            fail_detail: "out of the NumericDate range",
+        },
+        TraceCase {
+            name: "rejected iat = -1: out of the NumericDate range, at the issued-at step",
+            kid: PF_KID,
+            header: json!({}),
+            claims: json!({"scp": [ROLE], "client_id": PF_CLIENT, "iat": -1, "exp": now() + 60}),
+            verdict: Err("numeric_date_out_of_range"),
+            steps: &[
+                (Shape, Pass),
+                (Algorithm, Pass),
+                (ServerSelection, Pass),
+                (KeySelection, Pass),
+                (Signature, Pass),
+                (Expiry, Pass),
+                (NotBefore, Skip),
+                (IssuedAt, Fail),
+            ],
+            fail_detail: "`iat`",
+        },
+        TraceCase {
+            name: "rejected PingFederate token living 24 h + 1 s: fails at the lifetime step",
+            kid: PF_KID,
+            header: json!({}),
+            claims: json!({"scp": [ROLE], "client_id": PF_CLIENT,
+                           "iat": now(), "exp": now() + 86_401}),
+            verdict: Err("token_lifetime_exceeded"),
+            steps: &[
+                (Shape, Pass),
+                (Algorithm, Pass),
+                (ServerSelection, Pass),
+                (KeySelection, Pass),
+                (Signature, Pass),
+                (Expiry, Pass),
+                (NotBefore, Skip),
+                (IssuedAt, Pass),
+                (Lifetime, Fail),
+            ],
+            fail_detail: "86401s (exp - iat) exceeds the server's maximum of 86400s",
         },
         TraceCase {
             name: "rejected Graph token with header nonce: fails at the shape, nothing decoded",
@@ -283,13 +340,18 @@ fn trace_json_shape() {
         json["steps"][2]
     );
     assert_eq!(
-        json["steps"][10],
+        json["steps"][8],
+        json!({"step": "lifetime", "outcome": "pass",
+               "detail": "lifetime 4500s (exp - iat) is at most 100800s"})
+    );
+    assert_eq!(
+        json["steps"][11],
         json!({"step": "client_id", "outcome": "skip", "detail": "no client ids configured"})
     );
     assert!(
-        json["steps"][12]["detail"].as_str().unwrap().contains(ROLE),
+        json["steps"][13]["detail"].as_str().unwrap().contains(ROLE),
         "{}",
-        json["steps"][10]
+        json["steps"][13]
     );
 
     let mut trace = EvaluationTrace::default();

@@ -299,6 +299,27 @@ vendor_cases! {
         expect: Accept { client_id: Some(OKTA_CID), scopes: &[ROLE], subject: Some(OKTA_CID) },
     };
 
+    /// Okta access tokens live at most 24 h: exactly 24 h is accepted...
+    okta_token_24_hours: Case {
+        server: okta(),
+        key: OKTA_KEY,
+        header: json!({}),
+        claims: patch(shape::okta_client_credentials(), json!({"exp": now() + 86_400})),
+        expect: Accept { client_id: Some(OKTA_CID), scopes: &[ROLE], subject: Some(OKTA_CID) },
+    };
+
+    /// ...and a token claiming a longer life did not come from a correctly working Okta.
+    okta_token_longer_than_24_hours: Case {
+        server: okta(),
+        key: OKTA_KEY,
+        header: json!({}),
+        claims: patch(shape::okta_client_credentials(), json!({"exp": now() + 86_401})),
+        expect: Reject {
+            rejection: Rejection::TokenLifetimeExceeded { lifetime: 86_401.0, max: 86_400, from_iat: true },
+            hint: Some(VendorHint::TokenLifetimeLimit),
+        },
+    };
+
     /// User token from the `default` custom AS: `sub` is the user, the client is `cid`.
     okta_default_as_user_token: Case {
         server: ServerConfig::new("okta-default", Preset::Okta)
@@ -531,6 +552,28 @@ vendor_cases! {
         header: json!({"typ": "JWT"}),
         claims: shape::entra_v2_client_credentials(),
         expect: Accept { client_id: Some(CLIENT_APP_ID), scopes: &[ROLE], subject: Some(CLIENT_SP_OID) },
+    };
+
+    /// A CAE-capable client's token lives up to 28 h (VENDORS.md, Entra "Lifetime"): the
+    /// Entra presets' `max_token_lifetime_s` is 100,800, so it is accepted.
+    entra_v2_cae_token_28_hours: Case {
+        server: entra_v2(),
+        key: ENTRA_KEY,
+        header: json!({"typ": "JWT"}),
+        claims: patch(shape::entra_v2_client_credentials(), json!({"exp": now() + 28 * 3600})),
+        expect: Accept { client_id: Some(CLIENT_APP_ID), scopes: &[ROLE], subject: Some(CLIENT_SP_OID) },
+    };
+
+    /// One second past Entra's longest lifetime: refused, with the lifetime hint.
+    entra_v2_token_longer_than_28_hours: Case {
+        server: entra_v2(),
+        key: ENTRA_KEY,
+        header: json!({"typ": "JWT"}),
+        claims: patch(shape::entra_v2_client_credentials(), json!({"exp": now() + 28 * 3600 + 1})),
+        expect: Reject {
+            rejection: Rejection::TokenLifetimeExceeded { lifetime: 100_801.0, max: 100_800, from_iat: true },
+            hint: Some(VendorHint::TokenLifetimeLimit),
+        },
     };
 
     /// Delegated user token: `scp` string.
