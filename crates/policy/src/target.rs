@@ -24,8 +24,10 @@
 //! - **Empty segments are refused, not merged.** `//` anywhere (a leading `//host` is read as an
 //!   authority by some parsers) changes meaning between readers that merge slashes and readers
 //!   that do not, so it is refused; a single trailing `/` (`/a/`) is not an empty segment.
-//! - **Decode once.** Double encoding stays encoded (`%252e` → `%252E`): we decode once, as
-//!   conforming readers do, and to a single-decoding reader `%2e` is text, not a dot segment.
+//! - **Decode once.** Double encoding stays encoded: `%25` keeps its escape and what follows
+//!   is plain text, so `%252e` stays `%252e` (and `%252E` stays `%252E`: the `2E` there is
+//!   text, not hex). We decode once, as conforming readers do, and to a single-decoding reader
+//!   `%2e` is text, not a dot segment. (An upstream that decodes twice is out of scope.)
 //! - **The query is kept byte for byte** and never matched (a control character, space or `#`
 //!   in it refuses the whole target; it must be UTF-8).
 //!

@@ -2,6 +2,7 @@
 //! an authorization server. Product crates never depend on this (only `[dev-dependencies]`).
 #![allow(clippy::expect_used)] // test support: a failed key generation is a broken machine
 
+pub mod lenient;
 #[cfg(feature = "tls")]
 pub mod tls;
 
