@@ -59,6 +59,10 @@ pub struct VerifyArgs {
     /// Clock skew tolerance in seconds (at most 300).
     #[arg(long, default_value_t = 60, value_name = "S")]
     clock_skew: u32,
+    /// Longest accepted token lifetime in seconds (`exp` - `iat`, or `exp` - now without `iat`;
+    /// 0 = not checked; at most 31536000). Default: the preset's (86400; Entra 100800).
+    #[arg(long = "max-token-lifetime", value_name = "S")]
+    max_token_lifetime: Option<u32>,
     /// Vendor preset: generic, okta, entra_v1, entra_v2, pingfederate, pingone.
     #[arg(long, default_value = "generic")]
     preset: String,
@@ -118,6 +122,9 @@ fn build_config(args: &VerifyArgs) -> anyhow::Result<ServerConfig> {
     config.client_ids = args.client_ids.clone();
     config.clock_skew_s = args.clock_skew;
     config.require_typ_at_jwt = args.require_typ_at_jwt;
+    if let Some(lifetime) = args.max_token_lifetime {
+        config.max_token_lifetime_s = lifetime;
+    }
     if !args.algs.is_empty() {
         config.allowed_algs = args
             .algs
@@ -135,6 +142,7 @@ fn build_config(args: &VerifyArgs) -> anyhow::Result<ServerConfig> {
 fn cli_flag(field: &str) -> &str {
     match field {
         "clockSkewS" => "clock-skew",
+        "maxTokenLifetimeS" => "max-token-lifetime",
         "allowedAlgs" => "alg",
         "audiences" => "audience",
         "clientIds" => "client-id",

@@ -378,3 +378,112 @@ fn inspect_explains_each_part() {
     let out = portcullis(&["token", "inspect", "not-a-token"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// `--max-token-lifetime S` and the NumericDate range: each row is flags, claims, exit code and
+/// the start of the output.
+#[test]
+fn verify_checks_token_time() {
+    let s = setup();
+    let with = |member: &str, value: Value| {
+        let mut claims = okta_claims();
+        claims[member] = value;
+        claims
+    };
+    let without_iat = || {
+        let mut claims = okta_claims();
+        claims.as_object_mut().unwrap().remove("iat");
+        claims
+    };
+    let year_9999 = json!(253_402_300_799_i64);
+    let cases: Vec<(&[&str], Value, i32, &str)> = vec![
+        (&[], okta_claims(), 0, "accepted"),
+        (
+            &["--max-token-lifetime", "3600"],
+            okta_claims(),
+            0,
+            "accepted",
+        ),
+        (
+            &["--max-token-lifetime", "3599"],
+            okta_claims(),
+            1,
+            "rejected [token_lifetime_exceeded]",
+        ),
+        (
+            &[],
+            with("exp", json!(now() + 86_401)),
+            1,
+            "rejected [token_lifetime_exceeded]",
+        ),
+        (
+            &["--preset", "entra_v2"],
+            with("exp", json!(now() + 86_401)),
+            0,
+            "accepted",
+        ),
+        (
+            &["--max-token-lifetime", "600", "--clock-skew", "0"],
+            {
+                let mut c = without_iat();
+                c["exp"] = json!(now() + 900);
+                c
+            },
+            1,
+            "rejected [token_lifetime_exceeded]",
+        ),
+        (
+            &[],
+            with("exp", year_9999.clone()),
+            1,
+            "rejected [token_lifetime_exceeded]",
+        ),
+        (
+            &["--max-token-lifetime", "0"],
+            with("exp", year_9999),
+            0,
+            "accepted",
+        ),
+        (
+            &["--max-token-lifetime", "0"],
+            with("exp", json!(i64::MAX)),
+            1,
+            "rejected [numeric_date_out_of_range]",
+        ),
+        (
+            &["--max-token-lifetime", "0"],
+            with("exp", json!(1e300)),
+            1,
+            "rejected [numeric_date_out_of_range]",
+        ),
+        (
+            &[],
+            with("iat", json!(-1)),
+            1,
+            "rejected [numeric_date_out_of_range]",
+        ),
+        (&["--max-token-lifetime", "31536001"], okta_claims(), 2, ""),
+        (&["--max-token-lifetime", "-1"], okta_claims(), 2, ""),
+    ];
+    for (flags, claims, code, expected) in &cases {
+        let token = s.key.sign(claims);
+        let mut args = vec!["token", "verify", "--jwks", &s.jwks_path];
+        args.extend_from_slice(flags);
+        args.push(&token);
+        let out = portcullis(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(*code),
+            "{flags:?}: {}",
+            stdout(&out)
+        );
+        assert!(
+            stdout(&out).starts_with(expected),
+            "{flags:?}: {}",
+            stdout(&out)
+        );
+        if *code == 2 && flags[1] == "31536001" {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("invalid --max-token-lifetime"), "{stderr}");
+        }
+    }
+}

@@ -370,6 +370,7 @@
     f.scopeClaims.value = p.scopeClaims.join(" ");
     f.clientIdClaims.value = p.clientIdClaims.join(" ");
     f.issuer.placeholder = p.issuerExample;
+    f.maxTokenLifetimeS.value = p.maxTokenLifetimeS;
   }
 
   function number(input) {
@@ -399,7 +400,7 @@
       requireTypAtJwt: f.requireTypAtJwt.checked,
       scopeClaims: P.words(f.scopeClaims.value),
     };
-    ["clockSkewS", "refreshIntervalS", "maxStaleS"].forEach(function (name) {
+    ["clockSkewS", "maxTokenLifetimeS", "refreshIntervalS", "maxStaleS"].forEach(function (name) {
       const v = number(f[name]);
       if (v !== undefined) out[name] = v;
     });
@@ -451,6 +452,7 @@
     f.scopeClaims.value = (s.scopeClaims || []).join(" ");
     f.refreshIntervalS.value = s.refreshIntervalS;
     f.maxStaleS.value = s.maxStaleS;
+    f.maxTokenLifetimeS.value = s.maxTokenLifetimeS;
     // The saved key location was checked when it was saved (and the API checks it again on
     // save); changing it requires a new Validate.
     validatedLocation = keyLocation();
