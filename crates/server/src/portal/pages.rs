@@ -352,6 +352,7 @@ pub async fn servers(
                     "scopeClaims": d.scope_claims,
                     "clientIdClaims": d.client_id_claims,
                     "issuerExample": p.issuer_example(),
+                    "maxTokenLifetimeS": d.max_token_lifetime_s,
                 }),
             )
         })
