@@ -326,6 +326,20 @@ fn the_config_file_sets_the_lifetime() {
             "{line}"
         );
     }
+    // The example file documents the key.
+    let example = include_str!("../../../docs/portcullis.example.toml");
+    assert!(example.contains("max_token_lifetime_s = 86400"));
+    let config = declarative::parse("example.toml", example, UrlRules::default())
+        .unwrap_or_else(|p| panic!("{p:?}"));
+    for server in &config.servers {
+        let d = &server.definition;
+        let want = if d.name == "keycloak-staging" {
+            86_400
+        } else {
+            d.preset.max_token_lifetime_s()
+        };
+        assert_eq!(d.max_token_lifetime_s, want, "{}", d.name);
+    }
     let entra = r#"[[authorization_servers]]
 name = "entra"
 preset = "entra_v2"
