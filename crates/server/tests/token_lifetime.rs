@@ -270,7 +270,8 @@ async fn the_limit_rejects_long_lived_tokens_live_and_in_the_sandbox() {
     off["version"] = created["version"].clone();
     let (status, updated) = admin.put(&format!("{SERVERS}/{id}"), off).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
-    let (status, _, _) = call(key.sign(&role_claims(30 * 86_400, true))).await;
+    let month = key.sign(&role_claims(30 * 86_400, true));
+    let (status, _, _) = call(month.clone()).await;
     assert_eq!(status, StatusCode::OK, "off: a 30-day token");
     let (status, _, _) = call(key.sign(&huge)).await;
     assert_eq!(
@@ -287,6 +288,18 @@ async fn the_limit_rejects_long_lived_tokens_live_and_in_the_sandbox() {
         .cloned()
         .unwrap();
     assert_eq!(step["outcome"], "skip", "{report}");
+
+    // Lowering the limit again reaches a token the verified-token cache already holds.
+    let mut on = body(&idp, "okta-prod", json!({"maxTokenLifetimeS": 86_400}));
+    on["version"] = updated["version"].clone();
+    let (status, updated) = admin.put(&format!("{SERVERS}/{id}"), on).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let (status, _, _) = call(month).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the cached 30-day token is refused"
+    );
 }
 
 fn toml_server(line: &str) -> String {
