@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Reverse proxy: seconds allowed for an upstream's response headers (then 504).
     #[arg(long, env = "PORTCULLIS_UPSTREAM_TIMEOUT_S", default_value_t = 30)]
     upstream_timeout_s: u64,
+    /// Absolute lifetime of every admin session (portal and legacy `JSESSIONID`) from sign-in,
+    /// however active: seconds, or a number with `s`, `m` or `h` (e.g. `12h`).
+    #[arg(long, env = "PORTCULLIS_SESSION_MAX_LIFETIME", default_value = "12h", value_parser = parse_lifetime)]
+    session_max_lifetime: Duration,
     /// Declarative configuration file (TOML).
     #[arg(long, env = "PORTCULLIS_CONFIG")]
     config: Option<PathBuf>,
@@ -70,6 +74,28 @@ pub struct ServeArgs {
     /// cluster needs the same key.
     #[arg(long, env = "PORTCULLIS_SECRET_KEY_FILE")]
     secret_key_file: Option<PathBuf>,
+}
+
+/// `43200`, `43200s`, `720m` or `12h`: between one minute and 30 days.
+fn parse_lifetime(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, 's')) => (&text[..i], 1),
+        Some((i, 'm')) => (&text[..i], 60),
+        Some((i, 'h')) => (&text[..i], 3600),
+        _ => (text, 1),
+    };
+    let seconds = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("`{text}` is not a duration (seconds, or e.g. `90m`, `12h`)"))?;
+    if !(60..=30 * 24 * 3600).contains(&seconds) {
+        return Err(format!(
+            "`{text}` is out of range: between 1 minute and 30 days"
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 fn init_logging(json: bool) {
@@ -131,6 +157,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| default_node_id(args.listen));
     settings.node_address = args.listen.to_string();
     settings.upstream_response_timeout = Duration::from_secs(args.upstream_timeout_s.max(1));
+    settings.session_max_lifetime = args.session_max_lifetime;
     settings.secret_key = Some(Arc::new(secret_key));
     let (state, key_changes) = AppState::new(store.clone(), org.id, settings, fetcher);
 

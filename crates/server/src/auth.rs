@@ -20,12 +20,61 @@ use portcullis_store::{Actor, Interface, RoleKind, StoreError};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The session cookie (HttpOnly).
+/// The session cookie (HttpOnly) of a deployment served over plain http.
 pub const SESSION_COOKIE: &str = "portcullis_session";
-/// The CSRF cookie (readable by the portal's script, echoed in `X-CSRF-Token`).
+/// The CSRF cookie (readable by the portal's script, echoed in `X-CSRF-Token`) over plain http.
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
+/// The session cookie under https: the `__Host-` prefix makes browsers accept it only with
+/// `Secure`, `Path=/` and no `Domain`, so a sibling subdomain or a plain-http page cannot plant
+/// or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-portcullis_session";
+/// The CSRF cookie under https (see [`SECURE_SESSION_COOKIE`]).
+pub const SECURE_CSRF_COOKIE: &str = "__Host-portcullis_csrf";
 /// The CSRF header.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Every cookie name Portcullis sets, in every spelling (plain, `__Host-`, legacy): a reverse
+/// proxy strips these from what goes upstream and drops an upstream's `Set-Cookie` for them.
+pub fn portcullis_cookie_names() -> &'static [&'static str] {
+    &[
+        SESSION_COOKIE,
+        CSRF_COOKIE,
+        SECURE_SESSION_COOKIE,
+        SECURE_CSRF_COOKIE,
+        crate::legacy::LEGACY_COOKIE,
+    ]
+}
+
+/// The session cookie's name in this deployment: `__Host-portcullis_session` when it is served
+/// over https, else `portcullis_session`. Only this name is read: under https an unprefixed
+/// cookie may have been planted by a sibling host and is ignored.
+pub fn session_cookie_name(settings: &crate::state::Settings) -> &'static str {
+    if settings.secure_cookies() {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The CSRF cookie's name in this deployment (see [`session_cookie_name`]).
+pub fn csrf_cookie_name(settings: &crate::state::Settings) -> &'static str {
+    if settings.secure_cookies() {
+        SECURE_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    }
+}
+
+/// The portal session id sent with a request (under this deployment's cookie name).
+pub fn session_id_from(
+    headers: &axum::http::HeaderMap,
+    settings: &crate::state::Settings,
+) -> Option<String> {
+    CookieJar::from_headers(headers)
+        .get(session_cookie_name(settings))
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
+}
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,18 +216,22 @@ pub struct AdminSession {
     pub hash: String,
 }
 
-/// Looks up the session `session_id` (idle timeout applied, marked used now) with its admin and
-/// role. `None` when there is no such session, it expired, or it belongs to another org. Shared
-/// by the API's [`Principal`] and the portal's pages, so both read sessions the same way.
+/// Looks up the session `session_id` (idle timeout and absolute lifetime applied, marked used
+/// now) with its admin and role. `None` when there is no such session, it expired, or it belongs
+/// to another org. Shared by the API's [`Principal`] and the portal's pages, so both read
+/// sessions the same way. Always a store read: a session ended on any node (sign-out, password
+/// or role change, delete) is refused by every node as soon as that change commits.
 pub async fn admin_session(
     state: &AppState,
     session_id: &str,
 ) -> Result<Option<AdminSession>, ApiError> {
     let hash = session_hash(session_id);
     let idle_ms = i64::try_from(state.settings.session_idle.as_millis()).unwrap_or(i64::MAX);
+    let max_age_ms =
+        i64::try_from(state.settings.session_max_lifetime.as_millis()).unwrap_or(i64::MAX);
     let Some(session) = state
         .store
-        .touch_session(&hash, idle_ms)
+        .touch_session_within(&hash, idle_ms, max_age_ms)
         .await?
         .filter(|s| s.org_id == state.org)
     else {
@@ -208,8 +261,8 @@ fn unauthenticated() -> ApiError {
     )
 }
 
-/// The principal of a legacy API-key session: the session through the in-memory cache, the
-/// admin and role from the store (the API is not the hot path, and role changes apply at once).
+/// The principal of a legacy API-key session: the session, the admin and the role from the
+/// store (the API is not the hot path; a session ended on any node is refused at once).
 async fn legacy_principal(
     parts: &Parts,
     state: &AppState,
@@ -222,7 +275,7 @@ async fn legacy_principal(
     };
     let session = state
         .legacy_sessions
-        .authenticate(
+        .authenticate_fresh(
             &state.store,
             state.org,
             &hash,
@@ -262,10 +315,9 @@ impl FromRequestParts<AppState> for Principal {
                 .await
                 .map_err(ApiErrorWithChallenge);
         }
-        let jar = CookieJar::from_headers(&parts.headers);
         // The portal session wins when a browser holds both cookies: it is the one with CSRF
         // protection.
-        let Some(session_id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+        let Some(session_id) = session_id_from(&parts.headers, &state.settings) else {
             return match crate::legacy::session_hash_from(&parts.headers) {
                 Some(hash) => legacy_principal(parts, state, hash)
                     .await

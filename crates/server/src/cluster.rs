@@ -13,13 +13,21 @@
 //! keeps deciding from its current snapshot and keys; listener reconnects back off up to 10 s,
 //! and after a reconnect the node catches up at once.
 //!
+//! Session changes travel the same way, on their own channel: a password or role change, a
+//! delete or an API key change ends sessions in the store and appends a `session_changes` row in
+//! the same transaction; every node follows those rows (on `NOTIFY portcullis_sessions`, and on
+//! every `config_poll` as the fallback) and drops the legacy sessions it cached for that admin
+//! (or org). Portal sessions and the cloud service API read the store on every request and need
+//! no cache drop: there a change is effective on every node as soon as it commits.
+//!
 //! Nodes heartbeat their id, address, version, start time and applied configuration version
 //! every [`HEARTBEAT`]; `GET /api/v1/cluster/nodes` lists them with their own key-fetch status.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use portcullis_store::{ConfigEvent, NodeRecord, now_ms};
+use portcullis_store::{ConfigEvent, NodeRecord, StoreError, now_ms};
 
 use crate::runtime::{PERIODIC_REBUILD, rebuild_or_log};
 use crate::state::AppState;
@@ -33,23 +41,103 @@ pub const NODE_FORGOTTEN_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 const LISTEN_BACKOFF_MAX: Duration = Duration::from_secs(10);
 
-/// Starts the configuration sync and heartbeat tasks.
+/// Most session changes applied one by one in a catch-up; past it the whole cache is dropped.
+const SESSION_CHANGES_BATCH: i64 = 1_000;
+
+/// Starts the configuration sync, session sync and heartbeat tasks.
 pub fn spawn(state: AppState) {
+    let sessions = SessionFollower::new();
     let poller = state.clone();
-    tokio::spawn(async move { poll_versions(poller).await });
+    let poll_sessions = sessions.clone();
+    tokio::spawn(async move { poll_versions(poller, poll_sessions).await });
     let listener = state.clone();
-    tokio::spawn(async move { listen(listener).await });
+    tokio::spawn(async move { listen(listener, sessions).await });
     tokio::spawn(async move { heartbeat(state).await });
+}
+
+/// The position of this node in the store's `session_changes`.
+#[derive(Debug, Clone)]
+pub struct SessionFollower {
+    /// The last change applied; negative: none yet (the first catch-up takes the latest as its
+    /// starting point and drops the whole cache, which holds nothing older than the start).
+    seen: Arc<AtomicI64>,
+    /// One catch-up at a time (the poller and the listener may both ask).
+    busy: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Default for SessionFollower {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SessionFollower {
+    /// A follower that has applied nothing yet.
+    pub fn new() -> Self {
+        Self {
+            seen: Arc::new(AtomicI64::new(-1)),
+            busy: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Applies every session change committed since the last catch-up to this node's legacy
+    /// session cache. Called on a `NOTIFY`, after a listener reconnect and on every poll.
+    pub async fn catch_up(&self, state: &AppState) -> Result<(), StoreError> {
+        let _one = self.busy.lock().await;
+        let seen = self.seen.load(Ordering::Acquire);
+        if seen < 0 {
+            let latest = state.store.latest_session_change().await?;
+            state.legacy_sessions.clear();
+            self.seen.store(latest, Ordering::Release);
+            return Ok(());
+        }
+        let changes = state
+            .store
+            .session_changes_since(seen, SESSION_CHANGES_BATCH)
+            .await?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            return Ok(());
+        };
+        if i64::try_from(changes.len()).unwrap_or(i64::MAX) >= SESSION_CHANGES_BATCH {
+            // Far behind (a long outage): start over from the latest rather than page through.
+            let latest = state.store.latest_session_change().await?;
+            state.legacy_sessions.clear();
+            self.seen.store(latest.max(last), Ordering::Release);
+            return Ok(());
+        }
+        for change in &changes {
+            match &change.admin_id {
+                Some(admin) => state.legacy_sessions.forget_admin(admin),
+                None => state.legacy_sessions.forget_org(change.org_id),
+            }
+        }
+        tracing::debug!(
+            changes = changes.len(),
+            seq = last,
+            "session changes applied"
+        );
+        self.seen.store(last, Ordering::Release);
+        Ok(())
+    }
+
+    /// [`SessionFollower::catch_up`], logging a failure (the next poll retries; cached sessions
+    /// still revalidate against the store within their own interval).
+    async fn catch_up_or_log(&self, state: &AppState) {
+        if let Err(err) = self.catch_up(state).await {
+            tracing::debug!(%err, "session changes not read (store unreachable)");
+        }
+    }
 }
 
 /// Rebuilds when the stored version moved past the applied one; also rebuilds every
 /// [`PERIODIC_REBUILD`] regardless (keys persisted by other nodes are adopted then).
-async fn poll_versions(state: AppState) {
+async fn poll_versions(state: AppState, sessions: SessionFollower) {
     let mut tick = tokio::time::interval(state.settings.config_poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_full = tokio::time::Instant::now();
     loop {
         tick.tick().await;
+        sessions.catch_up_or_log(&state).await;
         if last_full.elapsed() >= PERIODIC_REBUILD {
             last_full = tokio::time::Instant::now();
             rebuild_or_log(&state).await;
@@ -73,7 +161,7 @@ async fn poll_versions(state: AppState) {
 }
 
 /// Follows `NOTIFY`s (PostgreSQL). Returns at once on SQLite.
-async fn listen(state: AppState) {
+async fn listen(state: AppState, sessions: SessionFollower) {
     let mut backoff = Duration::from_millis(250);
     loop {
         let mut listener = match state.store.listen_config().await {
@@ -88,6 +176,7 @@ async fn listen(state: AppState) {
         };
         backoff = Duration::from_millis(250);
         // Whatever happened while not listening is caught up now.
+        sessions.catch_up_or_log(&state).await;
         rebuild_or_log(&state).await;
         loop {
             match listener.next().await {
@@ -99,7 +188,12 @@ async fn listen(state: AppState) {
                 }
                 Ok(ConfigEvent::Reconnected) => {
                     tracing::info!("configuration listener reconnected; catching up");
+                    sessions.catch_up_or_log(&state).await;
                     rebuild_or_log(&state).await;
+                }
+                Ok(ConfigEvent::SessionsChanged(seq)) => {
+                    tracing::debug!(seq, "sessions changed (notification)");
+                    sessions.catch_up_or_log(&state).await;
                 }
                 Err(err) => {
                     tracing::warn!(%err, "configuration listener lost its connection");

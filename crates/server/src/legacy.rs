@@ -10,7 +10,14 @@
 //! - a session ended on this node (sign-out, API key change, admin change) is removed here before
 //!   the change is answered, and the epoch counter keeps a lookup that raced with the removal from
 //!   putting the stale session back: it stops working at once.
-//! - a store failure on a miss or a revalidation refuses the session (fail closed).
+//! - a store failure on a miss or a revalidation refuses the session (fail closed);
+//! - a session older than the absolute lifetime ([`LegacySessions::new`]) is refused, in memory
+//!   and in the store, however active it is;
+//! - sessions ended on another node (password or role change, delete, API key change) are
+//!   dropped here when the node follows the store's session changes ([`crate::cluster`]):
+//!   milliseconds after the commit on PostgreSQL (`NOTIFY`), at most one `config_poll` (1 s)
+//!   if a notification is lost; the cloud service API always asks the store
+//!   ([`LegacySessions::authenticate_fresh`]), so there the staleness is zero.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -58,13 +65,24 @@ struct Entry {
     checked: AtomicI64,
 }
 
+/// The default absolute lifetime of a session (12 hours).
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
 /// The cache.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LegacySessions {
     entries: RwLock<HashMap<String, Arc<Entry>>>,
     /// Bumped by every removal; a store lookup only caches its result if no removal happened
     /// while it was running.
     epoch: AtomicU64,
+    /// Absolute lifetime (ms) from sign-in.
+    max_lifetime_ms: i64,
+}
+
+impl Default for LegacySessions {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_LIFETIME)
+    }
 }
 
 /// The `JSESSIONID` cookie of a request, hashed as stored.
@@ -81,6 +99,15 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl LegacySessions {
+    /// An empty cache whose sessions end `max_lifetime` after sign-in, however active.
+    pub fn new(max_lifetime: Duration) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            max_lifetime_ms: millis(max_lifetime),
+        }
+    }
+
     /// How often a cached session is checked against the store: a third of the idle timeout, at
     /// most 10 s (so the store's last-use time never lags far enough to expire an active session).
     pub fn revalidate_interval(idle: Duration) -> Duration {
@@ -88,13 +115,39 @@ impl LegacySessions {
     }
 
     /// The live session under `id_hash` in `org`, marking it used now; `None` when it does not
-    /// exist, ended, or was idle for longer than `idle`.
+    /// exist, ended, was idle for longer than `idle` or is older than the absolute lifetime.
+    /// Usually answered from memory (see the module's invariants for how fast a session ended on
+    /// another node stops working here).
     pub async fn authenticate(
         &self,
         store: &Store,
         org: i64,
         id_hash: &str,
         idle: Duration,
+    ) -> Result<Option<LegacySession>, StoreError> {
+        self.lookup(store, org, id_hash, idle, false).await
+    }
+
+    /// Like [`LegacySessions::authenticate`], but always checks the store (one indexed read and
+    /// a conditional write), so a session ended on any node is refused at once. For the cloud
+    /// service API, which reads the store for the admin anyway.
+    pub async fn authenticate_fresh(
+        &self,
+        store: &Store,
+        org: i64,
+        id_hash: &str,
+        idle: Duration,
+    ) -> Result<Option<LegacySession>, StoreError> {
+        self.lookup(store, org, id_hash, idle, true).await
+    }
+
+    async fn lookup(
+        &self,
+        store: &Store,
+        org: i64,
+        id_hash: &str,
+        idle: Duration,
+        fresh: bool,
     ) -> Result<Option<LegacySession>, StoreError> {
         let idle_ms = millis(idle);
         let revalidate_ms = millis(Self::revalidate_interval(idle));
@@ -105,7 +158,9 @@ impl LegacySessions {
                 if entry.org != org {
                     return Ok(None);
                 }
-                if now - entry.last_seen.load(Ordering::Acquire) > idle_ms {
+                if now - entry.last_seen.load(Ordering::Acquire) > idle_ms
+                    || now.saturating_sub(entry.created_at) > self.max_lifetime_ms
+                {
                     self.forget(id_hash);
                     // Expired is a deny either way, and the store's copy expires on its next
                     // read too: a failed delete only leaves work for the daily cleanup.
@@ -114,7 +169,7 @@ impl LegacySessions {
                     }
                     return Ok(None);
                 }
-                if now - entry.checked.load(Ordering::Acquire) < revalidate_ms {
+                if !fresh && now - entry.checked.load(Ordering::Acquire) < revalidate_ms {
                     entry.last_seen.fetch_max(now, Ordering::AcqRel);
                     return Ok(Some(entry.session(id_hash, now)));
                 }
@@ -127,7 +182,10 @@ impl LegacySessions {
             } else {
                 idle_ms
             };
-            let Some(record) = store.touch_legacy_session(org, id_hash, store_idle).await? else {
+            let Some(record) = store
+                .touch_legacy_session_within(org, id_hash, store_idle, self.max_lifetime_ms)
+                .await?
+            else {
                 self.forget(id_hash);
                 return Ok(None);
             };
@@ -179,6 +237,11 @@ impl LegacySessions {
     /// Forgets every session of an admin (changed or deleted).
     pub fn forget_admin(&self, admin_id: &str) {
         self.remove(|_, entry| entry.admin_id == admin_id);
+    }
+
+    /// Forgets every cached session (they are read from the store again on next use).
+    pub fn clear(&self) {
+        self.remove(|_, _| true);
     }
 
     /// Number of cached sessions.

@@ -28,6 +28,9 @@ pub struct Settings {
     pub allow_insecure_jwks: bool,
     /// Idle timeout of admin sessions.
     pub session_idle: Duration,
+    /// Absolute lifetime of every session, portal and legacy, from sign-in however active
+    /// (`PORTCULLIS_SESSION_MAX_LIFETIME`; 12 hours).
+    pub session_max_lifetime: Duration,
     /// Most API roles per org.
     pub max_api_roles: i64,
     /// Most custom admin roles per org.
@@ -63,6 +66,7 @@ impl Settings {
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
             allow_insecure_jwks: false,
             session_idle: Duration::from_secs(30 * 60),
+            session_max_lifetime: crate::legacy::DEFAULT_MAX_LIFETIME,
             max_api_roles: 16,
             max_admin_roles: 16,
             node_id: "local".to_owned(),
@@ -144,6 +148,7 @@ impl AppState {
             settings.sandbox_rate_per_s,
             settings.sandbox_burst,
         ));
+        let legacy_sessions = Arc::new(LegacySessions::new(settings.session_max_lifetime));
         let state = AppState {
             store,
             org,
@@ -156,7 +161,7 @@ impl AppState {
             upstreams,
             applied_config_version: Arc::new(AtomicI64::new(0)),
             started_at_ms: portcullis_store::now_ms(),
-            legacy_sessions: Arc::new(LegacySessions::default()),
+            legacy_sessions,
             sandbox_limiter,
         };
         (state, key_changes)

@@ -1,4 +1,8 @@
 //! Admins (portal and API users) and sign-in failure tracking for lockout.
+//!
+//! A password or role change and a delete end all of the admin's sessions (portal and legacy) in
+//! the same transaction; the lockout counts attempts with one atomic conditional update per
+//! attempt ([`Store::claim_login_attempt`]).
 
 use serde::Serialize;
 use serde_json::json;
@@ -6,6 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::audit::{AuditEntry, AuditResult, append_in};
+use crate::sessions::{end_admin_sessions, record_session_change};
 use crate::{Actor, Conflict, Store, StoreError, map_unique, new_id, now_ms};
 
 /// A stored admin. The password hash never leaves the store except for verification.
@@ -67,6 +72,17 @@ fn record(row: &AnyRow) -> Result<AdminRecord, StoreError> {
 
 fn audit_view(admin: &NewAdmin) -> serde_json::Value {
     json!({"login": admin.login, "name": admin.name, "roleId": admin.role_id, "password": "(redacted)"})
+}
+
+/// The audit detail of an admin update.
+fn update_detail(password_changed: bool, role_changed: bool, ended: u64) -> Option<String> {
+    let what = match (password_changed, role_changed) {
+        (true, true) => "password and role changed",
+        (true, false) => "password changed",
+        (false, true) => "role changed",
+        (false, false) => return None,
+    };
+    Some(format!("{what}; ended {ended} session(s)"))
 }
 
 /// Fails with [`StoreError::UnknownReference`] on `roleId` unless `role_id` is an admin role of
@@ -235,6 +251,19 @@ impl Store {
                 current: current.version + 1,
             }));
         }
+        // A new password or role ends every session of the admin, in this transaction (a crash
+        // cannot leave them); a new login only makes other nodes re-read cached legacy sessions
+        // (they forward the login).
+        let password_changed = !update.password_hash.is_empty();
+        let role_changed = update.role_id != current.role_id;
+        let ended = if password_changed || role_changed {
+            end_admin_sessions(&mut tx, org, id).await?
+        } else {
+            if update.login != current.login {
+                record_session_change(&mut tx, org, Some(id)).await?;
+            }
+            0
+        };
         let before = NewAdmin {
             login: current.login.clone(),
             name: current.name.clone(),
@@ -248,7 +277,7 @@ impl Store {
             result: AuditResult::Success,
             before: Some(audit_view(&before)),
             after: Some(audit_view(update)),
-            detail: (!update.password_hash.is_empty()).then(|| "password changed".to_owned()),
+            detail: update_detail(password_changed, role_changed, ended),
         };
         append_in(&mut tx, org, actor, &entry).await?;
         tx.commit().await?;
@@ -281,6 +310,7 @@ impl Store {
                 "the last admin cannot be deleted".into(),
             )));
         }
+        let ended = end_admin_sessions(&mut tx, org, id).await?;
         sqlx::query("DELETE FROM admins WHERE org_id = $1 AND id = $2")
             .bind(org)
             .bind(id)
@@ -295,15 +325,76 @@ impl Store {
                 json!({"login": current.login, "name": current.name, "roleId": current.role_id}),
             ),
             after: None,
-            detail: None,
+            detail: (ended > 0).then(|| format!("ended {ended} session(s)")),
         };
         append_in(&mut tx, org, actor, &entry).await?;
         tx.commit().await?;
         Ok(current)
     }
 
-    /// Records a failed sign-in; when `threshold` failures fall within `window_ms`, locks the admin
-    /// for `lock_ms`. Returns whether the admin is now locked.
+    /// Counts one sign-in attempt against the lockout, before its password is checked: one
+    /// conditional `UPDATE ... RETURNING`, atomic on both engines (SQLite runs one writer at a
+    /// time; PostgreSQL locks the row and re-checks the condition on its newest version), so
+    /// parallel attempts can never take more than `threshold` slots in one window.
+    ///
+    /// The window of `window_ms` starts at the first attempt after the previous one ended.
+    /// Returns the attempt's number in its window (1..=`threshold`), or `None` when the admin is
+    /// locked or the window's attempts are used up: the caller must refuse without checking the
+    /// password. A successful sign-in calls [`Store::clear_login_failures`]; a failed one whose
+    /// number was `threshold` calls [`Store::lock_admin`].
+    pub async fn claim_login_attempt(
+        &self,
+        org: i64,
+        admin_id: &str,
+        threshold: i64,
+        window_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = now_ms();
+        let window_start = now.saturating_sub(window_ms);
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE admins SET \
+               failed_attempts = CASE WHEN failures_since IS NULL OR failures_since <= $1 \
+                                 THEN 1 ELSE failed_attempts + 1 END, \
+               failures_since = CASE WHEN failures_since IS NULL OR failures_since <= $1 \
+                                THEN $2 ELSE failures_since END \
+             WHERE org_id = $3 AND id = $4 \
+               AND (locked_until IS NULL OR locked_until <= $2) \
+               AND (failures_since IS NULL OR failures_since <= $1 OR failed_attempts < $5) \
+             RETURNING failed_attempts",
+        )
+        .bind(window_start)
+        .bind(now)
+        .bind(org)
+        .bind(admin_id)
+        .bind(threshold)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(n,)| n))
+    }
+
+    /// Locks the admin for `lock_ms` from now (the attempt that used the window's last slot
+    /// failed) and starts a fresh window for after the lock.
+    pub async fn lock_admin(
+        &self,
+        org: i64,
+        admin_id: &str,
+        lock_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE admins SET locked_until = $1, failed_attempts = 0, failures_since = NULL \
+             WHERE org_id = $2 AND id = $3",
+        )
+        .bind(now_ms().saturating_add(lock_ms))
+        .bind(org)
+        .bind(admin_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed sign-in the old way (count, then lock at `threshold`), for callers that
+    /// do not claim attempts first: one [`Store::claim_login_attempt`], then [`Store::lock_admin`]
+    /// when it used the last slot. Returns whether the admin is now locked.
     pub async fn record_login_failure(
         &self,
         org: i64,
@@ -312,53 +403,28 @@ impl Store {
         window_ms: i64,
         lock_ms: i64,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO login_failures (admin_id, at) VALUES ($1, $2)")
-            .bind(admin_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM login_failures WHERE admin_id = $1 AND at < $2")
-            .bind(admin_id)
-            .bind(now - window_ms)
-            .execute(&mut *tx)
-            .await?;
-        let (recent,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE admin_id = $1")
-                .bind(admin_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let locked = recent >= threshold;
-        if locked {
-            sqlx::query("UPDATE admins SET locked_until = $1 WHERE org_id = $2 AND id = $3")
-                .bind(now + lock_ms)
-                .bind(org)
-                .bind(admin_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM login_failures WHERE admin_id = $1")
-                .bind(admin_id)
-                .execute(&mut *tx)
-                .await?;
+        match self
+            .claim_login_attempt(org, admin_id, threshold, window_ms)
+            .await?
+        {
+            Some(n) if n < threshold => Ok(false),
+            _ => {
+                self.lock_admin(org, admin_id, lock_ms).await?;
+                Ok(true)
+            }
         }
-        tx.commit().await?;
-        Ok(locked)
     }
 
     /// Clears failures and any lock after a successful sign-in.
     pub async fn clear_login_failures(&self, org: i64, admin_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM login_failures WHERE admin_id = $1")
-            .bind(admin_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE admins SET locked_until = NULL WHERE org_id = $1 AND id = $2")
-            .bind(org)
-            .bind(admin_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "UPDATE admins SET locked_until = NULL, failed_attempts = 0, failures_since = NULL \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org)
+        .bind(admin_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -63,6 +63,9 @@ pub enum ConfigEvent {
     Changed(i64),
     /// The connection was lost and re-established: notifications may have been missed.
     Reconnected,
+    /// Some admin's sessions changed (ended or renamed): the `session_changes` row with this seq
+    /// was committed (see [`crate::SESSIONS_CHANNEL`]).
+    SessionsChanged(i64),
 }
 
 impl ConfigListener {
@@ -70,6 +73,9 @@ impl ConfigListener {
     /// [`ConfigEvent::Reconnected`] (the caller must catch up); an error means it could not be.
     pub async fn next(&mut self) -> Result<ConfigEvent, StoreError> {
         match self.listener.try_recv().await? {
+            Some(notification) if notification.channel() == crate::SESSIONS_CHANNEL => Ok(
+                ConfigEvent::SessionsChanged(notification.payload().parse().unwrap_or(i64::MAX)),
+            ),
             Some(notification) => Ok(ConfigEvent::Changed(
                 notification.payload().parse().unwrap_or(i64::MAX),
             )),
@@ -87,14 +93,17 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)?)
     }
 
-    /// Subscribes to configuration changes: `Some` on PostgreSQL, `None` on SQLite (one process;
+    /// Subscribes to configuration changes and session changes
+    /// ([`ConfigEvent::SessionsChanged`]): `Some` on PostgreSQL, `None` on SQLite (one process;
     /// the periodic version check covers anything else).
     pub async fn listen_config(&self) -> Result<Option<ConfigListener>, StoreError> {
         if self.backend != Backend::Postgres {
             return Ok(None);
         }
         let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
-        listener.listen(CONFIG_CHANNEL).await?;
+        listener
+            .listen_all([CONFIG_CHANNEL, crate::SESSIONS_CHANNEL])
+            .await?;
         Ok(Some(ConfigListener { listener }))
     }
 

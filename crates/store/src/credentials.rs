@@ -125,12 +125,14 @@ fn entry(
     }
 }
 
-/// Deletes the org's legacy sessions; returns how many there were.
+/// Deletes the org's legacy sessions and records the change for other nodes' caches; returns how
+/// many there were.
 async fn end_legacy_sessions(tx: &mut Transaction<'_, Any>, org: i64) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM legacy_sessions WHERE org_id = $1")
         .bind(org)
         .execute(&mut **tx)
         .await?;
+    crate::sessions::record_session_change(tx, org, None).await?;
     Ok(done.rows_affected())
 }
 
@@ -296,12 +298,26 @@ impl Store {
     }
 
     /// The org's legacy session under `id_hash` if it was used within `idle_ms`; marks it used
-    /// now. An idle-expired session is deleted.
+    /// now. An idle-expired session is deleted. No absolute lifetime: see
+    /// [`Store::touch_legacy_session_within`].
     pub async fn touch_legacy_session(
         &self,
         org: i64,
         id_hash: &str,
         idle_ms: i64,
+    ) -> Result<Option<LegacySessionRecord>, StoreError> {
+        self.touch_legacy_session_within(org, id_hash, idle_ms, i64::MAX)
+            .await
+    }
+
+    /// The org's legacy session under `id_hash` if it was used within `idle_ms` and created
+    /// within `max_age_ms`; marks it used now. An expired session (either way) is deleted.
+    pub async fn touch_legacy_session_within(
+        &self,
+        org: i64,
+        id_hash: &str,
+        idle_ms: i64,
+        max_age_ms: i64,
     ) -> Result<Option<LegacySessionRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT org_id, admin_id, created_at, last_seen_at FROM legacy_sessions WHERE org_id = $1 AND id_hash = $2",
@@ -318,7 +334,9 @@ impl Store {
             last_seen_at: row.try_get("last_seen_at")?,
         };
         let now = now_ms();
-        if now - session.last_seen_at > idle_ms {
+        if now.saturating_sub(session.last_seen_at) > idle_ms
+            || now.saturating_sub(session.created_at) > max_age_ms
+        {
             self.delete_legacy_session(org, id_hash).await?;
             return Ok(None);
         }

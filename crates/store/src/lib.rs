@@ -38,7 +38,7 @@ pub use credentials::{ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTo
 pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
-pub use sessions::SessionRecord;
+pub use sessions::{SESSIONS_CHANNEL, SessionChange, SessionRecord};
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -167,7 +167,7 @@ pub async fn create(
     params(("id" = String, Path, description = "The admin's id.")),
     request_body = AdminInput,
     responses(
-        (status = 200, description = "Replaced.", body = AdminRecord),
+        (status = 200, description = "Replaced. A new password or role ends every session of the admin (portal and legacy) on every node.", body = AdminRecord),
         (status = 409, description = "The login is in use, or `version` is stale (`version_conflict`).", body = ErrorBody),
         (status = 422, description = "A field is invalid, the password is short, or `roleId` names no admin role.", body = ErrorBody),
     )
@@ -195,7 +195,9 @@ pub async fn replace(
         .update_admin(state.org, &id, input.version, &update, &principal.actor())
         .await
         .map_err(not_found)?;
-    // A renamed admin's legacy sessions must forward the new login at once.
+    // The store ended the admin's sessions in the same transaction when the password or role
+    // changed (and recorded the change for the other nodes); this node's legacy-session cache
+    // drops them before answering (and a renamed admin's, which must forward the new login).
     state.legacy_sessions.forget_admin(&id);
     Ok(Json(record))
 }
@@ -223,7 +225,8 @@ pub async fn delete(
         .delete_admin(state.org, &id, &principal.actor())
         .await
         .map_err(not_found)?;
-    // Their legacy sessions went with them in the store (cascade); forget them here too.
+    // Their sessions (portal and legacy) ended in the same transaction, recorded for the other
+    // nodes; this node's cache drops them before answering.
     state.legacy_sessions.forget_admin(&id);
     Ok(StatusCode::NO_CONTENT)
 }

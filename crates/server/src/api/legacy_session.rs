@@ -7,7 +7,10 @@
 //! username and password are an admin's, checked by the same function and lockout as the portal
 //! login. Success sets `JSESSIONID` (HttpOnly, SameSite=Strict, Secure over https; 5-minute idle
 //! expiry; stored as SHA-256), which then authorizes the cloud service API with the admin's role
-//! and needs no CSRF token.
+//! and needs no CSRF token. The cookie keeps its name under https (clients written for the
+//! original product look for `JSESSIONID`) and `Path=/` (routes accepting `api_key` read it on
+//! any path); the cloud service API checks it against the store on every call, so a session
+//! ended on any node is refused at once; its absolute lifetime is `session_max_lifetime`.
 
 use std::net::SocketAddr;
 
@@ -16,14 +19,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::Cookie;
 use portcullis_policy::FieldError;
 use portcullis_policy::credentials::{check_api_key, check_timestamp, obfuscate_api_key};
 use portcullis_store::{AuditResult, Interface, now_ms};
 use serde::{Deserialize, Serialize};
 
 use crate::api::api_key;
-use crate::api::session::{ApiKeyCheck, SignInFlow, audit, check_credentials, cookie};
+use crate::api::session::{ApiKeyCheck, SignInFlow, audit, check_credentials, cookie, removal};
 use crate::auth::{ApiErrorWithChallenge, random_token};
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -58,20 +60,25 @@ pub struct LegacySessionView {
     last_activity_at: String,
     /// The session ends this long after its last use.
     idle_timeout_seconds: u64,
-    /// When it ends unless used again.
+    /// When it ends unless used again (never later than its absolute lifetime allows).
     expires_at: String,
 }
 
 fn view(state: &AppState, login: &str, created_at: i64, last_seen_at: i64) -> LegacySessionView {
     let idle = state.settings.legacy_session_idle;
     let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+    let max_ms = i64::try_from(state.settings.session_max_lifetime.as_millis()).unwrap_or(i64::MAX);
     LegacySessionView {
         username: login.to_owned(),
         auth_type: "api_key",
         created_at: rfc3339(created_at),
         last_activity_at: rfc3339(last_seen_at),
         idle_timeout_seconds: idle.as_secs(),
-        expires_at: rfc3339(last_seen_at.saturating_add(idle_ms)),
+        expires_at: rfc3339(
+            last_seen_at
+                .saturating_add(idle_ms)
+                .min(created_at.saturating_add(max_ms)),
+        ),
     }
 }
 
@@ -188,7 +195,7 @@ async fn current(
     let hash = session_hash_from(headers).ok_or_else(ended)?;
     state
         .legacy_sessions
-        .authenticate(
+        .authenticate_fresh(
             &state.store,
             state.org,
             &hash,
@@ -260,6 +267,6 @@ pub async fn delete(
         .append_audit(state.org, &actor, &entry)
         .await
         .map_err(|e| ApiErrorWithChallenge(e.into()))?;
-    let jar = jar.remove(Cookie::build(LEGACY_COOKIE).path("/"));
+    let jar = jar.add(removal(LEGACY_COOKIE, state.settings.secure_cookies()));
     Ok((jar, StatusCode::NO_CONTENT))
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 use crate::auth::{
-    CSRF_COOKIE, CredentialKind, Principal, SESSION_COOKIE, hash_password, random_token,
+    CredentialKind, Principal, csrf_cookie_name, hash_password, random_token, session_cookie_name,
     session_hash, session_interface, verify_password,
 };
 use crate::error::ApiError;
@@ -86,6 +86,7 @@ pub(crate) fn audit(
     )
 }
 
+/// A session cookie: `Path=/` (see [`COOKIE_PATH`]), `SameSite=Strict`, `Secure` under https.
 pub(crate) fn cookie(
     name: &'static str,
     value: String,
@@ -93,11 +94,31 @@ pub(crate) fn cookie(
     secure: bool,
 ) -> Cookie<'static> {
     Cookie::build((name, value))
-        .path("/")
+        .path(COOKIE_PATH)
         .http_only(http_only)
         .secure(secure)
         .same_site(SameSite::Strict)
         .build()
+}
+
+/// The `Path` of every session cookie. It is the narrowest that works: the portal session is
+/// read by the pages under `/portal/` and by the API under `/api/v1/`, whose only common prefix is
+/// `/`; the `__Host-` names used under https require `Path=/` anyway; `JSESSIONID` is read by the
+/// API and by routes that accept the `api_key` credential, which can be any path (the reverse
+/// proxy never forwards these cookies upstream).
+pub const COOKIE_PATH: &str = "/";
+
+/// The cookie that clears `name`, whether or not the request sent it (add it to the jar; a
+/// `__Host-` cookie is only replaced by one with the same attributes).
+pub(crate) fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
+    let mut cookie = Cookie::build((name, ""))
+        .path(COOKIE_PATH)
+        .secure(secure)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build();
+    cookie.make_removal();
+    cookie
 }
 
 /// Which sign-in flow checks credentials: both share one lockout (DESIGN.md §1.4, §1.5).
@@ -138,7 +159,9 @@ pub enum ApiKeyCheck {
 }
 
 /// Checks an admin's login and password, with the lockout every sign-in flow shares: 5 failures
-/// within a minute lock the admin for 5 minutes, whichever flow they came through. For the
+/// within a minute lock the admin for 5 minutes, whichever flow they came through. Attempts are
+/// counted atomically before the password is checked (`Store::claim_login_attempt`), so 20
+/// parallel wrong passwords check 5 passwords and get 15 `429 locked` answers. For the
 /// legacy flow, `api_key` is the caller's verdict on the obfuscated key; a wrong (or absent) key
 /// is a failed sign-in like a wrong password. Unknown logins cost one argon2
 /// verification too, and every outcome is audited; the answer never says which part was wrong.
@@ -172,7 +195,26 @@ pub async fn check_credentials(
         return Err(invalid());
     };
     let now = now_ms();
-    if let Some(until) = admin.locked_until.filter(|until| *until > now) {
+    let locked = |until: Option<i64>| {
+        let minutes = (until.map_or(LOCKOUT_MS, |until| until - now).max(1) + 59_999) / 60_000;
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "locked",
+            format!("too many failed sign-ins; try again in {minutes} minute(s)"),
+        )
+    };
+    // Every attempt takes one of the window's slots before its password is checked (one atomic
+    // update in the store): parallel attempts cannot check more passwords than the limit.
+    let claimed = match admin.locked_until.filter(|until| *until > now) {
+        Some(_) => None,
+        None => {
+            state
+                .store
+                .claim_login_attempt(state.org, &admin.id, LOCKOUT_THRESHOLD, LOCKOUT_WINDOW_MS)
+                .await?
+        }
+    };
+    let Some(attempt) = claimed else {
         let (actor, entry) = audit(
             &admin.login,
             ip,
@@ -182,27 +224,20 @@ pub async fn check_credentials(
             Some(flow.detail("locked")),
         );
         state.store.append_audit(state.org, &actor, &entry).await?;
-        let minutes = (until - now + 59_999) / 60_000;
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "locked",
-            format!("too many failed sign-ins; try again in {minutes} minute(s)"),
-        ));
-    }
+        return Err(locked(admin.locked_until.filter(|until| *until > now)));
+    };
     let password_ok = verify_password(password, &admin.password_hash);
     let key = api_key.unwrap_or(ApiKeyCheck::Match);
     let key_ok = key == ApiKeyCheck::Match;
     if !(password_ok && key_ok) {
-        let locked = state
-            .store
-            .record_login_failure(
-                state.org,
-                &admin.id,
-                LOCKOUT_THRESHOLD,
-                LOCKOUT_WINDOW_MS,
-                LOCKOUT_MS,
-            )
-            .await?;
+        // The attempt that used the window's last slot locks the admin when it fails.
+        let locked = attempt >= LOCKOUT_THRESHOLD;
+        if locked {
+            state
+                .store
+                .lock_admin(state.org, &admin.id, LOCKOUT_MS)
+                .await?;
+        }
         // The audit log (admins only) says which part was wrong: a right password with a wrong
         // API key means the password is known to someone.
         let what = match (password_ok, key) {
@@ -245,8 +280,8 @@ pub async fn check_credentials(
     security(()),
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in: the session cookie `portcullis_session` (HttpOnly) and the `portcullis_csrf` cookie are set.", body = LoginResponse,
-            headers(("set-cookie" = String, description = "`portcullis_session` and `portcullis_csrf`"))),
+        (status = 200, description = "Signed in: the session cookie `portcullis_session` (HttpOnly) and the `portcullis_csrf` cookie are set (`__Host-portcullis_session` and `__Host-portcullis_csrf` when the deployment is served over https).", body = LoginResponse,
+            headers(("set-cookie" = String, description = "`portcullis_session` and `portcullis_csrf` (`__Host-` prefixed under https)"))),
         (status = 401, description = "Wrong login or password (the answer does not say which).", body = crate::error::ErrorBody),
         (status = 429, description = "Too many failed sign-ins for this admin: locked for a while.", body = crate::error::ErrorBody),
     )
@@ -286,8 +321,18 @@ pub async fn login(
     state.store.append_audit(state.org, &actor, &entry).await?;
     let secure = state.settings.secure_cookies();
     let jar = jar
-        .add(cookie(SESSION_COOKIE, session_id, true, secure))
-        .add(cookie(CSRF_COOKIE, csrf.clone(), false, secure));
+        .add(cookie(
+            session_cookie_name(&state.settings),
+            session_id,
+            true,
+            secure,
+        ))
+        .add(cookie(
+            csrf_cookie_name(&state.settings),
+            csrf.clone(),
+            false,
+            secure,
+        ));
     Ok((
         jar,
         Json(LoginResponse {
@@ -333,9 +378,10 @@ pub async fn logout(
         None,
     );
     state.store.append_audit(state.org, &actor, &entry).await?;
+    let secure = state.settings.secure_cookies();
     let jar = jar
-        .remove(Cookie::build(SESSION_COOKIE).path("/"))
-        .remove(Cookie::build(CSRF_COOKIE).path("/"));
+        .add(removal(session_cookie_name(&state.settings), secure))
+        .add(removal(csrf_cookie_name(&state.settings), secure));
     Ok((jar, StatusCode::NO_CONTENT))
 }
 

@@ -18,10 +18,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum_extra::extract::CookieJar;
 use portcullis_policy::permissions::{Category, Permissions};
 
-use crate::auth::{AdminSession, SESSION_COOKIE, admin_session};
+use crate::auth::{AdminSession, admin_session, session_id_from};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -189,8 +188,7 @@ impl FromRequestParts<AppState> for PortalAdmin {
             .uri
             .path_and_query()
             .map_or_else(|| pages::HOME.to_owned(), |pq| pq.as_str().to_owned());
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(session_id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+        let Some(session_id) = session_id_from(&parts.headers, &state.settings) else {
             return Err(PageError::SignIn { next });
         };
         match admin_session(state, &session_id).await? {

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::view::{self, DiffRow};
 use super::{PageError, PortalAdmin, assets};
 use crate::api::{audit, ops, servers};
-use crate::auth::{SESSION_COOKIE, admin_session};
+use crate::auth::{admin_session, session_cookie_name};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -179,7 +179,9 @@ pub async fn login(
         .filter(|n| !n.starts_with("/portal/login"))
         .unwrap_or(HOME)
         .to_owned();
-    if let Some(session_id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
+    if let Some(session_id) = jar
+        .get(session_cookie_name(&state.settings))
+        .map(|c| c.value().to_owned())
         && admin_session(&state, &session_id).await?.is_some()
     {
         return Ok(Redirect::to(&next).into_response());
