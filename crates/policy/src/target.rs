@@ -24,10 +24,10 @@
 //! - **Empty segments are refused, not merged.** `//` anywhere (a leading `//host` is read as an
 //!   authority by some parsers) changes meaning between readers that merge slashes and readers
 //!   that do not, so it is refused; a single trailing `/` (`/a/`) is not an empty segment.
-//! - **Decode once.** Double encoding stays encoded: `%25` keeps its escape and what follows
-//!   is plain text, so `%252e` stays `%252e` (and `%252E` stays `%252E`: the `2E` there is
-//!   text, not hex). We decode once, as conforming readers do, and to a single-decoding reader
-//!   `%2e` is text, not a dot segment. (An upstream that decodes twice is out of scope.)
+//! - **Decode once, and refuse what a second decoding would change.** `%25` keeps its escape,
+//!   but `%25` followed by two hex digits (`%252e`, `%25%32%65`) is refused: a stack that
+//!   decodes twice (a proxy, then a framework) reads `%252e%252e` as `..`, a single decoder as
+//!   text. A `%25` followed by anything else (`%25zz`, `%25` at the end) is plain text.
 //! - **The query is kept byte for byte** and never matched (a control character, space or `#`
 //!   in it refuses the whole target; it must be UTF-8).
 //!
@@ -88,6 +88,9 @@ pub enum TargetError {
     /// A raw `\`.
     #[error("the path holds a backslash")]
     Backslash,
+    /// An encoded escape (`%25` followed by two hex digits): one reader decodes it twice.
+    #[error("the path holds a double-encoded escape (%25 followed by two hex digits)")]
+    DoubleEncoding,
     /// NUL, another control character (0x00–0x1F, 0x7F) raw or encoded, or a raw space.
     #[error("the request target holds a control character or a space")]
     ControlCharacter,
@@ -134,6 +137,7 @@ impl TargetError {
             TargetError::EmptySegment => "empty_segment",
             TargetError::EncodedSeparator => "encoded_separator",
             TargetError::Backslash => "backslash",
+            TargetError::DoubleEncoding => "double_encoding",
             TargetError::ControlCharacter => "control_character",
             TargetError::InvalidPercentEncoding => "invalid_percent_encoding",
             TargetError::InvalidUtf8 => "invalid_utf8",
@@ -410,6 +414,15 @@ fn canonical_path(raw: &[u8]) -> Result<String, TargetError> {
         // trailing dots, so `...` may read as `..`).
         if only_dots(&decoded) {
             return Err(TargetError::DotSegment);
+        }
+        // `%25` followed by two hex digits is an escape once decoded: a stack that decodes twice
+        // (a proxy, then a framework) reads `%252e%252e` as `..` while a single decoder reads
+        // text. Its meaning depends on the reader, so it is refused like the other ambiguities.
+        if decoded
+            .windows(3)
+            .any(|w| w[0] == b'%' && hex_value(w[1]).is_some() && hex_value(w[2]).is_some())
+        {
+            return Err(TargetError::DoubleEncoding);
         }
         // Tomcat, Jetty and Spring drop `;` parameters before normalising: `..;x` is `..` and
         // `;x` leaves an empty segment to them.
