@@ -66,6 +66,15 @@ pub struct ServeArgs {
     /// however active: seconds, or a number with `s`, `m` or `h` (e.g. `12h`).
     #[arg(long, env = "PORTCULLIS_SESSION_MAX_LIFETIME", default_value = "12h", value_parser = parse_lifetime)]
     session_max_lifetime: Duration,
+    /// Which headers describe the original request at /authz: auto (every family present must
+    /// agree), nginx (X-Original-*), forwarded (X-Forwarded-*, from trusted proxies) or envoy
+    /// (the path after /authz). Default: the config file's `forward_auth`, else auto.
+    #[arg(long, env = "PORTCULLIS_FORWARD_AUTH")]
+    forward_auth: Option<portcullis_server::trust::ForwardAuthMode>,
+    /// Proxies whose X-Forwarded-* headers are believed (comma-separated CIDRs or addresses).
+    /// Default: the config file's `trusted_proxies`, else loopback.
+    #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    trusted_proxies: Option<Vec<ipnet::IpNet>>,
     /// Declarative configuration file (TOML).
     #[arg(long, env = "PORTCULLIS_CONFIG")]
     config: Option<PathBuf>,
@@ -74,6 +83,11 @@ pub struct ServeArgs {
     /// cluster needs the same key.
     #[arg(long, env = "PORTCULLIS_SECRET_KEY_FILE")]
     secret_key_file: Option<PathBuf>,
+}
+
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    portcullis_server::declarative::parse_network(text)
+        .ok_or_else(|| format!("`{text}` is not an IP address or CIDR (e.g. 10.0.0.0/8)"))
 }
 
 /// `43200`, `43200s`, `720m` or `12h`: between one minute and 30 days.
@@ -159,6 +173,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.upstream_response_timeout = Duration::from_secs(args.upstream_timeout_s.max(1));
     settings.session_max_lifetime = args.session_max_lifetime;
     settings.secret_key = Some(Arc::new(secret_key));
+    let from_file = match &args.config {
+        Some(config) => {
+            portcullis_server::declarative::read_gateway_settings(config, settings.url_rules())
+                .map_err(|err| anyhow::anyhow!("{err}"))?
+        }
+        None => Default::default(),
+    };
+    settings.forward_auth = args
+        .forward_auth
+        .or(from_file.forward_auth)
+        .unwrap_or_default();
+    settings.trusted_proxies = match &args.trusted_proxies {
+        Some(networks) => portcullis_server::trust::TrustedProxies::new(networks.clone()),
+        None => from_file.trusted_proxies.unwrap_or_default(),
+    };
+    tracing::info!(
+        forward_auth = %settings.forward_auth,
+        trusted_proxies = ?settings.trusted_proxies.networks(),
+        "forward auth: header trust"
+    );
     let (state, key_changes) = AppState::new(store.clone(), org.id, settings, fetcher);
 
     match portcullis_server::api::session::bootstrap_admin(&state, args.admin_password.as_deref())

@@ -368,6 +368,34 @@ pub struct DeclaredConfig {
     pub roles: Vec<DeclaredRole>,
     /// Declared routes, in file order.
     pub routes: Vec<DeclaredRoute>,
+    /// Top-level gateway settings (`forward_auth`, `trusted_proxies`), when the file sets them.
+    pub gateway: GatewaySettings,
+}
+
+/// The deployment settings a config file may set beside its resources. An environment variable
+/// or flag given for the same setting wins over the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewaySettings {
+    /// `forward_auth = "auto" | "nginx" | "forwarded" | "envoy"`.
+    pub forward_auth: Option<crate::trust::ForwardAuthMode>,
+    /// `trusted_proxies = ["127.0.0.1/32", ...]` (CIDRs).
+    pub trusted_proxies: Option<crate::trust::TrustedProxies>,
+}
+
+/// Reads only the gateway settings of the config file at `path` (the whole file is validated:
+/// an invalid file fails here with all its problems, as it would when applied).
+pub fn read_gateway_settings(
+    path: &Path,
+    rules: UrlRules,
+) -> Result<GatewaySettings, Box<ApplyError>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| ApplyError::Read {
+        file: file.clone(),
+        error,
+    })?;
+    parse(&file, &text, rules)
+        .map(|config| config.gateway)
+        .map_err(|problems| Box::new(ApplyError::Invalid { file, problems }))
 }
 
 type RawEntry = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
@@ -381,6 +409,10 @@ struct RawFile {
     api_roles: Vec<Spanned<RawEntry>>,
     #[serde(default)]
     routes: Vec<Spanned<RawEntry>>,
+    #[serde(default)]
+    forward_auth: Option<Spanned<String>>,
+    #[serde(default)]
+    trusted_proxies: Option<Spanned<Vec<String>>>,
 }
 
 /// Which values of an entry are struct-shaped (their keys are snake_case fields, converted to
@@ -437,6 +469,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
         }]
     })?;
     let mut problems = Vec::new();
+    let gateway = gateway_settings(file, text, &raw, &mut problems);
 
     let mut servers = Vec::new();
     for (index, raw_entry) in raw.authorization_servers.into_iter().enumerate() {
@@ -548,11 +581,71 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
             servers,
             roles,
             routes,
+            gateway,
         })
     } else {
         problems.sort_by_key(|p| p.line);
         Err(problems)
     }
+}
+
+/// Validates the top-level `forward_auth` and `trusted_proxies` keys.
+fn gateway_settings(
+    file: &str,
+    text: &str,
+    raw: &RawFile,
+    problems: &mut Vec<Problem>,
+) -> GatewaySettings {
+    let mut problem = |span: std::ops::Range<usize>, field: &str, message: String| {
+        problems.push(Problem {
+            file: file.to_owned(),
+            line: Some(line_of(text, span.start)),
+            entry: None,
+            field: Some(field.to_owned()),
+            message,
+        });
+    };
+    let forward_auth = raw
+        .forward_auth
+        .as_ref()
+        .and_then(|mode| match mode.get_ref().parse() {
+            Ok(mode) => Some(mode),
+            Err(message) => {
+                problem(mode.span(), "forward_auth", message);
+                None
+            }
+        });
+    let trusted_proxies = raw.trusted_proxies.as_ref().and_then(|list| {
+        let mut networks = Vec::new();
+        for text in list.get_ref() {
+            match parse_network(text) {
+                Some(net) => networks.push(net),
+                None => {
+                    problem(
+                        list.span(),
+                        "trusted_proxies",
+                        format!("`{text}` is not an IP address or CIDR (e.g. 10.0.0.0/8)"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(crate::trust::TrustedProxies::new(networks))
+    });
+    GatewaySettings {
+        forward_auth,
+        trusted_proxies,
+    }
+}
+
+/// A CIDR, or a single address as its /32 or /128.
+pub fn parse_network(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
 }
 
 /// Turns one TOML entry into the API's JSON input, collecting problems with their lines.

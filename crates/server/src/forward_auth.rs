@@ -7,64 +7,18 @@
 //! legacy session cookie `JSESSIONID` (the admin's login forwarded as the subject); `none` =
 //! public. A route accepting both uses the bearer token when one is sent.
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_policy::routes::{CompiledRoute, CredentialType, RouteDenial, RoutePolicy};
+use portcullis_policy::target::INVALID_REQUEST_TARGET;
 
 use crate::state::AppState;
+use crate::trust::{self, OriginalRequestError};
 use crate::{bearer, legacy};
-
-/// The request the proxy asks about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OriginalRequest {
-    /// Method.
-    pub method: String,
-    /// Host, if known.
-    pub host: Option<String>,
-    /// Path (query stripped by the matcher).
-    pub path: String,
-}
-
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-}
-
-/// Reads the original request from the proxy's conventions: `X-Forwarded-*` (Traefik, Caddy),
-/// `X-Original-*` (nginx), or, for Envoy with a path prefix, the method and the path after `/authz`.
-pub fn original_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> OriginalRequest {
-    let host = header_text(headers, "x-forwarded-host")
-        .or_else(|| header_text(headers, "x-original-host"))
-        .or_else(|| header_text(headers, "host"))
-        .map(str::to_owned);
-    if let Some(uri) =
-        header_text(headers, "x-forwarded-uri").or_else(|| header_text(headers, "x-original-uri"))
-    {
-        let method = header_text(headers, "x-forwarded-method")
-            .or_else(|| header_text(headers, "x-original-method"))
-            .unwrap_or("GET");
-        return OriginalRequest {
-            method: method.to_ascii_uppercase(),
-            host,
-            path: uri.to_owned(),
-        };
-    }
-    let path = uri.path().strip_prefix("/authz").unwrap_or("/");
-    OriginalRequest {
-        method: method.as_str().to_owned(),
-        host,
-        path: if path.is_empty() {
-            "/".to_owned()
-        } else {
-            path.to_owned()
-        },
-    }
-}
 
 fn challenge(status: StatusCode, code: &str, value: String, description: &str) -> Response {
     let mut response = (
@@ -80,23 +34,56 @@ fn challenge(status: StatusCode, code: &str, value: String, description: &str) -
     response
 }
 
+/// 400 `invalid_request_target`: the request (or the headers describing it) can be read more
+/// than one way, so no decision is made on it (fail closed). The precise reason is logged and
+/// counted; the client gets one clear message.
+pub(crate) fn invalid_target(state: &AppState, err: &OriginalRequestError) -> Response {
+    state.metrics.reject(err.code());
+    state.metrics.decide("deny", Some(INVALID_REQUEST_TARGET));
+    tracing::info!(reason = err.code(), detail = %err, "request target refused");
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(serde_json::json!({
+            "code": INVALID_REQUEST_TARGET,
+            "message": format!("{err}: send a normalised path (no dot segments, encoded separators, empty segments or control characters) and describe the request once"),
+        })),
+    )
+        .into_response()
+}
+
+/// The TCP peer of a request, when the listener recorded it.
+pub(crate) fn peer_of(request: &Request) -> Option<SocketAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer)
+}
+
 /// `GET|POST|... /authz` and below.
-pub async fn authz(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let request = original_request(&method, &uri, &headers);
+pub async fn authz(State(state): State<AppState>, request: Request) -> Response {
+    // A peer the listener did not record is not trusted (fail closed).
+    let trusted_peer =
+        peer_of(&request).is_some_and(|peer| state.settings.trusted_proxies.contains(peer.ip()));
+    let (parts, _body) = request.into_parts();
+    let original = match trust::original_request(
+        state.settings.forward_auth,
+        trusted_peer,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+    ) {
+        Ok(original) => original,
+        Err(err) => return invalid_target(&state, &err),
+    };
     let snapshot = state.snapshot.load_full();
-    let Some(route) =
-        snapshot
-            .routes
-            .route(&request.method, request.host.as_deref(), &request.path)
-    else {
+    let Some(route) = snapshot.routes.route(
+        original.method.as_str(),
+        original.host.as_ref(),
+        &original.target,
+    ) else {
         return no_route(&state);
     };
-    decide(&state, route, &headers, uri.query()).await
+    decide(&state, route, &parts.headers, original.target.query()).await
 }
 
 /// The answer when no route matches: deny (DESIGN.md §1.3).
@@ -121,12 +108,16 @@ pub(crate) async fn decide(
     query: Option<&str>,
 ) -> Response {
     let policy = &route.definition.policy;
-    if policy.credentials.contains(&CredentialType::None) {
+    let has_authorization = headers.contains_key(header::AUTHORIZATION);
+    let public = policy.credentials.contains(&CredentialType::None);
+    if public && !has_authorization {
         state.metrics.decide("allow", None);
-        return StatusCode::OK.into_response();
+        return allowed(policy, Vec::new());
     }
-    let accepts_oauth = policy.credentials.contains(&CredentialType::Oauth);
-    if !(accepts_oauth && headers.contains_key(header::AUTHORIZATION)) {
+    // A token that is sent is always checked: on a public route too, so an invalid token is
+    // never downgraded to an anonymous request.
+    let accepts_oauth = public || policy.credentials.contains(&CredentialType::Oauth);
+    if !(accepts_oauth && has_authorization) {
         if policy.credentials.contains(&CredentialType::ApiKey)
             && let Some(hash) = legacy::session_hash_from(headers)
         {
@@ -193,18 +184,28 @@ pub(crate) async fn decide(
         .metrics
         .tokens_accepted
         .fetch_add(1, Ordering::Relaxed);
-    allowed(policy.identity_headers(&verified))
+    allowed(policy, policy.identity_headers(&verified))
 }
 
-/// 200 with the identity headers (those that are valid HTTP headers).
-fn allowed(identity: Vec<(&str, String)>) -> Response {
+/// 200 with the identity headers. Every header the route forwards is in the answer, empty when
+/// there is no value (or the value is not valid header text): proxies that copy the answer's
+/// headers onto the upstream request (nginx `auth_request_set` + `proxy_set_header`, Caddy
+/// `copy_headers`, Traefik `authResponseHeaders`) then overwrite or drop a client-sent copy
+/// instead of letting it through.
+fn allowed(policy: &RoutePolicy, identity: Vec<(&str, String)>) -> Response {
     let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    for name in policy.forward_claims.keys() {
+        if let Ok(name) = HeaderName::try_from(name.as_str()) {
+            headers.insert(name, HeaderValue::from_static(""));
+        }
+    }
     for (name, value) in identity {
         let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value))
         else {
             continue;
         };
-        response.headers_mut().insert(name, value);
+        headers.insert(name, value);
     }
     response
 }
@@ -230,7 +231,7 @@ async fn api_key_session(
     match session {
         Ok(Some(session)) => {
             state.metrics.decide("allow", None);
-            allowed(policy.session_identity_headers(&session.login))
+            allowed(policy, policy.session_identity_headers(&session.login))
         }
         Ok(None) => {
             state.metrics.decide("deny", Some("invalid_session"));

@@ -29,6 +29,7 @@ pub mod sandbox;
 pub mod secrets;
 pub mod state;
 pub mod time;
+pub mod trust;
 
 use std::future::Future;
 use std::net::SocketAddr;

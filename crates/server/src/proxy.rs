@@ -21,12 +21,15 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::forward_auth;
+use portcullis_policy::target::{self, RequestTarget};
+
 use crate::state::AppState;
+use crate::trust::{self, METHOD_OVERRIDE_HEADERS, OriginalRequestError};
+use crate::{auth, forward_auth};
 
 /// Default time allowed to open a connection to an upstream.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -110,18 +113,28 @@ fn not_found() -> Response {
 
 /// The router's fallback: proxy requests that match a route with an upstream; 404 otherwise.
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
+    let peer = forward_auth::peer_of(&request);
     let (parts, body) = request.into_parts();
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| parts.uri.host())
-        .map(str::to_owned);
+    // The decision and the upstream request use one canonical target (DESIGN.md §6): what is
+    // matched is byte for byte what is forwarded, and anything ambiguous is refused here.
+    let host = match trust::request_host(&parts.headers, &parts.uri) {
+        Ok(host) => host,
+        Err(err) => return forward_auth::invalid_target(&state, &err),
+    };
+    let raw_target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = match target::canonicalize_target(raw_target.as_bytes()) {
+        Ok(target) => target,
+        Err(err) => {
+            return forward_auth::invalid_target(&state, &OriginalRequestError::Target(err));
+        }
+    };
+    if let Err(err) = trust::check_method_override(&parts.headers, &parts.method) {
+        return forward_auth::invalid_target(&state, &err);
+    }
     let snapshot = state.snapshot.load_full();
-    let Some(route) =
-        snapshot
-            .routes
-            .route(parts.method.as_str(), host.as_deref(), parts.uri.path())
+    let Some(route) = snapshot
+        .routes
+        .route(parts.method.as_str(), host.as_ref(), &target)
     else {
         return not_found();
     };
@@ -129,7 +142,7 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
     let Some(upstream) = route.definition.upstream.as_deref() else {
         return not_found();
     };
-    let decision = forward_auth::decide(&state, route, &parts.headers, parts.uri.query()).await;
+    let decision = forward_auth::decide(&state, route, &parts.headers, target.query()).await;
     if !decision.status().is_success() {
         return decision;
     }
@@ -140,10 +153,8 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
             "the reverse proxy is not available",
         );
     };
-    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let target = format!("{}{path_and_query}", upstream.trim_end_matches('/'));
-    let Ok(url) = reqwest::Url::parse(&target) else {
-        tracing::error!(route = %route.definition.name, %target, "reverse proxy: invalid upstream URL");
+    let Some(url) = upstream_url(upstream, &target) else {
+        tracing::error!(route = %route.definition.name, upstream, "reverse proxy: the upstream URL cannot carry the canonical target unchanged");
         return error(
             StatusCode::BAD_GATEWAY,
             "bad_gateway",
@@ -153,11 +164,21 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
 
     let policy = &route.definition.policy;
     // Decided before the hop-by-hop headers go: a chunked upload has a body but no length.
+    let forwarded_host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .map(str::to_owned);
     let has_body = parts.headers.contains_key(header::CONTENT_LENGTH)
         || parts.headers.contains_key(header::TRANSFER_ENCODING);
     let mut headers = parts.headers;
     remove_hop_by_hop(&mut headers);
     headers.remove(header::HOST);
+    for name in METHOD_OVERRIDE_HEADERS {
+        headers.remove(name);
+    }
+    strip_own_cookies(&mut headers);
     if !policy.keep_authorization {
         headers.remove(header::AUTHORIZATION);
     }
@@ -178,7 +199,7 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
     for (name, value) in decision.headers() {
         headers.insert(name.clone(), value.clone());
     }
-    forwarded_headers(&state, &mut headers, &parts.extensions, host.as_deref());
+    forwarded_headers(&state, &mut headers, peer, forwarded_host.as_deref());
 
     let mut outgoing = client.request(parts.method.clone(), url).headers(headers);
     if has_body {
@@ -204,30 +225,48 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
     let status = upstream_response.status();
     let mut response_headers = upstream_response.headers().clone();
     remove_hop_by_hop(&mut response_headers);
+    drop_own_set_cookies(&mut response_headers);
     let mut response = Response::new(Body::from_stream(upstream_response.bytes_stream()));
     *response.status_mut() = status;
     *response.headers_mut() = response_headers;
     response
 }
 
+/// `X-Forwarded-For`, `-Host` and `-Proto` for the upstream. A client's own `X-Forwarded-For`
+/// is extended only when it came through a trusted proxy; from anyone else it is replaced, so an
+/// upstream never reads an address the client made up.
 fn forwarded_headers(
     state: &AppState,
     headers: &mut HeaderMap,
-    extensions: &axum::http::Extensions,
+    peer: Option<SocketAddr>,
     host: Option<&str>,
 ) {
-    if let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() {
-        let ip = peer.ip().to_string();
-        let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(previous) => format!("{previous}, {ip}"),
-            None => ip,
+    let previous = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    headers.remove("x-forwarded-for");
+    if let Some(peer) = peer {
+        let ip = peer.ip().to_canonical().to_string();
+        let trusted = state.settings.trusted_proxies.contains(peer.ip());
+        let value = if trusted && !previous.is_empty() {
+            format!("{previous}, {ip}")
+        } else {
+            ip
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert("x-forwarded-for", value);
         }
     }
-    if let Some(host) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
-        headers.insert("x-forwarded-host", host);
+    match host.and_then(|h| HeaderValue::from_str(h).ok()) {
+        Some(host) => {
+            headers.insert("x-forwarded-host", host);
+        }
+        None => {
+            headers.remove("x-forwarded-host");
+        }
     }
     let proto = if state.settings.secure_cookies() {
         "https"
@@ -235,6 +274,71 @@ fn forwarded_headers(
         "http"
     };
     headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+}
+
+/// The upstream URL for `target`: the upstream's base URL with the canonical path appended and
+/// the query as received. `None` when the URL parser would change a byte of either (it
+/// normalises some paths itself): nothing may sit between the decision and what is sent.
+fn upstream_url(upstream: &str, target: &RequestTarget) -> Option<reqwest::Url> {
+    let base = reqwest::Url::parse(upstream).ok()?;
+    let base_path = base.path().trim_end_matches('/');
+    let path = format!("{base_path}{}", target.path());
+    let mut url = base.clone();
+    url.set_path(&path);
+    url.set_query(target.query());
+    (url.path() == path && url.query() == target.query()).then_some(url)
+}
+
+/// Whether `name` is one of Portcullis's own cookies (sessions, CSRF, the legacy API-key
+/// session): an upstream must never see them, or a malicious or logging upstream could replay an
+/// admin's session.
+fn is_own_cookie(name: &str) -> bool {
+    auth::portcullis_cookie_names()
+        .iter()
+        .any(|own| own.eq_ignore_ascii_case(name.trim()))
+}
+
+/// Removes Portcullis's cookies from every `Cookie` header, keeping the application's.
+fn strip_own_cookies(headers: &mut HeaderMap) {
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|b| *b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| !is_own_cookie(pair.split('=').next().unwrap_or(pair)))
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if kept.is_empty() {
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
+/// Drops an upstream's `Set-Cookie` for one of Portcullis's cookie names: an upstream must not
+/// be able to plant or overwrite an admin session or CSRF cookie.
+fn drop_own_set_cookies(headers: &mut HeaderMap) {
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|value| {
+            let name = value
+                .as_bytes()
+                .split(|b| *b == b'=')
+                .next()
+                .and_then(|n| std::str::from_utf8(n).ok());
+            !name.is_some_and(is_own_cookie)
+        })
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for value in kept {
+        headers.append(header::SET_COOKIE, value);
+    }
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use portcullis_policy::FieldError;
 use portcullis_policy::credentials::is_sandbox_token_shape;
 use portcullis_policy::sandbox::{RouteRequest, evaluate as evaluate_token};
+use portcullis_policy::target::{self, INVALID_REQUEST_TARGET};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -148,35 +149,56 @@ fn route_request(body: &EvaluateRequest) -> Result<Option<RouteRequest>, ApiErro
             "an HTTP method (GET, POST, ...)".into(),
         ));
     }
-    match &body.path {
-        Some(path) if !path.starts_with('/') => {
-            errors.push(FieldError::new("path", "must start with /".into()));
+    // The same canonical target and host the live pipeline decides on: a path the gateway would
+    // refuse with 400 is a field error here, with the same reason.
+    let target = match &body.path {
+        Some(path) => {
+            match target::canonicalize_target(path.as_bytes()) {
+                Ok(target) if target.authority().is_none() => Some(target),
+                Ok(_) => {
+                    errors.push(FieldError::new(
+                        "path",
+                        "a path (and query), not an absolute URL: give the host in `host`".into(),
+                    ));
+                    None
+                }
+                Err(err) => {
+                    errors.push(FieldError::new(
+                    "path",
+                    format!("{INVALID_REQUEST_TARGET}: {err} (the gateway refuses this target with 400)"),
+                ));
+                    None
+                }
+            }
         }
-        None if body.method.is_some() || body.host.is_some() => {
+        None => {
+            if body.method.is_some() || body.host.is_some() {
+                errors.push(FieldError::new(
+                    "path",
+                    "required when method or host is given (without a path, the token is evaluated for the cloud service API)".into(),
+                ));
+            }
+            None
+        }
+    };
+    let host = match body.host.as_deref().map(target::canonical_host) {
+        Some(Ok(host)) => Some(host),
+        Some(Err(err)) => {
             errors.push(FieldError::new(
-                "path",
-                "required when method or host is given (without a path, the token is evaluated for the cloud service API)".into(),
+                "host",
+                format!("a host name (optionally with a port), without scheme or path: {err}"),
             ));
+            None
         }
-        _ => {}
-    }
-    if body
-        .host
-        .as_deref()
-        .is_some_and(|h| h.is_empty() || h.contains(['/', ' ']))
-    {
-        errors.push(FieldError::new(
-            "host",
-            "a host name without scheme or path".into(),
-        ));
-    }
+        None => None,
+    };
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(&errors));
     }
-    Ok(body.path.as_ref().map(|path| RouteRequest {
+    Ok(target.map(|target| RouteRequest {
         method: method.unwrap_or_else(|| "GET".to_owned()),
-        host: body.host.clone(),
-        path: path.clone(),
+        host,
+        target,
     }))
 }
 
@@ -208,7 +230,8 @@ async fn run(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    if let Err(wait) = state.sandbox_limiter.check(peer.ip()) {
+    let client = crate::trust::client_ip(headers, peer, &state.settings.trusted_proxies);
+    if let Err(wait) = state.sandbox_limiter.check(client) {
         let seconds = wait.as_secs() + 1;
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

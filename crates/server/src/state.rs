@@ -56,6 +56,10 @@ pub struct Settings {
     pub sandbox_rate_per_s: f64,
     /// Sandbox API requests per client address at once.
     pub sandbox_burst: u32,
+    /// Which header family describes the original request at `/authz` (`PORTCULLIS_FORWARD_AUTH`).
+    pub forward_auth: crate::trust::ForwardAuthMode,
+    /// Proxies whose `X-Forwarded-*` headers are believed (`PORTCULLIS_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::trust::TrustedProxies,
 }
 
 impl Settings {
@@ -79,6 +83,8 @@ impl Settings {
             secret_key: None,
             sandbox_rate_per_s: 5.0,
             sandbox_burst: 20,
+            forward_auth: crate::trust::ForwardAuthMode::Auto,
+            trusted_proxies: crate::trust::TrustedProxies::default(),
         }
     }
 

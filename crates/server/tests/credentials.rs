@@ -1559,3 +1559,41 @@ async fn without_an_api_key_nobody_signs_in_the_legacy_way() {
         "API key session: no API key is configured (the password was right)"
     );
 }
+
+/// The sandbox decides on the same canonical target as the gateway: an ambiguous path is a
+/// field error naming the gateway's refusal, and another spelling of a path matches its route.
+#[tokio::test]
+async fn the_sandbox_uses_the_canonical_request_target() {
+    let s = sandbox().await;
+    let good = jwt(&s.key, &["orders:read"], 600);
+    for path in [
+        "/docs/../orders/1",
+        "/orders/%2e%2e/admin",
+        "//orders/1",
+        "/orders%2F1",
+        "/orders/1#x",
+    ] {
+        let (status, _, body) = evaluate(&s, json!({"token": good, "path": path})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert!(
+            body["fields"]["path"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("invalid_request_target")),
+            "{path}: {body}"
+        );
+    }
+    let (status, _, body) = evaluate(
+        &s,
+        json!({"token": good, "path": "/orders/1", "host": "bad host"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["host"].is_string(), "{body}");
+    let (status, _, report) =
+        evaluate(&s, json!({"token": good, "path": "/%6Frders/42?q=%2e%2e"})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["authorization"]["route"]["name"], "orders",
+        "{report}"
+    );
+}

@@ -635,7 +635,7 @@ async fn declared_routes_take_effect_on_authz_decisions() {
         );
         assert_eq!(
             orders["match"],
-            json!({"host": null, "pathPrefix": "/orders", "exactPath": null, "methods": ["GET"]})
+            json!({"host": null, "pathPrefix": "/orders", "exactPath": null, "methods": ["GET"], "caseInsensitive": false})
         );
         let audit = config_audit(&admin).await;
         let routes: Vec<(&str, &str, &str)> = audit
@@ -997,7 +997,7 @@ fn the_example_file_is_valid() {
     let orders = serde_json::to_value(&config.routes[0].definition).unwrap();
     assert_eq!(
         orders["match"],
-        json!({"host": "api.example.com", "pathPrefix": "/orders", "exactPath": null,
+        json!({"host": "api.example.com", "pathPrefix": "/orders", "exactPath": null, "caseInsensitive": false,
                "methods": ["GET", "POST"]})
     );
     assert_eq!(orders["policy"]["scopes"]["allOf"], json!(["orders:read"]));
@@ -1048,4 +1048,40 @@ async fn nodes_applying_the_same_file_at_once_converge() {
         assert!(a.updated.is_empty() && b.updated.is_empty());
         assert_eq!(config_audit(&admin).await.len(), 3);
     }
+}
+
+/// The top-level gateway keys: read and validated with the rest of the file.
+#[test]
+fn gateway_settings_are_read_and_checked() {
+    let text = "forward_auth = \"nginx\"\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n";
+    let config = declarative::parse("c.toml", text, UrlRules::default()).unwrap();
+    assert_eq!(
+        config.gateway.forward_auth,
+        Some(portcullis_server::trust::ForwardAuthMode::Nginx)
+    );
+    let proxies = config.gateway.trusted_proxies.unwrap();
+    assert!(proxies.contains("10.1.2.3".parse().unwrap()));
+    assert!(proxies.contains("192.0.2.1".parse().unwrap()));
+    assert!(!proxies.contains("192.0.2.2".parse().unwrap()));
+    assert!(
+        !proxies.contains("127.0.0.1".parse().unwrap()),
+        "the file's list replaces the default"
+    );
+
+    let text = "\n\nforward_auth = \"traefik\"\ntrusted_proxies = [\"10.0.0.0/33\"]\n";
+    let problems = declarative::parse("c.toml", text, UrlRules::default()).unwrap_err();
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 2, "{shown:?}");
+    assert_eq!(problems[0].line, Some(3));
+    assert_eq!(problems[0].field.as_deref(), Some("forward_auth"));
+    assert!(
+        problems[0]
+            .message
+            .contains("auto, nginx, forwarded or envoy"),
+        "{shown:?}"
+    );
+    assert_eq!(problems[1].field.as_deref(), Some("trusted_proxies"));
+    assert!(problems[1].message.contains("10.0.0.0/33"), "{shown:?}");
+    let default = declarative::parse("c.toml", "", UrlRules::default()).unwrap();
+    assert_eq!(default.gateway, declarative::GatewaySettings::default());
 }

@@ -18,6 +18,7 @@ use portcullis_testkit::{TestKey, jwks, now};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use serde_json::json;
+use support::bypass::{PROTECTED, VARIANTS, leniently_under, raw_exchange, raw_request};
 use support::{EchoUpstream, IdpServer, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -125,6 +126,46 @@ http {{
     )
 }
 
+/// The nginx recipe of docs/proxies.md, unchanged but for the addresses, wrapped in what a test
+/// instance needs (its own pid, logs and temp files; a readiness marker).
+fn recipe_config(dir: &Path, port: u16, portcullis: &str, upstream: u16) -> String {
+    let docs = include_str!("../../../docs/proxies.md");
+    let start = docs
+        .find("```nginx\n")
+        .expect("docs/proxies.md has an nginx block")
+        + 9;
+    let end = start + docs[start..].find("```").expect("the nginx block ends");
+    let server = docs[start..end]
+        .replace(
+            "listen 80;",
+            &format!(
+                "listen 127.0.0.1:{port};\n    server_name localhost;\n    location = /__ready {{ return 200 \"nginx-ready-{port}\"; }}"
+            ),
+        )
+        .replace("127.0.0.1:8080", portcullis)
+        .replace("127.0.0.1:9000", &format!("127.0.0.1:{upstream}"));
+    let dir = dir.display();
+    format!(
+        r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    default_type text/plain;
+{server}
+}}
+"#
+    )
+}
+
 /// nginx as a child process with its own temp folder; killed when dropped (also on a panic,
 /// when its error log is printed).
 struct Nginx {
@@ -135,12 +176,26 @@ struct Nginx {
 
 impl Nginx {
     async fn start(binary: &Path, portcullis: &str, upstream: u16) -> Nginx {
+        Self::start_with(binary, portcullis, upstream, config).await
+    }
+
+    /// nginx with the docs/proxies.md recipe.
+    async fn start_recipe(binary: &Path, portcullis: &str, upstream: u16) -> Nginx {
+        Self::start_with(binary, portcullis, upstream, recipe_config).await
+    }
+
+    async fn start_with(
+        binary: &Path,
+        portcullis: &str,
+        upstream: u16,
+        make_config: fn(&Path, u16, &str, u16) -> String,
+    ) -> Nginx {
         let mut failures = Vec::new();
         for _ in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             let port = support::free_port();
             let conf = dir.path().join("nginx.conf");
-            std::fs::write(&conf, config(dir.path(), port, portcullis, upstream)).unwrap();
+            std::fs::write(&conf, make_config(dir.path(), port, portcullis, upstream)).unwrap();
             let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
             let child = Command::new(binary)
                 .arg("-p")
@@ -282,6 +337,7 @@ async fn setup() -> (TestServer, IdpServer, TestKey) {
         json!({"name": "orders-write", "match": {"pathPrefix": "/orders", "methods": ["DELETE"]},
                "policy": {"scopes": {"allOf": ["orders:write"]}}}),
         json!({"name": "health", "match": {"exactPath": "/health"}, "policy": {"credentials": ["none"]}}),
+        json!({"name": "docs", "match": {"pathPrefix": "/docs"}, "policy": {"credentials": ["none"]}}),
     ];
     for route in routes {
         let (status, body) = admin.post("/api/v1/routes", route).await;
@@ -445,4 +501,115 @@ async fn nginx_auth_request_allows_and_denies_through_portcullis() {
 
     // Not one denied request reached the upstream.
     assert_eq!(upstream.hits(), 3);
+}
+
+/// Issue 10 through real nginx with the recipe above unchanged: no path variant sent without a
+/// token makes the upstream receive anything a lenient reader resolves under `/orders`; a client's
+/// own `X-Forwarded-*`/`X-Original-*` copies, identity headers and method overrides change nothing.
+#[tokio::test]
+async fn nginx_path_variants_and_spoofed_headers_never_reach_a_protected_prefix() {
+    let Some(binary) = nginx_or_skip() else {
+        return;
+    };
+    let (server, _idp, key) = setup().await;
+    let upstream = EchoUpstream::start().await;
+    let portcullis = server.base.strip_prefix("http://").unwrap();
+    let nginx = Nginx::start_recipe(&binary, portcullis, upstream.port).await;
+    let addr = format!("127.0.0.1:{}", nginx.port);
+    let mut served = 0;
+    for variant in VARIANTS {
+        let before = upstream.targets().len();
+        let status = raw_request(&addr, "GET", variant, "localhost", &[]).await;
+        let received = upstream.targets()[before..].to_vec();
+        served += received.len();
+        for target in &received {
+            assert!(
+                !leniently_under(target, PROTECTED),
+                "{variant} reached the upstream as {target} (status {status})"
+            );
+        }
+    }
+    assert!(
+        served > 0,
+        "no variant reached the upstream: the test would prove nothing"
+    );
+
+    // The client's own copies of the other family: refused or ignored, never decided on.
+    let before = upstream.hits();
+    for spoof in [
+        vec![
+            ("X-Forwarded-Uri", "/docs/x"),
+            ("X-Forwarded-Method", "GET"),
+        ],
+        vec![("X-Original-URI", "/docs/x"), ("X-Original-Method", "GET")],
+        vec![
+            ("X-Forwarded-Uri", "/docs/x"),
+            ("X-Forwarded-Method", "GET"),
+            ("X-Forwarded-Host", "localhost"),
+        ],
+        vec![("X_Original_URI", "/docs/x")],
+    ] {
+        let status = raw_request(&addr, "GET", "/orders/1", "localhost", &spoof).await;
+        assert_ne!(status, 200, "{spoof:?}");
+    }
+    assert_eq!(
+        upstream.hits(),
+        before,
+        "a spoofed request reached the upstream"
+    );
+
+    // A method override that differs from the wire method is refused at /authz.
+    let token = key.sign(&claims("orders:read", now(), now() + 300));
+    let bearer = format!("Bearer {token}");
+    let status = raw_request(
+        &addr,
+        "POST",
+        "/orders/1",
+        "localhost",
+        &[
+            ("Authorization", &bearer),
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("Content-Length", "0"),
+        ],
+    )
+    .await;
+    assert_ne!(
+        status, 200,
+        "X-HTTP-Method-Override: DELETE on a POST-only grant"
+    );
+    assert_eq!(upstream.hits(), before);
+
+    // Client-sent identity headers on an allowed request (public route: empty identity) are
+    // overwritten by nginx with Portcullis's answer.
+    let (status, body) = raw_exchange(
+        &addr,
+        "GET",
+        "/docs/page",
+        "localhost",
+        &[
+            ("X-Auth-Subject", "root"),
+            ("X-Auth-Scopes", "admin:all"),
+            ("X-Auth-Issuer", "other"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains("root") && !body.contains("admin:all") && !body.contains("other"),
+        "{body}"
+    );
+    // And on an authenticated request they carry the verified values.
+    let (status, body) = raw_exchange(
+        &addr,
+        "GET",
+        "/orders/1",
+        "localhost",
+        &[("Authorization", &bearer), ("X-Auth-Subject", "root")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("x-auth-subject: svc-ci") && !body.contains("root"),
+        "{body}"
+    );
 }

@@ -67,17 +67,25 @@ pub fn router() -> Router<AppState> {
 /// `/`: the reverse proxy's when a route with an upstream matches it (an operator may put a whole
 /// site behind Portcullis), else a redirect to the portal.
 async fn root(State(state): State<AppState>, request: Request) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let proxied = state
-        .snapshot
-        .load()
-        .routes
-        .route(request.method().as_str(), host.as_deref(), "/")
-        .is_some_and(|route| route.definition.upstream.is_some());
+    // Decided on the same canonical host and target as the proxy; a request the proxy would
+    // refuse as ambiguous goes to it for that answer.
+    let host = crate::trust::request_host(request.headers(), request.uri());
+    let target = portcullis_policy::target::canonicalize_target(
+        request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .as_bytes(),
+    );
+    let proxied = match (host, target) {
+        (Ok(host), Ok(target)) => state
+            .snapshot
+            .load()
+            .routes
+            .route(request.method().as_str(), host.as_ref(), &target)
+            .is_some_and(|route| route.definition.upstream.is_some()),
+        _ => true,
+    };
     if proxied {
         crate::proxy::proxy(State(state), request).await
     } else {

@@ -3,6 +3,8 @@
 //! an HTTP client that keeps cookies and the CSRF token like the portal does.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bypass;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -402,6 +404,7 @@ pub fn free_port() -> u16 {
 pub struct EchoUpstream {
     pub port: u16,
     hits: Arc<std::sync::atomic::AtomicUsize>,
+    targets: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -411,17 +414,27 @@ impl EchoUpstream {
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = Arc::clone(&hits);
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&targets);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let counter = Arc::clone(&counter);
+                let log = Arc::clone(&log);
                 tokio::spawn(async move {
                     let Some(head) = read_request_head(&mut stream).await else {
                         return;
                     };
                     counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let target = head
+                        .split("\r\n")
+                        .next()
+                        .and_then(|line| line.split(' ').nth(1))
+                        .unwrap_or_default()
+                        .to_owned();
+                    log.lock().unwrap().push(target);
                     let mut lines = head.split("\r\n");
                     let mut body = format!("{}\n", lines.next().unwrap_or_default());
                     for line in lines.filter(|l| !l.is_empty()) {
@@ -442,7 +455,17 @@ impl EchoUpstream {
                 });
             }
         });
-        EchoUpstream { port, hits, task }
+        EchoUpstream {
+            port,
+            hits,
+            targets,
+            task,
+        }
+    }
+
+    /// The raw request targets received so far, in order, exactly as on the wire.
+    pub fn targets(&self) -> Vec<String> {
+        self.targets.lock().unwrap().clone()
     }
 
     /// How many requests reached the upstream so far.
