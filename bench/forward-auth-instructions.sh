@@ -53,9 +53,9 @@ measure() { # $1 = token cache true/false; prints "case instructions_per_request
     for case in baseline baseline-headers public token; do
         case $case in
             baseline) path=/healthz; headers='{}' ;;
-            baseline-headers) path=/healthz; headers="{\"x-original-uri\": \"/orders/1\", \"authorization\": \"Bearer $token\"}" ;;
-            public) path=/authz; headers='{"x-original-uri": "/public/x"}' ;;
-            token) path=/authz; headers="{\"x-original-uri\": \"/orders/1\", \"authorization\": \"Bearer $token\"}" ;;
+            baseline-headers) path=/healthz; headers="{\"x-original-method\": \"GET\", \"x-original-uri\": \"/orders/1\", \"authorization\": \"Bearer $token\"}" ;;
+            public) path=/authz; headers='{"x-original-method": "GET", "x-original-uri": "/public/x"}' ;;
+            token) path=/authz; headers="{\"x-original-method\": \"GET\", \"x-original-uri\": \"/orders/1\", \"authorization\": \"Bearer $token\"}" ;;
         esac
         [ "$cache" = false ] && [ "$case" != token ] && continue
         # Warm up, then count exactly REQUESTS requests.

@@ -69,7 +69,7 @@ configure() { # $1 = base URL: the IdP, a protected route and a public route, th
     # A setup that silently denies would benchmark the error path: check both answers first.
     status=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$base/authz")
     [ "$status" = 200 ] || { echo "setup failed: $base/authz answered $status for the bench token" >&2; exit 1; }
-    status=$(curl -s -o /dev/null -w '%{http_code}' -H "x-original-uri: /orders/42" "$base/authz")
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "x-original-method: GET" -H "x-original-uri: /orders/42" "$base/authz")
     [ "$status" = 401 ] || { echo "setup failed: $base/authz answered $status without a token" >&2; exit 1; }
 }
 
@@ -97,7 +97,7 @@ taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d3s "${auth[@]}" "$on/authz" >/d
 taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d3s "${auth[@]}" "$off/authz" >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
     run "$round" baseline "$on/healthz"
-    run "$round" public -H "x-original-uri: /public/x" "$on/authz"
+    run "$round" public -H "x-original-method: GET" -H "x-original-uri: /public/x" "$on/authz"
     run "$round" cache-hit "${auth[@]}" "$on/authz"
     run "$round" baseline-off "$off/healthz"
     run "$round" cache-off "${auth[@]}" "$off/authz"

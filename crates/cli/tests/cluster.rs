@@ -499,6 +499,7 @@ fn three_nodes_converge_survive_a_crash_and_a_database_outage() {
                 while !stop.load(Ordering::Relaxed) {
                     let result = client
                         .get(format!("{base}/authz"))
+                        .header("x-original-method", "GET")
                         .header("x-original-uri", "/orders/1")
                         .header("authorization", format!("Bearer {token}"))
                         .send();

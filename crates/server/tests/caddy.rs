@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use portcullis_testkit::{TestKey, jwks, now};
 use reqwest::StatusCode;
 use serde_json::json;
-use support::bypass::{PROTECTED, VARIANTS, leniently_under, raw_exchange, raw_request};
+use support::bypass::{raw_exchange, raw_request, send_every_variant};
 use support::{EchoUpstream, IdpServer, TestServer};
 
 const ISSUER: &str = "https://login.example.com";
@@ -202,23 +202,7 @@ async fn caddy_forward_auth_decides_on_exactly_what_the_upstream_serves() {
     assert_eq!(upstream.hits(), before);
 
     // Every variant without a token.
-    let mut served = 0;
-    for variant in VARIANTS {
-        let before = upstream.targets().len();
-        let status = raw_request(&addr, "GET", variant, "localhost", &[]).await;
-        let received = upstream.targets()[before..].to_vec();
-        served += received.len();
-        for target in &received {
-            assert!(
-                !leniently_under(target, PROTECTED),
-                "{variant} reached the upstream as {target} (status {status})"
-            );
-        }
-    }
-    assert!(
-        served > 0,
-        "no variant reached the upstream: the test would prove nothing"
-    );
+    send_every_variant(&addr, "localhost", &upstream).await;
 
     // The client's own copy of the other family (Caddy passes a client's X-Original-* through).
     let before = upstream.hits();

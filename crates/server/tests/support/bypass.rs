@@ -141,6 +141,29 @@ pub async fn raw_exchange(
     (status, text)
 }
 
+/// Sends every variant, without a token, to the proxy at `addr` and fails when anything the
+/// upstream received resolves under [`PROTECTED`] however leniently it is read, or when no
+/// variant reached the upstream at all (then the check would prove nothing).
+pub async fn send_every_variant(addr: &str, host: &str, upstream: &super::EchoUpstream) {
+    let mut served = 0;
+    for variant in VARIANTS {
+        let before = upstream.targets().len();
+        let status = raw_request(addr, "GET", variant, host, &[]).await;
+        let received = upstream.targets()[before..].to_vec();
+        served += received.len();
+        for target in &received {
+            assert!(
+                !leniently_under(target, PROTECTED),
+                "{variant} reached the upstream as {target} (status {status})"
+            );
+        }
+    }
+    assert!(
+        served > 0,
+        "no variant reached the upstream: the test would prove nothing"
+    );
+}
+
 /// The path part of a request target as an upstream received it (absolute-form reduced to its
 /// path; query and fragment dropped).
 pub fn received_path(target: &str) -> &str {
