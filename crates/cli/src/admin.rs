@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use portcullis_server::api::admins::MIN_PASSWORD_CHARS;
-use portcullis_server::auth::{hash_password, random_token};
+use portcullis_server::secrets::{hash_password, random_token};
 use portcullis_store::{Actor, Interface, NewAdmin, RoleKind, Store};
 
 /// `portcullis admin ...`.

@@ -1,143 +1,24 @@
-//! Keeping the snapshot current: rebuild it from the store and the key manager after every
-//! admin write, whenever keys change, and periodically (to pick up changes made elsewhere);
-//! drive the key manager's refresh schedule.
-//!
-//! If the store cannot be read, the current snapshot stays in force (DESIGN.md §4: a node keeps
-//! deciding from its last configuration), and the failure is logged and counted.
+//! The runtime's background work and rebuild over the composed [`AppState`] (see
+//! `portcullis_runtime::rebuild` for what they do).
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use portcullis_store::StoreError;
 
-use portcullis_jose::JwkSet;
-use portcullis_keys::manager::RefreshResult;
-use portcullis_policy::routes::{CompiledRoute, RouteTable};
-use portcullis_policy::snapshot::Snapshot;
-use portcullis_policy::{TrustedServer, Validator};
-use portcullis_store::{RoleKind, StoreError, now_ms};
+pub use portcullis_runtime::rebuild::{PERIODIC_REBUILD, SCHEDULE_TICK};
 
-use crate::cluster;
-
-use crate::state::AppState;
-
-/// How often the refresh schedule is checked.
-pub const SCHEDULE_TICK: Duration = Duration::from_secs(1);
-/// How often the snapshot is rebuilt even when the configuration version did not move (to adopt
-/// keys another node fetched and persisted).
-pub const PERIODIC_REBUILD: Duration = Duration::from_secs(30);
-
-fn generation(version: i64, key_fingerprint: u64) -> u64 {
-    (version as u64).rotate_left(32) ^ key_fingerprint
-}
+use crate::AppState;
 
 /// Rebuilds the snapshot from the store and the key manager, and swaps it in.
 pub async fn rebuild(state: &AppState) -> Result<(), StoreError> {
-    // Read first: the configuration read next is at least this new (the version is bumped in
-    // the writers' transactions), so the node never claims a version it has not applied.
-    let config_version = state.store.config_version().await?;
-    let records = state.store.list_servers(state.org).await?;
-    let roles = state.store.list_roles(state.org, RoleKind::Api).await?;
-    let route_records = state.store.list_routes(state.org).await?;
-    state.keys.sync_from_records(&records);
-    let now = now_ms();
-    let empty = Arc::new(JwkSet::default());
-    let mut trusted = Vec::with_capacity(records.len());
-    let mut servers = Vec::with_capacity(records.len());
-    for record in records {
-        let keys = state.keys.keys_for(&record.id, &record.definition, now);
-        let (set, print) = match keys {
-            Some(entry) => (entry.set, entry.fingerprint),
-            None => (Arc::clone(&empty), 0),
-        };
-        trusted.push(TrustedServer {
-            id: record.id.clone(),
-            enabled: record.definition.enabled,
-            config: record.definition.validation_config(),
-            keys: set,
-            generation: generation(record.version, print),
-        });
-        servers.push((record.id, record.definition));
-    }
-    let previous = state.snapshot.load().version;
-    let snapshot = Snapshot {
-        version: previous + 1,
-        validator: Validator::new(trusted),
-        api_roles: roles.into_iter().map(|r| (r.name, r.permissions)).collect(),
-        servers,
-        routes: RouteTable::new(
-            route_records
-                .into_iter()
-                .filter_map(|r| match CompiledRoute::new(&r.id, r.definition) {
-                    Ok(route) => Some(route),
-                    Err(errors) => {
-                        // Stored routes were checked on save; one that no longer compiles is
-                        // left out (deny), never half-applied.
-                        tracing::error!(route = %r.id, ?errors, "stored route is invalid; ignoring it");
-                        None
-                    }
-                })
-                .collect(),
-        ),
-    };
-    state.snapshot.store(Arc::new(snapshot));
-    state
-        .applied_config_version
-        .fetch_max(config_version, Ordering::SeqCst);
-    state
-        .metrics
-        .snapshot_rebuilds
-        .fetch_add(1, Ordering::Relaxed);
-    Ok(())
+    portcullis_runtime::rebuild(&state.runtime).await
 }
 
 /// Rebuilds, logging instead of failing (background callers).
 pub async fn rebuild_or_log(state: &AppState) {
-    if let Err(err) = rebuild(state).await {
-        state
-            .metrics
-            .snapshot_rebuild_failures
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(%err, "could not rebuild the configuration snapshot; keeping the current one");
-    }
+    portcullis_runtime::rebuild_or_log(&state.runtime).await;
 }
 
 /// Starts the background tasks: the refresh schedule, rebuild on key changes, the cluster's
 /// configuration sync (notifications + version check), heartbeats.
-pub fn spawn(state: AppState, mut key_changes: tokio::sync::watch::Receiver<u64>) {
-    let scheduler = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SCHEDULE_TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            let servers = scheduler.snapshot.load().servers.clone();
-            for (id, result) in scheduler.keys.refresh_due(&servers).await {
-                scheduler.metrics.record_fetch(&id, &result);
-                record_node_fetch(&scheduler, &id, &result).await;
-            }
-        }
-    });
-    let watcher = state.clone();
-    tokio::spawn(async move {
-        while key_changes.changed().await.is_ok() {
-            rebuild_or_log(&watcher).await;
-        }
-    });
-    cluster::spawn(state);
-}
-
-/// Records this node's own view of a fetch (the cluster's per-node key status).
-async fn record_node_fetch(state: &AppState, server_id: &str, result: &RefreshResult) {
-    let error = match result {
-        RefreshResult::Updated | RefreshResult::Unchanged => None,
-        RefreshResult::Failed(error) => Some(error.as_str()),
-        RefreshResult::Skipped => return,
-    };
-    if let Err(err) = state
-        .store
-        .record_node_fetch(&state.settings.node_id, state.org, server_id, error)
-        .await
-    {
-        tracing::debug!(%err, "could not record this node's key fetch");
-    }
+pub fn spawn(state: AppState, key_changes: tokio::sync::watch::Receiver<u64>) {
+    portcullis_runtime::spawn(state.runtime.clone(), key_changes);
 }

@@ -1,23 +1,20 @@
-//! Shared state of the HTTP server.
+//! The composed state: one [`Settings`] for the whole deployment, from which each plane's
+//! settings are derived, and [`AppState`], both planes' states over one runtime.
 
+use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use portcullis_control::{ControlSettings, ControlState};
+use portcullis_gateway::{GatewaySettings, GatewayState};
 use portcullis_keys::fetch::Fetcher;
-use portcullis_keys::manager::KeyManager;
-use portcullis_policy::snapshot::Snapshot;
-use portcullis_policy::{UrlRules, VerifiedTokenCache};
+use portcullis_policy::UrlRules;
+use portcullis_runtime::{Runtime, RuntimeSettings};
 use portcullis_store::Store;
 
-use crate::legacy::LegacySessions;
-use crate::metrics::Metrics;
-use crate::proxy::Upstreams;
-use crate::ratelimit::RateLimiter;
 use crate::secrets::SecretKey;
 
-/// Deployment settings the HTTP layer needs.
+/// Deployment settings of both planes (each plane receives only its part).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The deployment's cloud name (`portcullis.local` by default).
@@ -99,41 +96,67 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_base_url.starts_with("https://")
     }
+
+    /// The control plane's part.
+    pub fn control(&self) -> ControlSettings {
+        ControlSettings {
+            cloud_name: self.cloud_name.clone(),
+            public_base_url: self.public_base_url.clone(),
+            allow_insecure_jwks: self.allow_insecure_jwks,
+            session_idle: self.session_idle,
+            session_max_lifetime: self.session_max_lifetime,
+            max_api_roles: self.max_api_roles,
+            max_admin_roles: self.max_admin_roles,
+            legacy_session_idle: self.legacy_session_idle,
+            secret_key: self.secret_key.clone(),
+        }
+    }
+
+    /// The gateway's part; `/` redirects to the portal's home.
+    pub fn gateway(&self) -> GatewaySettings {
+        GatewaySettings {
+            cloud_name: self.cloud_name.clone(),
+            forward_auth: self.forward_auth,
+            trusted_proxies: self.trusted_proxies.clone(),
+            upstream_connect_timeout: self.upstream_connect_timeout,
+            upstream_response_timeout: self.upstream_response_timeout,
+            https: self.secure_cookies(),
+            legacy_session_idle: self.legacy_session_idle,
+            sandbox_rate_per_s: self.sandbox_rate_per_s,
+            sandbox_burst: self.sandbox_burst,
+            root_redirect: Some(portcullis_control::portal::HOME.to_owned()),
+        }
+    }
+
+    /// The runtime's part.
+    pub fn runtime(&self) -> RuntimeSettings {
+        RuntimeSettings {
+            node_id: self.node_id.clone(),
+            node_address: self.node_address.clone(),
+            config_poll: self.config_poll,
+            token_cache: self.token_cache,
+            session_max_lifetime: self.session_max_lifetime,
+        }
+    }
 }
 
-/// Everything a handler can reach.
+/// Both planes' states over one runtime. Dereferences to the control plane's state (store, org,
+/// settings), which is what the binary's start-up steps (first admin, declarative file) take.
 #[derive(Clone)]
 pub struct AppState {
-    /// The configuration database.
-    pub store: Store,
-    /// This deployment's org.
-    pub org: i64,
-    /// Settings.
-    pub settings: Arc<Settings>,
-    /// Outbound fetcher for JWKS and metadata (SSRF-safe).
-    pub fetcher: Arc<Fetcher>,
-    /// The key manager (refresh, last-good keys, unknown-kid refetch).
-    pub keys: Arc<KeyManager>,
-    /// The configuration the hot path reads, swapped atomically on every change.
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
-    /// Verified-token cache.
-    pub token_cache: Arc<VerifiedTokenCache>,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
-    /// The reverse proxy's upstream client.
-    pub upstreams: Arc<Upstreams>,
-    /// The configuration version the current snapshot reflects (0 = none loaded yet).
-    pub applied_config_version: Arc<AtomicI64>,
-    /// When this process started (Unix ms), for the cluster's node list.
-    pub started_at_ms: i64,
-    /// Legacy API-key sessions in front of the store.
-    pub legacy_sessions: Arc<LegacySessions>,
-    /// Per-client budget of the sandbox API.
-    pub sandbox_limiter: Arc<RateLimiter>,
+    /// The control plane's state.
+    pub control: ControlState,
+    /// The gateway's state.
+    pub gateway: GatewayState,
 }
 
-/// Size of the verified-token cache.
-pub const TOKEN_CACHE_ENTRIES: usize = 100_000;
+impl Deref for AppState {
+    type Target = ControlState;
+
+    fn deref(&self) -> &ControlState {
+        &self.control
+    }
+}
 
 impl AppState {
     /// State for `org` with a fresh key manager, an empty snapshot and an empty token cache.
@@ -144,31 +167,10 @@ impl AppState {
         settings: Settings,
         fetcher: Fetcher,
     ) -> (Self, tokio::sync::watch::Receiver<u64>) {
-        let fetcher = Arc::new(fetcher);
-        let upstreams = Arc::new(Upstreams::new(
-            settings.upstream_connect_timeout,
-            settings.upstream_response_timeout,
-        ));
-        let (keys, key_changes) = KeyManager::new(store.clone(), org, Arc::clone(&fetcher));
-        let sandbox_limiter = Arc::new(RateLimiter::new(
-            settings.sandbox_rate_per_s,
-            settings.sandbox_burst,
-        ));
-        let legacy_sessions = Arc::new(LegacySessions::new(settings.session_max_lifetime));
+        let (runtime, key_changes) = Runtime::new(store, org, settings.runtime(), fetcher);
         let state = AppState {
-            store,
-            org,
-            settings: Arc::new(settings),
-            fetcher,
-            keys,
-            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
-            token_cache: Arc::new(VerifiedTokenCache::new(TOKEN_CACHE_ENTRIES)),
-            metrics: Arc::new(Metrics::default()),
-            upstreams,
-            applied_config_version: Arc::new(AtomicI64::new(0)),
-            started_at_ms: portcullis_store::now_ms(),
-            legacy_sessions,
-            sandbox_limiter,
+            control: ControlState::new(Arc::clone(&runtime), settings.control()),
+            gateway: GatewayState::new(runtime, settings.gateway()),
         };
         (state, key_changes)
     }

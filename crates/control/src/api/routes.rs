@@ -1,0 +1,175 @@
+//! `/api/v1/routes`: upstream API routes and their policies (DESIGN.md §1.3).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use portcullis_policy::permissions::Category;
+use portcullis_policy::routes::RouteDefinition;
+use portcullis_store::{RouteRecord, StoreError};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::IdPath;
+use crate::json::{self, ApiJson};
+use crate::openapi::RouteRequest;
+use crate::state::ControlState;
+
+/// A list of routes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RouteList {
+    /// The routes, by name.
+    items: Vec<RouteRecord>,
+}
+
+fn not_found(err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound => ApiError::not_found("route"),
+        other => other.into(),
+    }
+}
+
+fn parse(body: Value) -> Result<(RouteDefinition, Option<i64>), ApiError> {
+    let Value::Object(mut members) = body else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    let version = match members.remove("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_i64()
+                .ok_or_else(|| ApiError::invalid_field("version", "must be an integer"))?,
+        ),
+    };
+    for read_only in ["id", "createdAt", "updatedAt"] {
+        members.remove(read_only);
+    }
+    let bytes = serde_json::to_vec(&Value::Object(members)).map_err(|e| ApiError::internal(&e))?;
+    let definition: RouteDefinition = json::parse(&bytes)?;
+    let errors = definition.field_errors();
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(&errors));
+    }
+    Ok((definition, version))
+}
+
+/// List.
+#[utoipa::path(
+    get,
+    path = "/api/v1/routes",
+    tag = "routes",
+    operation_id = "listRoutes",
+    responses((status = 200, description = "Every route of the org, by name.", body = RouteList))
+)]
+pub async fn list(
+    State(state): State<ControlState>,
+    principal: Principal,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::Routes, false)?;
+    Ok(Json(RouteList {
+        items: state.store.list_routes(state.org).await?,
+    }))
+}
+
+/// Get one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/routes/{id}",
+    tag = "routes",
+    operation_id = "getRoute",
+    params(("id" = String, Path, description = "The route's id.")),
+    responses((status = 200, description = "The route.", body = RouteRecord))
+)]
+pub async fn get(
+    State(state): State<ControlState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::Routes, false)?;
+    Ok(Json(
+        state
+            .store
+            .get_route(state.org, &id)
+            .await
+            .map_err(not_found)?,
+    ))
+}
+
+/// Create.
+#[utoipa::path(
+    post,
+    path = "/api/v1/routes",
+    tag = "routes",
+    operation_id = "createRoute",
+    request_body = RouteRequest,
+    responses(
+        (status = 201, description = "Created: it applies from the next request on.", body = RouteRecord),
+        (status = 409, description = "The name is in use.", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<ControlState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::Routes, true)?;
+    let (definition, _) = parse(body)?;
+    let record = state
+        .store
+        .create_route(state.org, &definition, &principal.actor())
+        .await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// Replace.
+#[utoipa::path(
+    put,
+    path = "/api/v1/routes/{id}",
+    tag = "routes",
+    operation_id = "replaceRoute",
+    params(("id" = String, Path, description = "The route's id.")),
+    request_body = RouteRequest,
+    responses(
+        (status = 200, description = "Replaced.", body = RouteRecord),
+        (status = 409, description = "The name is in use, or `version` is stale (`version_conflict`).", body = ErrorBody),
+    )
+)]
+pub async fn replace(
+    State(state): State<ControlState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::Routes, true)?;
+    let (definition, version) = parse(body)?;
+    let record = state
+        .store
+        .update_route(state.org, &id, version, &definition, &principal.actor())
+        .await
+        .map_err(not_found)?;
+    Ok(Json(record))
+}
+
+/// Delete.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/routes/{id}",
+    tag = "routes",
+    operation_id = "deleteRoute",
+    params(("id" = String, Path, description = "The route's id.")),
+    responses((status = 204, description = "Deleted."))
+)]
+pub async fn delete(
+    State(state): State<ControlState>,
+    principal: Principal,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Category::Routes, true)?;
+    state
+        .store
+        .delete_route(state.org, &id, &principal.actor())
+        .await
+        .map_err(not_found)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,285 @@
+//! `/metrics` in the Prometheus text format: the gateway's own counters (forward-auth decisions,
+//! proxied requests) and latency histograms, rendered with the runtime's counters (tokens,
+//! snapshot rebuilds, key fetches; `portcullis_runtime::counters`). Label values are bounded:
+//! rejection reasons are `Rejection::code()`s, servers are configured names.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use portcullis_runtime::counters::Counters;
+
+use crate::GatewayState;
+
+/// Upper bounds (seconds) of the latency buckets: fine below 5 ms, where the hot path lives
+/// (DESIGN.md §5: p99 under 5 ms), coarse above.
+const BUCKETS: [f64; 14] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
+];
+
+/// A Prometheus histogram with fixed buckets, lock-free so the hot path never waits on it.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        // Cumulative buckets are summed at render time; here only the first fitting one counts.
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_count{braces} {count}");
+    }
+}
+
+/// Which part of the server a request went to (the latency histogram's label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/authz` (forward auth).
+    ForwardAuth,
+    /// `/api/v1` (cloud service API).
+    Api,
+    /// `/sandbox/v1`.
+    Sandbox,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    Operations,
+    /// Everything else: the reverse proxy and the portal.
+    Other,
+}
+
+impl Endpoint {
+    const ALL: [Endpoint; 5] = [
+        Endpoint::ForwardAuth,
+        Endpoint::Api,
+        Endpoint::Sandbox,
+        Endpoint::Operations,
+        Endpoint::Other,
+    ];
+
+    /// Classifies a request path.
+    pub fn of(path: &str) -> Self {
+        let under = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        if under("/authz") {
+            Endpoint::ForwardAuth
+        } else if under("/api") {
+            Endpoint::Api
+        } else if under("/sandbox") {
+            Endpoint::Sandbox
+        } else if matches!(path, "/metrics" | "/healthz" | "/readyz") {
+            Endpoint::Operations
+        } else {
+            Endpoint::Other
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Endpoint::ForwardAuth => "authz",
+            Endpoint::Api => "api",
+            Endpoint::Sandbox => "sandbox",
+            Endpoint::Operations => "operations",
+            Endpoint::Other => "proxy_or_portal",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Middleware: time every request to its response headers, by endpoint.
+pub async fn measure_latency(
+    State(state): State<GatewayState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let endpoint = Endpoint::of(request.uri().path());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.request_latency[endpoint.index()].observe(started.elapsed());
+    response
+}
+
+/// The gateway's counters and histograms.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    proxied: Mutex<BTreeMap<&'static str, u64>>,
+    /// Time to response headers, by [`Endpoint`].
+    pub request_latency: [Histogram; 5],
+    /// Time to an upstream's response headers (reverse proxy).
+    pub upstream_latency: Histogram,
+}
+
+impl Metrics {
+    /// Counts a forward-auth decision (`allow` / `deny`) with its reason.
+    pub fn decide(&self, result: &'static str, reason: Option<&'static str>) {
+        *self
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((result, reason.unwrap_or("")))
+            .or_default() += 1;
+    }
+
+    /// Counts a proxied request by outcome (`ok`, `timeout`, `unreachable`).
+    pub fn proxied(&self, outcome: &'static str) {
+        *self
+            .proxied
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(outcome)
+            .or_default() += 1;
+    }
+
+    /// The Prometheus text exposition. `key_ages` lists, per server id, the age in seconds of
+    /// the keys in use and how many there are (read from the key manager at scrape time).
+    pub fn render_with_keys(
+        &self,
+        counters: &Counters,
+        key_ages: &[(String, f64, usize)],
+    ) -> String {
+        let mut out = self.render(counters);
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_key_age_seconds Age of the keys in use, by server (time since the last successful fetch).\n# TYPE portcullis_key_age_seconds gauge"
+        );
+        for (server, age, _) in key_ages {
+            let _ = writeln!(
+                out,
+                "portcullis_key_age_seconds{{server=\"{server}\"}} {age}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_keys Keys in use, by server.\n# TYPE portcullis_keys gauge"
+        );
+        for (server, _, count) in key_ages {
+            let _ = writeln!(out, "portcullis_keys{{server=\"{server}\"}} {count}");
+        }
+        out
+    }
+
+    /// The Prometheus text exposition of the counters (the runtime's and the gateway's) and
+    /// histograms.
+    pub fn render(&self, counters: &Counters) -> String {
+        let mut out = String::new();
+        counters.render_tokens(&mut out);
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_decisions_total Forward-auth decisions by result and reason.\n# TYPE portcullis_decisions_total counter"
+        );
+        for ((result, reason), n) in self
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "portcullis_decisions_total{{result=\"{result}\",reason=\"{reason}\"}} {n}"
+            );
+        }
+        counters.render_fetches(&mut out);
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_proxy_requests_total Reverse-proxied requests by outcome.\n# TYPE portcullis_proxy_requests_total counter"
+        );
+        for (outcome, n) in self
+            .proxied
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "portcullis_proxy_requests_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_request_duration_seconds Time to response headers, by endpoint.\n# TYPE portcullis_request_duration_seconds histogram"
+        );
+        for endpoint in Endpoint::ALL {
+            self.request_latency[endpoint.index()].render(
+                &mut out,
+                "portcullis_request_duration_seconds",
+                &format!("endpoint=\"{}\"", endpoint.label()),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_upstream_duration_seconds Time to an upstream's response headers (reverse proxy).\n# TYPE portcullis_upstream_duration_seconds histogram"
+        );
+        self.upstream_latency
+            .render(&mut out, "portcullis_upstream_duration_seconds", "");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_count_everything() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(50));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(60));
+        let mut out = String::new();
+        h.render(&mut out, "x", "");
+        assert!(out.contains("x_bucket{le=\"0.0001\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.005\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"30\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count 3\n"), "{out}");
+    }
+
+    #[test]
+    fn endpoints_are_classified_by_path_segment() {
+        assert_eq!(Endpoint::of("/authz"), Endpoint::ForwardAuth);
+        assert_eq!(Endpoint::of("/authz/orders"), Endpoint::ForwardAuth);
+        assert_eq!(Endpoint::of("/authzx"), Endpoint::Other);
+        assert_eq!(Endpoint::of("/api/v1/status"), Endpoint::Api);
+        assert_eq!(Endpoint::of("/metrics"), Endpoint::Operations);
+        assert_eq!(Endpoint::of("/orders/1"), Endpoint::Other);
+    }
+}

@@ -1,0 +1,119 @@
+//! Bearer tokens as both planes check them: the token read from `Authorization: Bearer`
+//! ([`bearer_token`]) and validated against the snapshot through the verified-token cache, with
+//! one key refetch on an unknown `kid` ([`validate`]). What a valid token may do (API roles,
+//! route policies) is the caller's business.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, header};
+use portcullis_policy::cache::CacheOutcome;
+use portcullis_policy::{Rejected, Rejection, Validator, VerifiedToken};
+
+use crate::Runtime;
+use crate::rebuild::rebuild_or_log;
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Why the `Authorization` header holds no usable bearer token (RFC 6750 `invalid_request`);
+/// the text is the client-facing description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MalformedCredentials(pub &'static str);
+
+impl std::fmt::Display for MalformedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for MalformedCredentials {}
+
+/// The token of `Authorization: Bearer <token>`: exactly one header, the Bearer scheme, a
+/// token68 value; a token also sent as `access_token` in `query` is a token in two places.
+pub fn bearer_token(
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<String, MalformedCredentials> {
+    let values: Vec<_> = headers.get_all(header::AUTHORIZATION).iter().collect();
+    let [value] = values.as_slice() else {
+        return Err(MalformedCredentials(
+            "send exactly one Authorization header",
+        ));
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| MalformedCredentials("the Authorization header is not ASCII"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or(MalformedCredentials("use Authorization: Bearer <token>"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(MalformedCredentials("use Authorization: Bearer <token>"));
+    }
+    let token = token.trim();
+    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    if token.is_empty() || !token.chars().all(token68) {
+        return Err(MalformedCredentials("the bearer token is malformed"));
+    }
+    if query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("access_token="))) {
+        return Err(MalformedCredentials("send the token in one place only"));
+    }
+    Ok(token.to_owned())
+}
+
+/// Validates through the cache (counting hits); on an unknown `kid`, asks the key manager for one rate-limited
+/// refetch (waiting up to 2 s) and validates once more against the rebuilt snapshot.
+pub async fn validate(runtime: &Runtime, token: &str) -> Result<Arc<VerifiedToken>, Rejected> {
+    let snapshot = runtime.snapshot.load_full();
+    match cached_validate(runtime, token, &snapshot.validator) {
+        Ok((verified, outcome)) => {
+            if outcome == CacheOutcome::Hit {
+                runtime
+                    .counters
+                    .token_cache_hits
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(verified)
+        }
+        Err(rejected) => {
+            let Rejection::UnknownKid { .. } = rejected.rejection else {
+                return Err(rejected);
+            };
+            let Some((id, definition)) = rejected
+                .server
+                .as_deref()
+                .and_then(|name| snapshot.servers.iter().find(|(_, d)| d.name == name))
+                .cloned()
+            else {
+                return Err(rejected);
+            };
+            if !runtime.keys.refetch_for_unknown_kid(&id, &definition).await {
+                return Err(rejected);
+            }
+            rebuild_or_log(runtime).await;
+            let snapshot = runtime.snapshot.load_full();
+            cached_validate(runtime, token, &snapshot.validator).map(|(verified, _)| verified)
+        }
+    }
+}
+
+/// Through the verified-token cache, unless the deployment turned it off (then every request
+/// pays a full verification: the benchmark's cache-miss case, or an operator's choice).
+fn cached_validate(
+    runtime: &Runtime,
+    token: &str,
+    validator: &Validator,
+) -> Result<(Arc<VerifiedToken>, CacheOutcome), Rejected> {
+    if runtime.settings.token_cache {
+        runtime.token_cache.validate(token, now(), validator)
+    } else {
+        validator
+            .validate(token, now())
+            .map(|verified| (Arc::new(verified), CacheOutcome::Miss))
+    }
+}
