@@ -34,7 +34,7 @@ pub(crate) fn invalid_target(state: &GatewayState, err: &OriginalRequestError) -
     ApiError::new(
         StatusCode::BAD_REQUEST,
         INVALID_REQUEST_TARGET,
-        &format!("{err}: send a normalised path (no dot segments, encoded separators, empty segments or control characters) and describe the request once"),
+        format!("{err}: send a normalised path (no dot segments, encoded separators, empty segments or control characters) and describe the request once"),
     ).into_response()
 }
 

@@ -2,8 +2,8 @@
 //! cloud service API, with small hand-written scripts that call the JSON API for every change.
 //!
 //! What lives here: page handlers that read the store and render askama templates (automatic
-//! HTML escaping; `crates/server/templates/`), the embedded CSS and scripts
-//! (`crates/server/assets/`, see [`assets`]), and the security headers every portal response
+//! HTML escaping; `crates/control/templates/`), the embedded CSS and scripts
+//! (`crates/control/assets/`, see [`assets`]), and the security headers every portal response
 //! carries. What does not: business rules. Field checks, permissions, lockout and CSRF are the
 //! API's; the scripts send the API's requests and show its `{code, message, fields}` answers, so
 //! the portal cannot accept what the API refuses.
