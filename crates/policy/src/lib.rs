@@ -28,6 +28,7 @@ pub mod config;
 pub mod credentials;
 pub mod definition;
 pub mod issuer;
+pub mod limits;
 pub mod permissions;
 pub mod preset;
 pub mod rejection;
