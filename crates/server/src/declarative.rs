@@ -70,8 +70,8 @@ use portcullis_policy::permissions::RoleInput;
 use portcullis_policy::routes::RouteDefinition;
 use portcullis_policy::{FieldError, ServerDefinition, ServerInput, UrlRules};
 use portcullis_store::{
-    Actor, Conflict, FetchOutcome, Interface, RoleKind, RoleRecord, RouteRecord, ServerRecord,
-    StoreError,
+    Actor, Conflict, FetchOutcome, Interface, Limit, LimitedChange, RoleKind, RoleRecord,
+    RouteRecord, ServerRecord, StoreError,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -1071,12 +1071,6 @@ pub async fn apply(state: &AppState, config: &DeclaredConfig) -> Result<ApplyRep
         error,
         report: ApplyReport::default(),
     };
-    let org = state
-        .store
-        .get_org(state.org)
-        .await
-        .map_err(read_error)?
-        .ok_or_else(|| read_error(StoreError::NotFound))?;
     let stored_servers = state
         .store
         .list_servers(state.org)
@@ -1168,15 +1162,9 @@ pub async fn apply(state: &AppState, config: &DeclaredConfig) -> Result<ApplyRep
         Some(_) => 1,
         None => 2,
     });
-    let problems = limit_problems(
-        state,
-        config,
-        &org,
-        &stored_servers,
-        &writes,
-        &role_writes,
-        &stored_roles,
-    );
+    let problems = limit_problems(state, config, &writes, &role_writes)
+        .await
+        .map_err(read_error)?;
     if !problems.is_empty() {
         return Err(ApplyError::Invalid {
             file: config.file.clone(),
@@ -1241,93 +1229,63 @@ pub async fn apply(state: &AppState, config: &DeclaredConfig) -> Result<ApplyRep
     Ok(report)
 }
 
-/// The org limits, checked against the plan in the order it will be written (the store checks
-/// them again on every write; this only makes "one entry over the limit" apply nothing).
-fn limit_problems(
+/// The org limits, checked by the store against the plan in the order it will be written (the
+/// store checks them again on every write; this only makes "one entry over the limit" apply
+/// nothing).
+async fn limit_problems(
     state: &AppState,
     config: &DeclaredConfig,
-    org: &portcullis_store::Org,
-    stored_servers: &[ServerRecord],
     writes: &[ServerWrite<'_>],
     role_writes: &[(&DeclaredRole, Option<RoleRecord>)],
-    stored_roles: &[RoleRecord],
-) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut problem = |line: usize, entry: &str, field: Option<&str>, message: String| {
-        problems.push(Problem {
-            file: config.file.clone(),
-            line: Some(line),
-            entry: Some(entry.to_owned()),
-            field: field.map(str::to_owned),
-            message,
-        });
-    };
-    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    let mut total = count(stored_servers.len());
-    let mut enabled = count(
-        stored_servers
-            .iter()
-            .filter(|r| r.definition.enabled)
-            .count(),
-    );
-    for write in writes {
-        let declared = write.declared;
-        let enabling = match &write.current {
-            Some(current) => {
-                if current.definition.enabled && !declared.definition.enabled {
-                    enabled -= 1;
-                }
-                !current.definition.enabled && declared.definition.enabled
-            }
-            None => {
-                if total >= org.max_authorization_servers {
-                    problem(
-                        declared.line,
-                        &declared.entry,
-                        None,
-                        format!(
-                            "this organization may have at most {} authorization servers (org limit max_authorization_servers); delete one or raise the limit",
-                            org.max_authorization_servers
-                        ),
-                    );
-                }
-                total += 1;
-                declared.definition.enabled
-            }
+) -> Result<Vec<Problem>, StoreError> {
+    let servers = writes.iter().map(|write| {
+        let enabled = write.declared.definition.enabled;
+        let change = match &write.current {
+            Some(current) => LimitedChange::UpdateServer {
+                was_enabled: current.definition.enabled,
+                enabled,
+            },
+            None => LimitedChange::CreateServer { enabled },
         };
-        if enabling {
-            if enabled >= org.max_enabled_authorization_servers {
-                problem(
-                    declared.line,
-                    &declared.entry,
-                    Some("enabled"),
-                    format!(
-                        "this organization may have at most {} enabled authorization servers (org limit max_enabled_authorization_servers); declare it with enabled = false or disable another",
-                        org.max_enabled_authorization_servers
-                    ),
-                );
-            }
-            enabled += 1;
-        }
-    }
-    let mut roles = count(stored_roles.iter().filter(|r| !r.builtin).count());
-    for (declared, current) in role_writes {
-        if current.is_none() {
-            if roles >= state.settings.max_api_roles {
-                problem(
-                    declared.line,
-                    &declared.entry,
+        (write.declared.line, write.declared.entry.as_str(), change)
+    });
+    let roles = role_writes
+        .iter()
+        .filter(|(_, current)| current.is_none())
+        .map(|(declared, _)| {
+            let change = LimitedChange::CreateRole {
+                kind: RoleKind::Api,
+                max: state.settings.max_api_roles,
+            };
+            (declared.line, declared.entry.as_str(), change)
+        });
+    let planned: Vec<(usize, &str, LimitedChange)> = servers.chain(roles).collect();
+    let plan: Vec<LimitedChange> = planned.iter().map(|(_, _, change)| *change).collect();
+    let breaches = state.store.check_limits(state.org, &plan).await?;
+    Ok(breaches
+        .into_iter()
+        .filter_map(|(index, breach)| {
+            let (line, entry, _) = planned.get(index)?;
+            let (field, message) = match breach.limit {
+                Limit::AuthorizationServers => (
                     None,
-                    format!(
-                        "this organization may have at most {} API roles",
-                        state.settings.max_api_roles
-                    ),
-                );
-            }
-            roles += 1;
-        }
-    }
-    problems
+                    format!("{breach} (org limit max_authorization_servers); delete one or raise the limit"),
+                ),
+                Limit::EnabledAuthorizationServers => (
+                    Some("enabled"),
+                    format!("{breach} (org limit max_enabled_authorization_servers); declare it with enabled = false or disable another"),
+                ),
+                Limit::Roles(_) | Limit::SandboxTokens => (None, breach.to_string()),
+            };
+            Some(Problem {
+                file: config.file.clone(),
+                line: Some(*line),
+                entry: Some((*entry).to_owned()),
+                field: field.map(str::to_owned),
+                message,
+            })
+        })
+        .collect())
 }
 
 /// Runs the key checks of `definitions`, at most [`KEY_CHECK_CONCURRENCY`] at once, in order.
