@@ -40,6 +40,7 @@ pub mod snapshot;
 pub mod target;
 pub mod trace;
 pub mod validator;
+pub mod verified;
 
 pub use cache::VerifiedTokenCache;
 pub use config::{FieldError, ServerConfig};
