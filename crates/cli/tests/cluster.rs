@@ -253,7 +253,9 @@ fn set_reachable(admin_url: &str, database: &str, reachable: bool) {
 #[test]
 fn three_nodes_converge_survive_a_crash_and_a_database_outage() {
     let Ok(admin_url) = std::env::var("PORTCULLIS_TEST_DATABASE_URL") else {
-        eprintln!("SKIPPED: cluster test (needs PostgreSQL: set PORTCULLIS_TEST_DATABASE_URL)");
+        portcullis_testkit::skip::whole(
+            "cluster test (needs PostgreSQL: set PORTCULLIS_TEST_DATABASE_URL)",
+        );
         return;
     };
     let database = format!(

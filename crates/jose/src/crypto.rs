@@ -10,7 +10,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaParameters, RsaPublicKeyComponents};
 
 use crate::algorithm::{Algorithm, Curve, KeyFamily};
-use crate::jwk::KeyIgnoredReason;
+use crate::key_reason::KeyIgnoredReason;
 
 /// Smallest RSA modulus accepted (RFC 7518 §3.3 requires 2048 bits).
 pub const MIN_RSA_BITS: usize = 2048;

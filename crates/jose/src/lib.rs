@@ -20,6 +20,7 @@ pub mod base64url;
 pub mod crypto;
 pub mod jwk;
 pub mod jws;
+pub mod key_reason;
 pub mod strict_json;
 
 pub use algorithm::{AlgName, Algorithm};

@@ -8,20 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::issuer::IssuerPattern;
 use crate::preset::Preset;
 
+pub use crate::limits::{DEFAULT_MAX_TOKEN_LIFETIME_S, MAX_MAX_TOKEN_LIFETIME_S, MAX_VALUE_LEN};
+
 /// Largest clock skew an admin may allow, in seconds.
 pub const MAX_CLOCK_SKEW_S: u32 = 300;
 /// Default clock skew, in seconds.
 pub const DEFAULT_CLOCK_SKEW_S: u32 = 60;
 /// Most entries in the audience or client-id list.
 pub const MAX_LIST_ENTRIES: usize = 64;
-/// Longest audience, client id or issuer.
-pub const MAX_VALUE_LEN: usize = 512;
-/// Default longest token lifetime (`exp` − `iat`, or `exp` − now without `iat`), in seconds:
-/// 24 hours, Okta's maximum access-token lifetime and Entra's configurable maximum.
-pub const DEFAULT_MAX_TOKEN_LIFETIME_S: u32 = 86_400;
-/// Largest `max_token_lifetime_s` an admin may set: one year. A longer-lived bearer token is
-/// indistinguishable from a leaked credential that never expires; `0` turns the check off.
-pub const MAX_MAX_TOKEN_LIFETIME_S: u32 = 31_536_000;
 
 /// Serde default for `maxTokenLifetimeS` (stored definitions written before the setting existed).
 pub(crate) fn default_max_token_lifetime_s() -> u32 {

@@ -35,7 +35,7 @@ impl IssuerPattern {
     /// Parses a configured issuer: an `https` URL (plain `http` only for loopback, for tests and
     /// demos) without query or fragment, with at most one `{tenantid}`.
     pub fn parse(issuer: &str) -> Result<Self, String> {
-        if issuer.len() > crate::config::MAX_VALUE_LEN {
+        if issuer.len() > crate::limits::MAX_VALUE_LEN {
             return Err("issuer is too long".into());
         }
         if issuer.chars().any(|c| c.is_whitespace() || c.is_control()) {

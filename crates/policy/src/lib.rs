@@ -28,6 +28,7 @@ pub mod config;
 pub mod credentials;
 pub mod definition;
 pub mod issuer;
+pub mod limits;
 pub mod permissions;
 pub mod preset;
 pub mod rejection;
@@ -39,6 +40,7 @@ pub mod snapshot;
 pub mod target;
 pub mod trace;
 pub mod validator;
+pub mod verified;
 
 pub use cache::VerifiedTokenCache;
 pub use config::{FieldError, ServerConfig};

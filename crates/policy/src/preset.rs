@@ -5,7 +5,7 @@
 use portcullis_jose::Algorithm;
 use serde::{Deserialize, Serialize};
 
-use crate::config::DEFAULT_MAX_TOKEN_LIFETIME_S;
+use crate::limits::DEFAULT_MAX_TOKEN_LIFETIME_S;
 
 /// Entra ID's longest access-token lifetime: CAE-capable clients get tokens of 20–28 hours
 /// (../shared/VENDORS.md, Entra "Lifetime"); the configurable lifetime policy stops at 1 day.

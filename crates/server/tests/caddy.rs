@@ -38,9 +38,8 @@ fn caddy_or_skip() -> Option<PathBuf> {
         std::env::var(REQUIRE_CADDY).as_deref() != Ok("1"),
         "caddy not installed and {REQUIRE_CADDY}=1: install the caddy package"
     );
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED: caddy not installed (install the caddy package; .ci/run does) ***\n"
+    portcullis_testkit::skip::whole(
+        "caddy not installed (install the caddy package; .ci/run does)",
     );
     None
 }

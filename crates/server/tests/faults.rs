@@ -52,8 +52,8 @@ async fn metric(server: &TestServer, name: &str) -> f64 {
 #[tokio::test]
 async fn the_hot_path_keeps_deciding_while_the_store_is_down() {
     let Some((store, database, admin_url)) = postgres_store().await else {
-        eprintln!(
-            "SKIPPED: store-outage fault test (needs PostgreSQL: set PORTCULLIS_TEST_DATABASE_URL)"
+        portcullis_testkit::skip::whole(
+            "store-outage fault test (needs PostgreSQL: set PORTCULLIS_TEST_DATABASE_URL)",
         );
         return;
     };

@@ -53,10 +53,8 @@ fn nginx_or_skip() -> Option<PathBuf> {
         "nginx not installed (no /usr/sbin/nginx, none on PATH) and {REQUIRE_NGINX}=1: \
          install the nginx package"
     );
-    // Straight to stderr, not eprintln!: the harness would swallow that for a passing test.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED: nginx not installed (install the nginx package; .ci/run does) ***\n"
+    portcullis_testkit::skip::whole(
+        "nginx not installed (install the nginx package; .ci/run does)",
     );
     None
 }

@@ -274,7 +274,7 @@ fn browser_programs() -> Option<(PathBuf, PathBuf)> {
             if std::env::var("PORTCULLIS_REQUIRE_BROWSER").as_deref() == Ok("1") {
                 panic!("{message} (PORTCULLIS_REQUIRE_BROWSER=1)");
             }
-            eprintln!("\n*** SKIPPED: {message} ***\n");
+            portcullis_testkit::skip::whole(&message);
             None
         }
     }

@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -62,8 +64,11 @@ async fn slow_chunks() -> Response {
 }
 
 /// The upstream: `/echo/...` describes what it received; `/slow` answers after 3 s;
-/// `/stream` streams; `/moved` redirects to an address no proxy should follow to.
-async fn start_upstream() -> String {
+/// `/stream` streams; `/moved` redirects to an address no proxy should follow to. Counts every
+/// request it receives (a denied request must never reach it).
+async fn start_upstream() -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
     let app = axum::Router::new()
         .route("/echo", any(echo))
         .route("/echo/{*rest}", any(echo))
@@ -84,10 +89,16 @@ async fn start_upstream() -> String {
                 )
             }),
         );
+    let app = app.layer(axum::middleware::from_fn(
+        move |request: Request, next: axum::middleware::Next| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            next.run(request)
+        },
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
+    (base, hits)
 }
 
 struct Setup {
@@ -95,6 +106,7 @@ struct Setup {
     _idp: IdpServer,
     key: TestKey,
     upstream: String,
+    upstream_hits: Arc<AtomicUsize>,
 }
 
 async fn setup(configure: impl FnOnce(&mut portcullis_server::Settings)) -> Setup {
@@ -102,7 +114,7 @@ async fn setup(configure: impl FnOnce(&mut portcullis_server::Settings)) -> Setu
     let idp = IdpServer::start().await;
     let key = TestKey::ec("ec-1", "ES256");
     idp.serve("/keys", 200, &jwks(&[&key]).to_string());
-    let upstream = start_upstream().await;
+    let (upstream, upstream_hits) = start_upstream().await;
     let admin = server.admin().await;
     let (status, body) = admin
         .post(
@@ -134,6 +146,7 @@ async fn setup(configure: impl FnOnce(&mut portcullis_server::Settings)) -> Setu
         _idp: idp,
         key,
         upstream,
+        upstream_hits,
     }
 }
 
@@ -276,11 +289,28 @@ async fn denied_requests_never_reach_the_upstream() {
         .await
         .unwrap();
     assert_eq!(status.status(), StatusCode::OK);
+    assert_eq!(
+        s.upstream_hits.load(Ordering::SeqCst),
+        0,
+        "a denied request reached the upstream"
+    );
     let metrics = s.server.metrics().await;
     assert!(
         !metrics.contains("portcullis_proxy_requests_total{outcome=\"ok\"}"),
-        "a denied request was proxied:\n{metrics}"
+        "a denied request was counted as proxied:\n{metrics}"
     );
+    // The counter itself works: an allowed request is one hit.
+    let allowed = client()
+        .get(&url)
+        .header(
+            "authorization",
+            format!("Bearer {}", token(&s.key, "orders:read")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert_eq!(s.upstream_hits.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -227,8 +227,8 @@ async fn nodes() -> (&'static str, TestServer, Option<TestServer>) {
             (postgres_label(), one, Some(two))
         }
         None => {
-            eprintln!(
-                "SKIPPED: two-node session test on PostgreSQL (set PORTCULLIS_TEST_DATABASE_URL); running it on one SQLite node"
+            portcullis_testkit::skip::part(
+                "two-node session test on PostgreSQL (set PORTCULLIS_TEST_DATABASE_URL); running it on one SQLite node",
             );
             ("sqlite", TestServer::start("sqlite").await, None)
         }
@@ -444,8 +444,8 @@ async fn twenty_parallel_wrong_passwords_count_exactly_five() {
     if std::env::var("PORTCULLIS_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         backends.push("postgres");
     } else {
-        eprintln!(
-            "SKIPPED: PostgreSQL half of the lockout test (set PORTCULLIS_TEST_DATABASE_URL)"
+        portcullis_testkit::skip::part(
+            "PostgreSQL half of the lockout test (set PORTCULLIS_TEST_DATABASE_URL)",
         );
     }
     for backend in backends {

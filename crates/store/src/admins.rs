@@ -9,9 +9,13 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::audit::{AuditEntry, AuditResult, append_in};
+use crate::audit::AuditEntry;
+use crate::repository::{Arg, Key, Stored};
 use crate::sessions::{end_admin_sessions, record_session_change};
-use crate::{Actor, Conflict, Store, StoreError, map_unique, new_id, now_ms};
+use crate::{Actor, Conflict, Store, StoreError, new_id, now_ms};
+
+/// The audit category of admins.
+const CATEGORY: &str = "admins";
 
 /// A stored admin. The password hash never leaves the store except for verification.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -56,20 +60,6 @@ pub struct NewAdmin {
 const COLUMNS: &str =
     "id, login, name, role_id, password_hash, locked_until, version, created_at, updated_at";
 
-fn record(row: &AnyRow) -> Result<AdminRecord, StoreError> {
-    Ok(AdminRecord {
-        id: row.try_get("id")?,
-        login: row.try_get("login")?,
-        name: row.try_get("name")?,
-        role_id: row.try_get("role_id")?,
-        password_hash: row.try_get("password_hash")?,
-        locked_until: row.try_get("locked_until")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
 fn audit_view(admin: &NewAdmin) -> serde_json::Value {
     json!({"login": admin.login, "name": admin.name, "roleId": admin.role_id, "password": "(redacted)"})
 }
@@ -107,38 +97,53 @@ async fn require_admin_role(
     }
 }
 
+/// Number of admins in the org.
+async fn count_admins<'e, E>(executor: E, org: i64) -> Result<i64, StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM admins WHERE org_id = $1")
+        .bind(org)
+        .fetch_one(executor)
+        .await?;
+    Ok(n)
+}
+
+impl Stored for AdminRecord {
+    const TABLE: &'static str = "admins";
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            login: row.try_get("login")?,
+            name: row.try_get("name")?,
+            role_id: row.try_get("role_id")?,
+            password_hash: row.try_get("password_hash")?,
+            locked_until: row.try_get("locked_until")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
 impl Store {
     /// Number of admins in the org.
     pub async fn count_admins(&self, org: i64) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM admins WHERE org_id = $1")
-            .bind(org)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
+        count_admins(&self.pool, org).await
     }
 
     /// Admins of the org, by login.
     pub async fn list_admins(&self, org: i64) -> Result<Vec<AdminRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 ORDER BY login"
-        ))
-        .bind(org)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(record).collect()
+        self.list_rows(&Key::org(org), "login").await
     }
 
     /// One admin by id.
     pub async fn get_admin(&self, org: i64, id: &str) -> Result<AdminRecord, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        record(&row)
+        self.get_row(&Key::id(org, id)).await
     }
 
     /// One admin by login.
@@ -147,14 +152,7 @@ impl Store {
         org: i64,
         login: &str,
     ) -> Result<Option<AdminRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND login = $2"
-        ))
-        .bind(org)
-        .bind(login)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(record).transpose()
+        self.find_row(&Key::org(org).and("login", login)).await
     }
 
     /// Creates an admin (the role must be an admin role of the org).
@@ -164,37 +162,25 @@ impl Store {
         admin: &NewAdmin,
         actor: &Actor,
     ) -> Result<AdminRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        require_admin_role(&mut tx, org, &admin.role_id).await?;
+        let mut change = self.change(org).await?;
+        require_admin_role(change.tx(), org, &admin.role_id).await?;
         let id = new_id();
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO admins (id, org_id, login, name, password_hash, role_id, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)",
-        )
-        .bind(&id)
-        .bind(org)
-        .bind(&admin.login)
-        .bind(&admin.name)
-        .bind(&admin.password_hash)
-        .bind(&admin.role_id)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "login", &admin.login))?;
-        let entry = AuditEntry {
-            action: "create".into(),
-            category: "admins".into(),
-            resource: admin.login.clone(),
-            result: AuditResult::Success,
-            before: None,
-            after: Some(audit_view(admin)),
-            detail: None,
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
-        self.get_admin(org, &id).await
+        let values = [
+            ("id", Arg::Str(&id)),
+            ("login", Arg::Str(&admin.login)),
+            ("name", Arg::Str(&admin.name)),
+            ("password_hash", Arg::Str(&admin.password_hash)),
+            ("role_id", Arg::Str(&admin.role_id)),
+            ("created_at", Arg::Int(now)),
+            ("updated_at", Arg::Int(now)),
+        ];
+        change
+            .insert::<AdminRecord>(&values, Some(("login", &admin.login)))
+            .await?;
+        let after = Some(audit_view(admin));
+        let entry = AuditEntry::success("create", CATEGORY, &admin.login, None, after);
+        change.commit_read(actor, &entry, &Key::id(org, &id)).await
     }
 
     /// Replaces an admin's name, role and (when given) password hash.
@@ -206,61 +192,37 @@ impl Store {
         update: &NewAdmin,
         actor: &Actor,
     ) -> Result<AdminRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let current = record(&row)?;
-        if let Some(expected) = expected_version
-            && expected != current.version
-        {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version,
-            }));
-        }
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: AdminRecord = change.current(&key, expected_version).await?;
         // The foreign key alone would accept an API role (same table) and report a missing one as
         // a database error; an admin's role must be an admin role of this org.
-        require_admin_role(&mut tx, org, &update.role_id).await?;
-        let hash = if update.password_hash.is_empty() {
-            current.password_hash.clone()
+        require_admin_role(change.tx(), org, &update.role_id).await?;
+        let password_changed = !update.password_hash.is_empty();
+        let hash = if password_changed {
+            &update.password_hash
         } else {
-            update.password_hash.clone()
+            &current.password_hash
         };
-        let done = sqlx::query(
-            "UPDATE admins SET login = $1, name = $2, password_hash = $3, role_id = $4, version = version + 1, updated_at = $5 \
-             WHERE org_id = $6 AND id = $7 AND version = $8",
-        )
-        .bind(&update.login)
-        .bind(&update.name)
-        .bind(&hash)
-        .bind(&update.role_id)
-        .bind(now_ms())
-        .bind(org)
-        .bind(id)
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "login", &update.login))?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version + 1,
-            }));
-        }
+        let values = [
+            ("login", Arg::Str(&update.login)),
+            ("name", Arg::Str(&update.name)),
+            ("password_hash", Arg::Str(hash)),
+            ("role_id", Arg::Str(&update.role_id)),
+            ("updated_at", Arg::Int(now_ms())),
+        ];
+        change
+            .swap(&key, &current, &values, Some(("login", &update.login)))
+            .await?;
         // A new password or role ends every session of the admin, in this transaction (a crash
         // cannot leave them); a new login only makes other nodes re-read cached legacy sessions
         // (they forward the login).
-        let password_changed = !update.password_hash.is_empty();
         let role_changed = update.role_id != current.role_id;
         let ended = if password_changed || role_changed {
-            end_admin_sessions(&mut tx, org, id).await?
+            end_admin_sessions(change.tx(), org, id).await?
         } else {
             if update.login != current.login {
-                record_session_change(&mut tx, org, Some(id)).await?;
+                record_session_change(change.tx(), org, Some(id)).await?;
             }
             0
         };
@@ -270,18 +232,10 @@ impl Store {
             password_hash: String::new(),
             role_id: current.role_id.clone(),
         };
-        let entry = AuditEntry {
-            action: "update".into(),
-            category: "admins".into(),
-            resource: update.login.clone(),
-            result: AuditResult::Success,
-            before: Some(audit_view(&before)),
-            after: Some(audit_view(update)),
-            detail: update_detail(password_changed, role_changed, ended),
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
-        self.get_admin(org, id).await
+        let (before, after) = (Some(audit_view(&before)), Some(audit_view(update)));
+        let entry = AuditEntry::success("update", CATEGORY, &update.login, before, after)
+            .with_detail(update_detail(password_changed, role_changed, ended));
+        change.commit_read(actor, &entry, &key).await
     }
 
     /// Deletes an admin (never the last one).
@@ -291,44 +245,21 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<AdminRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM admins WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let current = record(&row)?;
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM admins WHERE org_id = $1")
-            .bind(org)
-            .fetch_one(&mut *tx)
-            .await?;
-        if count <= 1 {
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: AdminRecord = change.current(&key, None).await?;
+        if count_admins(&mut **change.tx(), org).await? <= 1 {
             return Err(StoreError::Conflict(Conflict::InUse(
                 "the last admin cannot be deleted".into(),
             )));
         }
-        let ended = end_admin_sessions(&mut tx, org, id).await?;
-        sqlx::query("DELETE FROM admins WHERE org_id = $1 AND id = $2")
-            .bind(org)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let entry = AuditEntry {
-            action: "delete".into(),
-            category: "admins".into(),
-            resource: current.login.clone(),
-            result: AuditResult::Success,
-            before: Some(
-                json!({"login": current.login, "name": current.name, "roleId": current.role_id}),
-            ),
-            after: None,
-            detail: (ended > 0).then(|| format!("ended {ended} session(s)")),
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
+        let ended = end_admin_sessions(change.tx(), org, id).await?;
+        change.delete::<AdminRecord>(&key).await?;
+        let before =
+            json!({"login": current.login, "name": current.name, "roleId": current.role_id});
+        let entry = AuditEntry::success("delete", CATEGORY, &current.login, Some(before), None)
+            .with_detail((ended > 0).then(|| format!("ended {ended} session(s)")));
+        change.commit(actor, &entry).await?;
         Ok(current)
     }
 

@@ -74,6 +74,33 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+impl AuditEntry {
+    /// A successful `action` on `resource` of `category`, with the configuration before and
+    /// after it (secrets already redacted) and no detail.
+    pub fn success(
+        action: &str,
+        category: &str,
+        resource: &str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Self {
+        Self {
+            action: action.to_owned(),
+            category: category.to_owned(),
+            resource: resource.to_owned(),
+            result: AuditResult::Success,
+            before,
+            after,
+            detail: None,
+        }
+    }
+
+    /// The same entry with `detail`.
+    pub fn with_detail(self, detail: Option<String>) -> Self {
+        Self { detail, ..self }
+    }
+}
+
 /// A stored audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -14,11 +14,17 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::audit::{AuditEntry, AuditResult, append_in};
-use crate::{Actor, Conflict, Store, StoreError, is_unique_violation, map_unique, new_id, now_ms};
+use crate::audit::AuditEntry;
+use crate::limits::{self, LimitedChange};
+use crate::repository::{Arg, Key, Stored};
+use crate::{Actor, Conflict, Store, StoreError, new_id, now_ms};
 
 /// The audit category of everything here (DESIGN.md §1.2 `api_credentials`).
 pub const CATEGORY: &str = "apiCredentials";
+
+/// Why a second API key is refused.
+const KEY_EXISTS: &str =
+    "this organization already has a Cloud Service API Key; edit or regenerate it instead";
 
 /// What audit entries show instead of a secret.
 const REDACTED: &str = "(redacted)";
@@ -81,31 +87,8 @@ pub struct SandboxTokenRecord {
     pub last_modified_by: String,
 }
 
-fn api_key_record(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
-    Ok(ApiKeyRecord {
-        sealed: row.try_get("sealed")?,
-        version: row.try_get("version")?,
-        last_modified_by: row.try_get("last_modified_by")?,
-        last_modified_at: row.try_get("last_modified_at")?,
-    })
-}
-
 const TOKEN_COLUMNS: &str =
     "id, org_id, name, token_hash, hint, version, created_at, updated_at, last_modified_by";
-
-fn token_record(row: &AnyRow) -> Result<SandboxTokenRecord, StoreError> {
-    Ok(SandboxTokenRecord {
-        id: row.try_get("id")?,
-        org_id: row.try_get("org_id")?,
-        name: row.try_get("name")?,
-        token_hash: row.try_get("token_hash")?,
-        hint: row.try_get("hint")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        last_modified_by: row.try_get("last_modified_by")?,
-    })
-}
 
 fn entry(
     action: &str,
@@ -114,14 +97,43 @@ fn entry(
     after: Option<serde_json::Value>,
     detail: Option<String>,
 ) -> AuditEntry {
-    AuditEntry {
-        action: action.into(),
-        category: CATEGORY.into(),
-        resource: resource.to_owned(),
-        result: AuditResult::Success,
-        before,
-        after,
-        detail,
+    AuditEntry::success(action, CATEGORY, resource, before, after).with_detail(detail)
+}
+
+impl Stored for ApiKeyRecord {
+    const TABLE: &'static str = "api_keys";
+    const COLUMNS: &'static str = "sealed, version, last_modified_by, last_modified_at";
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            sealed: row.try_get("sealed")?,
+            version: row.try_get("version")?,
+            last_modified_by: row.try_get("last_modified_by")?,
+            last_modified_at: row.try_get("last_modified_at")?,
+        })
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl Stored for SandboxTokenRecord {
+    const TABLE: &'static str = "sandbox_tokens";
+    const COLUMNS: &'static str = TOKEN_COLUMNS;
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            org_id: row.try_get("org_id")?,
+            name: row.try_get("name")?,
+            token_hash: row.try_get("token_hash")?,
+            hint: row.try_get("hint")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            last_modified_by: row.try_get("last_modified_by")?,
+        })
+    }
+    fn version(&self) -> i64 {
+        self.version
     }
 }
 
@@ -143,11 +155,7 @@ fn sessions_ended(n: u64) -> Option<String> {
 impl Store {
     /// The org's API key, if one exists.
     pub async fn get_api_key(&self, org: i64) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query("SELECT sealed, version, last_modified_by, last_modified_at FROM api_keys WHERE org_id = $1")
-            .bind(org)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(api_key_record).transpose()
+        self.find_row(&Key::org(org)).await
     }
 
     /// Stores the org's first API key; a conflict when one exists.
@@ -157,40 +165,24 @@ impl Store {
         sealed: &str,
         actor: &Actor,
     ) -> Result<ApiKeyRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO api_keys (org_id, sealed, version, last_modified_by, last_modified_at) VALUES ($1, $2, 1, $3, $4)",
-        )
-        .bind(org)
-        .bind(sealed)
-        .bind(&actor.name)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(Conflict::Exists(
-                    "this organization already has a Cloud Service API Key; edit or regenerate it instead".into(),
-                ))
-            } else {
-                e.into()
-            }
-        })?;
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                "create",
-                "apiKey",
-                None,
-                Some(json!({"apiKey": REDACTED})),
-                None,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        self.get_api_key(org).await?.ok_or(StoreError::NotFound)
+        let mut change = self.change(org).await?;
+        let values = [
+            ("sealed", Arg::Str(sealed)),
+            ("last_modified_by", Arg::Str(&actor.name)),
+            ("last_modified_at", Arg::Int(now_ms())),
+        ];
+        change
+            .insert::<ApiKeyRecord>(&values, Some(("apiKey", REDACTED)))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::Duplicate { .. }) => {
+                    StoreError::Conflict(Conflict::Exists(KEY_EXISTS.into()))
+                }
+                other => other,
+            })?;
+        let after = Some(json!({"apiKey": REDACTED}));
+        let entry = entry("create", "apiKey", None, after, None);
+        change.commit_read(actor, &entry, &Key::org(org)).await
     }
 
     /// Replaces the org's API key if it is still at `expected_version`, ending every legacy
@@ -203,77 +195,41 @@ impl Store {
         change: ApiKeyChange,
         actor: &Actor,
     ) -> Result<ApiKeyRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE api_keys SET sealed = $1, version = version + 1, last_modified_by = $2, last_modified_at = $3 \
-             WHERE org_id = $4 AND version = $5",
-        )
-        .bind(sealed)
-        .bind(&actor.name)
-        .bind(now_ms())
-        .bind(org)
-        .bind(expected_version)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            let current: Option<(i64,)> =
-                sqlx::query_as("SELECT version FROM api_keys WHERE org_id = $1")
-                    .bind(org)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            return Err(match current {
-                None => StoreError::NotFound,
-                Some((current,)) => StoreError::Conflict(Conflict::StaleVersion { current }),
-            });
-        }
-        let ended = end_legacy_sessions(&mut tx, org).await?;
+        let key = Key::org(org);
+        let mut write = self.change(org).await?;
+        let current: ApiKeyRecord = write.current(&key, Some(expected_version)).await?;
+        let values = [
+            ("sealed", Arg::Str(sealed)),
+            ("last_modified_by", Arg::Str(&actor.name)),
+            ("last_modified_at", Arg::Int(now_ms())),
+        ];
+        write.swap(&key, &current, &values, None).await?;
+        let ended = end_legacy_sessions(write.tx(), org).await?;
         let action = match change {
             ApiKeyChange::Update => "update",
             ApiKeyChange::Regenerate => "regenerate",
         };
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                action,
-                "apiKey",
-                Some(json!({"apiKey": REDACTED})),
-                Some(json!({"apiKey": REDACTED})),
-                sessions_ended(ended),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        self.get_api_key(org).await?.ok_or(StoreError::NotFound)
+        let redacted = || Some(json!({"apiKey": REDACTED}));
+        let entry = entry(
+            action,
+            "apiKey",
+            redacted(),
+            redacted(),
+            sessions_ended(ended),
+        );
+        write.commit_read(actor, &entry, &Key::org(org)).await
     }
 
     /// Deletes the org's API key and every legacy session opened with it.
     pub async fn delete_api_key(&self, org: i64, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1")
-            .bind(org)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::NotFound);
-        }
-        let ended = end_legacy_sessions(&mut tx, org).await?;
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                "delete",
-                "apiKey",
-                Some(json!({"apiKey": REDACTED})),
-                None,
-                sessions_ended(ended),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let key = Key::org(org);
+        let mut change = self.change(org).await?;
+        change.current::<ApiKeyRecord>(&key, None).await?;
+        change.delete::<ApiKeyRecord>(&key).await?;
+        let ended = end_legacy_sessions(change.tx(), org).await?;
+        let before = Some(json!({"apiKey": REDACTED}));
+        let entry = entry("delete", "apiKey", before, None, sessions_ended(ended));
+        change.commit(actor, &entry).await
     }
 
     /// Stores a new legacy session under `id_hash`.
@@ -380,13 +336,7 @@ impl Store {
         &self,
         org: i64,
     ) -> Result<Vec<SandboxTokenRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM sandbox_tokens WHERE org_id = $1 ORDER BY name"
-        ))
-        .bind(org)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(token_record).collect()
+        self.list_rows(&Key::org(org), "name").await
     }
 
     /// One sandbox token.
@@ -395,15 +345,7 @@ impl Store {
         org: i64,
         id: &str,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM sandbox_tokens WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        token_record(&row)
+        self.get_row(&Key::id(org, id)).await
     }
 
     /// The org's sandbox token whose SHA-256 is `token_hash`, if any.
@@ -412,14 +354,8 @@ impl Store {
         org: i64,
         token_hash: &str,
     ) -> Result<Option<SandboxTokenRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM sandbox_tokens WHERE org_id = $1 AND token_hash = $2"
-        ))
-        .bind(org)
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(token_record).transpose()
+        self.find_row(&Key::org(org).and("token_hash", token_hash))
+            .await
     }
 
     /// Creates a sandbox token (at most `max_tokens` per org).
@@ -432,50 +368,29 @@ impl Store {
         max_tokens: i64,
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        crate::lock_org(&mut tx, org).await?;
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM sandbox_tokens WHERE org_id = $1")
-                .bind(org)
-                .fetch_one(&mut *tx)
-                .await?;
-        if count >= max_tokens {
-            return Err(StoreError::LimitExceeded(format!(
-                "this organization may have at most {max_tokens} sandbox API tokens; delete one first"
-            )));
-        }
-        let id = new_id();
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO sandbox_tokens (id, org_id, name, token_hash, hint, version, created_at, updated_at, last_modified_by) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(org)
-        .bind(name)
-        .bind(token_hash)
-        .bind(hint)
-        .bind(now)
-        .bind(now)
-        .bind(&actor.name)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "name", name))?;
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                "create",
-                name,
-                None,
-                Some(json!({"name": name, "token": REDACTED})),
-                None,
-            ),
+        let mut change = self.change(org).await?;
+        limits::enforce(
+            &mut change,
+            LimitedChange::CreateSandboxToken { max: max_tokens },
         )
         .await?;
-        tx.commit().await?;
-        self.get_sandbox_token(org, &id).await
+        let id = new_id();
+        let now = now_ms();
+        let values = [
+            ("id", Arg::Str(&id)),
+            ("name", Arg::Str(name)),
+            ("token_hash", Arg::Str(token_hash)),
+            ("hint", Arg::Str(hint)),
+            ("created_at", Arg::Int(now)),
+            ("updated_at", Arg::Int(now)),
+            ("last_modified_by", Arg::Str(&actor.name)),
+        ];
+        change
+            .insert::<SandboxTokenRecord>(&values, Some(("name", name)))
+            .await?;
+        let after = Some(json!({"name": name, "token": REDACTED}));
+        let entry = entry("create", name, None, after, None);
+        change.commit_read(actor, &entry, &Key::id(org, &id)).await
     }
 
     /// Renames a sandbox token (compare-and-swap on `expected_version` when given).
@@ -487,41 +402,21 @@ impl Store {
         name: &str,
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let current = locked_token(&mut tx, org, id, expected_version).await?;
-        let done = sqlx::query(
-            "UPDATE sandbox_tokens SET name = $1, version = version + 1, updated_at = $2, last_modified_by = $3 \
-             WHERE org_id = $4 AND id = $5 AND version = $6",
-        )
-        .bind(name)
-        .bind(now_ms())
-        .bind(&actor.name)
-        .bind(org)
-        .bind(id)
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "name", name))?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version + 1,
-            }));
-        }
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                "update",
-                name,
-                Some(json!({"name": current.name})),
-                Some(json!({"name": name})),
-                None,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        self.get_sandbox_token(org, id).await
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: SandboxTokenRecord = change.current(&key, expected_version).await?;
+        let values = [
+            ("name", Arg::Str(name)),
+            ("updated_at", Arg::Int(now_ms())),
+            ("last_modified_by", Arg::Str(&actor.name)),
+        ];
+        change
+            .swap(&key, &current, &values, Some(("name", name)))
+            .await?;
+        let before = Some(json!({"name": current.name}));
+        let after = Some(json!({"name": name}));
+        let entry = entry("update", name, before, after, None);
+        change.commit_read(actor, &entry, &key).await
     }
 
     /// Gives a sandbox token a new value: the old one stops working at once.
@@ -533,41 +428,19 @@ impl Store {
         hint: &str,
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let current = locked_token(&mut tx, org, id, None).await?;
-        let done = sqlx::query(
-            "UPDATE sandbox_tokens SET token_hash = $1, hint = $2, version = version + 1, updated_at = $3, last_modified_by = $4 \
-             WHERE org_id = $5 AND id = $6 AND version = $7",
-        )
-        .bind(token_hash)
-        .bind(hint)
-        .bind(now_ms())
-        .bind(&actor.name)
-        .bind(org)
-        .bind(id)
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version + 1,
-            }));
-        }
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                "regenerate",
-                &current.name,
-                Some(json!({"name": current.name, "token": REDACTED})),
-                Some(json!({"name": current.name, "token": REDACTED})),
-                None,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        self.get_sandbox_token(org, id).await
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: SandboxTokenRecord = change.current(&key, None).await?;
+        let values = [
+            ("token_hash", Arg::Str(token_hash)),
+            ("hint", Arg::Str(hint)),
+            ("updated_at", Arg::Int(now_ms())),
+            ("last_modified_by", Arg::Str(&actor.name)),
+        ];
+        change.swap(&key, &current, &values, None).await?;
+        let view = || Some(json!({"name": current.name, "token": REDACTED}));
+        let entry = entry("regenerate", &current.name, view(), view(), None);
+        change.commit_read(actor, &entry, &key).await
     }
 
     /// Deletes a sandbox token.
@@ -577,53 +450,13 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<SandboxTokenRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let current = locked_token(&mut tx, org, id, None).await?;
-        sqlx::query("DELETE FROM sandbox_tokens WHERE org_id = $1 AND id = $2")
-            .bind(org)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                "delete",
-                &current.name,
-                Some(json!({"name": current.name, "token": REDACTED})),
-                None,
-                None,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: SandboxTokenRecord = change.current(&key, None).await?;
+        change.delete::<SandboxTokenRecord>(&key).await?;
+        let before = Some(json!({"name": current.name, "token": REDACTED}));
+        let entry = entry("delete", &current.name, before, None, None);
+        change.commit(actor, &entry).await?;
         Ok(current)
     }
-}
-
-/// Reads a token inside `tx`, checking the expected version when given.
-async fn locked_token(
-    tx: &mut Transaction<'_, Any>,
-    org: i64,
-    id: &str,
-    expected_version: Option<i64>,
-) -> Result<SandboxTokenRecord, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM sandbox_tokens WHERE org_id = $1 AND id = $2"
-    ))
-    .bind(org)
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let current = token_record(&row)?;
-    if let Some(expected) = expected_version
-        && expected != current.version
-    {
-        return Err(StoreError::Conflict(Conflict::StaleVersion {
-            current: current.version,
-        }));
-    }
-    Ok(current)
 }

@@ -9,6 +9,10 @@
 //! - concurrent updates carry the version they were based on; a stale version is a
 //!   [`StoreError::Conflict`], never a lost write.
 //!
+//! The write skeleton (transaction, read, version compare, compare-and-swap, audit, commit) is
+//! written once, in `repository.rs`, and every repository goes through it; the per-org limit
+//! rules are written once, in `limits.rs` ([`Store::check_limits`] answers them for a plan).
+//!
 //! Both backends run the same SQL through `sqlx`'s `Any` driver. Portability rules for queries
 //! here: numbered placeholders `$1, $2, ...` in ascending order of first use; times as BIGINT
 //! milliseconds; booleans as BIGINT 0/1; JSON as TEXT.
@@ -19,6 +23,8 @@ mod admins;
 mod audit;
 pub mod cluster;
 mod credentials;
+mod limits;
+mod repository;
 mod roles;
 mod routes;
 mod servers;
@@ -35,7 +41,8 @@ pub use admins::{AdminRecord, NewAdmin};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
 pub use cluster::{ConfigEvent, ConfigListener, NodeKeyStatus, NodeRecord};
 pub use credentials::{ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTokenRecord};
-pub use roles::{RoleKind, RoleRecord, SUPER_ADMIN_ROLE};
+pub use limits::{Limit, LimitBreach, LimitedChange};
+pub use roles::{RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
 pub use sessions::{SESSIONS_CHANNEL, SessionChange, SessionRecord};
@@ -173,6 +180,30 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
                 || db.message().contains("UNIQUE constraint failed")
         }
         _ => false,
+    }
+}
+
+/// Which kind of role (API roles and admin roles share one table; see `roles.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleKind {
+    /// API role (DESIGN.md §1.2).
+    Api,
+    /// Admin role (DESIGN.md §1.5).
+    Admin,
+}
+
+impl RoleKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RoleKind::Api => "api",
+            RoleKind::Admin => "admin",
+        }
+    }
+    pub(crate) fn category(self) -> &'static str {
+        match self {
+            RoleKind::Api => "apiRoles",
+            RoleKind::Admin => "admins",
+        }
     }
 }
 

@@ -6,35 +6,13 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::audit::{AuditEntry, AuditResult, append_in};
-use crate::{Actor, Conflict, Store, StoreError, from_json, map_unique, new_id, now_ms, to_json};
+use crate::audit::AuditEntry;
+use crate::limits::{self, LimitedChange};
+use crate::repository::{Arg, Key, Stored, check_version};
+use crate::{Actor, Conflict, RoleKind, Store, StoreError, from_json, new_id, now_ms, to_json};
 
 /// Name of the built-in admin role with every permission.
 pub const SUPER_ADMIN_ROLE: &str = "Super Admin";
-
-/// Which kind of role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleKind {
-    /// API role (DESIGN.md §1.2).
-    Api,
-    /// Admin role (DESIGN.md §1.5).
-    Admin,
-}
-
-impl RoleKind {
-    fn name(self) -> &'static str {
-        match self {
-            RoleKind::Api => "api",
-            RoleKind::Admin => "admin",
-        }
-    }
-    fn category(self) -> &'static str {
-        match self {
-            RoleKind::Api => "apiRoles",
-            RoleKind::Admin => "admins",
-        }
-    }
-}
 
 /// A stored role.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -56,19 +34,6 @@ pub struct RoleRecord {
     pub created_at: i64,
     /// Updated (ms).
     pub updated_at: i64,
-}
-
-fn record(row: &AnyRow) -> Result<RoleRecord, StoreError> {
-    let permissions: String = row.try_get("permissions")?;
-    Ok(RoleRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        permissions: from_json(&permissions)?,
-        builtin: row.try_get::<i64, _>("builtin")? != 0,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
 }
 
 const COLUMNS: &str = "id, name, permissions, builtin, version, created_at, updated_at";
@@ -93,6 +58,50 @@ pub(crate) async fn insert_super_admin(
     Ok(())
 }
 
+impl Stored for RoleRecord {
+    const TABLE: &'static str = "roles";
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let permissions: String = row.try_get("permissions")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            permissions: from_json(&permissions)?,
+            builtin: row.try_get::<i64, _>("builtin")? != 0,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// The roles of `kind` in `org`.
+fn key(org: i64, kind: RoleKind) -> Key<'static> {
+    Key::org(org).and("kind", kind.name())
+}
+
+/// The audit view of a role.
+fn view(name: &str, permissions: Permissions) -> Option<serde_json::Value> {
+    let input = RoleInput {
+        name: name.to_owned(),
+        permissions,
+    };
+    serde_json::to_value(&input).ok()
+}
+
+/// Refuses changing or deleting a built-in role.
+fn not_builtin(role: &RoleRecord, what: &str) -> Result<(), StoreError> {
+    if role.builtin {
+        return Err(StoreError::Conflict(Conflict::InUse(format!(
+            "built-in roles cannot be {what}"
+        ))));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Roles of one kind in the org, by name.
     pub async fn list_roles(
@@ -100,14 +109,7 @@ impl Store {
         org: i64,
         kind: RoleKind,
     ) -> Result<Vec<RoleRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM roles WHERE org_id = $1 AND kind = $2 ORDER BY name"
-        ))
-        .bind(org)
-        .bind(kind.name())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(record).collect()
+        self.list_rows(&key(org, kind), "name").await
     }
 
     /// One role.
@@ -117,16 +119,7 @@ impl Store {
         kind: RoleKind,
         id: &str,
     ) -> Result<RoleRecord, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM roles WHERE org_id = $1 AND kind = $2 AND id = $3"
-        ))
-        .bind(org)
-        .bind(kind.name())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        record(&row)
+        self.get_row(&key(org, kind).and("id", id)).await
     }
 
     /// Creates a role (at most `max_roles` of this kind per org).
@@ -138,48 +131,34 @@ impl Store {
         max_roles: i64,
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        crate::lock_org(&mut tx, org).await?;
-        let (count,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM roles WHERE org_id = $1 AND kind = $2 AND builtin = 0",
+        let mut change = self.change(org).await?;
+        limits::enforce(
+            &mut change,
+            LimitedChange::CreateRole {
+                kind,
+                max: max_roles,
+            },
         )
-        .bind(org)
-        .bind(kind.name())
-        .fetch_one(&mut *tx)
         .await?;
-        if count >= max_roles {
-            return Err(StoreError::LimitExceeded(format!(
-                "this organization may have at most {max_roles} roles of this kind"
-            )));
-        }
         let id = new_id();
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO roles (id, org_id, kind, name, permissions, builtin, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $7)",
-        )
-        .bind(&id)
-        .bind(org)
-        .bind(kind.name())
-        .bind(&input.name)
-        .bind(to_json(&input.permissions)?)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "name", &input.name))?;
-        let entry = AuditEntry {
-            action: "create".into(),
-            category: kind.category().into(),
-            resource: input.name.clone(),
-            result: AuditResult::Success,
-            before: None,
-            after: serde_json::to_value(input).ok(),
-            detail: None,
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
-        self.get_role(org, kind, &id).await
+        let values = [
+            ("id", Arg::Str(&id)),
+            ("kind", Arg::Str(kind.name())),
+            ("name", Arg::Str(&input.name)),
+            ("permissions", Arg::Owned(to_json(&input.permissions)?)),
+            ("builtin", Arg::Bool(false)),
+            ("created_at", Arg::Int(now)),
+            ("updated_at", Arg::Int(now)),
+        ];
+        change
+            .insert::<RoleRecord>(&values, Some(("name", &input.name)))
+            .await?;
+        let after = view(&input.name, input.permissions);
+        let entry = AuditEntry::success("create", kind.category(), &input.name, None, after);
+        change
+            .commit_read(actor, &entry, &key(org, kind).and("id", &id))
+            .await
     }
 
     /// Replaces a role's name and permissions (built-in roles cannot change).
@@ -192,63 +171,23 @@ impl Store {
         input: &RoleInput,
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM roles WHERE org_id = $1 AND kind = $2 AND id = $3"
-        ))
-        .bind(org)
-        .bind(kind.name())
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let current = record(&row)?;
-        if current.builtin {
-            return Err(StoreError::Conflict(Conflict::InUse(
-                "built-in roles cannot be changed".into(),
-            )));
-        }
-        if let Some(expected) = expected_version
-            && expected != current.version
-        {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version,
-            }));
-        }
-        let updated = sqlx::query(
-            "UPDATE roles SET name = $1, permissions = $2, version = version + 1, updated_at = $3 \
-             WHERE org_id = $4 AND id = $5 AND version = $6",
-        )
-        .bind(&input.name)
-        .bind(to_json(&input.permissions)?)
-        .bind(now_ms())
-        .bind(org)
-        .bind(id)
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "name", &input.name))?;
-        if updated.rows_affected() != 1 {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version + 1,
-            }));
-        }
-        let before = RoleInput {
-            name: current.name.clone(),
-            permissions: current.permissions,
-        };
-        let entry = AuditEntry {
-            action: "update".into(),
-            category: kind.category().into(),
-            resource: input.name.clone(),
-            result: AuditResult::Success,
-            before: serde_json::to_value(&before).ok(),
-            after: serde_json::to_value(input).ok(),
-            detail: None,
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
-        self.get_role(org, kind, id).await
+        let key = key(org, kind).and("id", id);
+        let mut change = self.change(org).await?;
+        let current: RoleRecord = change.current(&key, None).await?;
+        not_builtin(&current, "changed")?;
+        check_version(&current, expected_version)?;
+        let values = [
+            ("name", Arg::Str(&input.name)),
+            ("permissions", Arg::Owned(to_json(&input.permissions)?)),
+            ("updated_at", Arg::Int(now_ms())),
+        ];
+        change
+            .swap(&key, &current, &values, Some(("name", &input.name)))
+            .await?;
+        let before = view(&current.name, current.permissions);
+        let after = view(&input.name, input.permissions);
+        let entry = AuditEntry::success("update", kind.category(), &input.name, before, after);
+        change.commit_read(actor, &entry, &key).await
     }
 
     /// Deletes a role; built-in roles and admin roles still assigned to admins are refused.
@@ -259,28 +198,16 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM roles WHERE org_id = $1 AND kind = $2 AND id = $3"
-        ))
-        .bind(org)
-        .bind(kind.name())
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let current = record(&row)?;
-        if current.builtin {
-            return Err(StoreError::Conflict(Conflict::InUse(
-                "built-in roles cannot be deleted".into(),
-            )));
-        }
+        let key = key(org, kind).and("id", id);
+        let mut change = self.change(org).await?;
+        let current: RoleRecord = change.current(&key, None).await?;
+        not_builtin(&current, "deleted")?;
         if kind == RoleKind::Admin {
             let (users,): (i64,) =
                 sqlx::query_as("SELECT COUNT(*) FROM admins WHERE org_id = $1 AND role_id = $2")
                     .bind(org)
                     .bind(id)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **change.tx())
                     .await?;
             if users > 0 {
                 return Err(StoreError::Conflict(Conflict::InUse(format!(
@@ -288,26 +215,10 @@ impl Store {
                 ))));
             }
         }
-        sqlx::query("DELETE FROM roles WHERE org_id = $1 AND id = $2")
-            .bind(org)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let before = RoleInput {
-            name: current.name.clone(),
-            permissions: current.permissions,
-        };
-        let entry = AuditEntry {
-            action: "delete".into(),
-            category: kind.category().into(),
-            resource: current.name.clone(),
-            result: AuditResult::Success,
-            before: serde_json::to_value(&before).ok(),
-            after: None,
-            detail: None,
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
+        change.delete::<RoleRecord>(&key).await?;
+        let before = view(&current.name, current.permissions);
+        let entry = AuditEntry::success("delete", kind.category(), &current.name, before, None);
+        change.commit(actor, &entry).await?;
         Ok(current)
     }
 }

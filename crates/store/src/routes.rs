@@ -5,8 +5,9 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::{AuditEntry, AuditResult, append_in};
-use crate::{Actor, Conflict, Store, StoreError, from_json, map_unique, new_id, now_ms, to_json};
+use crate::audit::AuditEntry;
+use crate::repository::{Arg, Key, Stored};
+use crate::{Actor, Store, StoreError, from_json, new_id, now_ms, to_json};
 
 /// A stored route.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -29,57 +30,40 @@ pub struct RouteRecord {
 
 const COLUMNS: &str = "id, definition, version, created_at, updated_at";
 
-fn record(row: &AnyRow) -> Result<RouteRecord, StoreError> {
-    let definition: String = row.try_get("definition")?;
-    Ok(RouteRecord {
-        id: row.try_get("id")?,
-        definition: from_json(&definition)?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+/// The audit category of routes.
+const CATEGORY: &str = "routes";
+
+fn view(definition: &RouteDefinition) -> Option<serde_json::Value> {
+    serde_json::to_value(definition).ok()
 }
 
-fn entry(
-    action: &str,
-    name: &str,
-    before: Option<&RouteDefinition>,
-    after: Option<&RouteDefinition>,
-) -> AuditEntry {
-    AuditEntry {
-        action: action.into(),
-        category: "routes".into(),
-        resource: name.to_owned(),
-        result: AuditResult::Success,
-        before: before.and_then(|d| serde_json::to_value(d).ok()),
-        after: after.and_then(|d| serde_json::to_value(d).ok()),
-        detail: None,
+impl Stored for RouteRecord {
+    const TABLE: &'static str = "routes";
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let definition: String = row.try_get("definition")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            definition: from_json(&definition)?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+    fn version(&self) -> i64 {
+        self.version
     }
 }
 
 impl Store {
     /// Routes of the org, by name.
     pub async fn list_routes(&self, org: i64) -> Result<Vec<RouteRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM routes WHERE org_id = $1 ORDER BY name"
-        ))
-        .bind(org)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(record).collect()
+        self.list_rows(&Key::org(org), "name").await
     }
 
     /// One route.
     pub async fn get_route(&self, org: i64, id: &str) -> Result<RouteRecord, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM routes WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        record(&row)
+        self.get_row(&Key::id(org, id)).await
     }
 
     /// Creates a route with its audit entry.
@@ -89,30 +73,22 @@ impl Store {
         definition: &RouteDefinition,
         actor: &Actor,
     ) -> Result<RouteRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut change = self.change(org).await?;
         let id = new_id();
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO routes (id, org_id, name, definition, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $6)",
-        )
-        .bind(&id)
-        .bind(org)
-        .bind(&definition.name)
-        .bind(to_json(definition)?)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "name", &definition.name))?;
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry("create", &definition.name, None, Some(definition)),
-        )
-        .await?;
-        tx.commit().await?;
-        self.get_route(org, &id).await
+        let values = [
+            ("id", Arg::Str(&id)),
+            ("name", Arg::Str(&definition.name)),
+            ("definition", Arg::Owned(to_json(definition)?)),
+            ("created_at", Arg::Int(now)),
+            ("updated_at", Arg::Int(now)),
+        ];
+        change
+            .insert::<RouteRecord>(&values, Some(("name", &definition.name)))
+            .await?;
+        let entry =
+            AuditEntry::success("create", CATEGORY, &definition.name, None, view(definition));
+        change.commit_read(actor, &entry, &Key::id(org, &id)).await
     }
 
     /// Replaces a route (compare-and-swap on `expected_version` when given).
@@ -124,55 +100,20 @@ impl Store {
         definition: &RouteDefinition,
         actor: &Actor,
     ) -> Result<RouteRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM routes WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let current = record(&row)?;
-        if let Some(expected) = expected_version
-            && expected != current.version
-        {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version,
-            }));
-        }
-        let done = sqlx::query(
-            "UPDATE routes SET name = $1, definition = $2, version = version + 1, updated_at = $3 \
-             WHERE org_id = $4 AND id = $5 AND version = $6",
-        )
-        .bind(&definition.name)
-        .bind(to_json(definition)?)
-        .bind(now_ms())
-        .bind(org)
-        .bind(id)
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "name", &definition.name))?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version + 1,
-            }));
-        }
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                "update",
-                &definition.name,
-                Some(&current.definition),
-                Some(definition),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        self.get_route(org, id).await
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: RouteRecord = change.current(&key, expected_version).await?;
+        let values = [
+            ("name", Arg::Str(&definition.name)),
+            ("definition", Arg::Owned(to_json(definition)?)),
+            ("updated_at", Arg::Int(now_ms())),
+        ];
+        change
+            .swap(&key, &current, &values, Some(("name", &definition.name)))
+            .await?;
+        let (before, after) = (view(&current.definition), view(definition));
+        let entry = AuditEntry::success("update", CATEGORY, &definition.name, before, after);
+        change.commit_read(actor, &entry, &key).await
     }
 
     /// Deletes a route.
@@ -182,34 +123,13 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<RouteRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM routes WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let current = record(&row)?;
-        sqlx::query("DELETE FROM routes WHERE org_id = $1 AND id = $2")
-            .bind(org)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        append_in(
-            &mut tx,
-            org,
-            actor,
-            &entry(
-                "delete",
-                &current.definition.name,
-                Some(&current.definition),
-                None,
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: RouteRecord = change.current(&key, None).await?;
+        change.delete::<RouteRecord>(&key).await?;
+        let name = &current.definition.name;
+        let entry = AuditEntry::success("delete", CATEGORY, name, view(&current.definition), None);
+        change.commit(actor, &entry).await?;
         Ok(current)
     }
 }

@@ -6,8 +6,13 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::{AuditEntry, AuditResult, append_in};
-use crate::{Actor, Conflict, Store, StoreError, from_json, map_unique, new_id, now_ms, to_json};
+use crate::audit::AuditEntry;
+use crate::limits::{self, LimitedChange};
+use crate::repository::{Arg, Key, Stored};
+use crate::{Actor, Store, StoreError, from_json, new_id, now_ms, to_json};
+
+/// The audit category of servers.
+const CATEGORY: &str = "authorizationServers";
 
 /// Read-only key status of a server (DESIGN.md §1.1 "status").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -68,26 +73,6 @@ pub struct ServerRecord {
 const COLUMNS: &str = "id, org_id, definition, version, created_at, updated_at, last_successful_fetch_at, \
                        last_fetch_attempt_at, last_fetch_error, key_ids, last_good_jwks";
 
-fn record(row: &AnyRow) -> Result<ServerRecord, StoreError> {
-    let definition: String = row.try_get("definition")?;
-    let key_ids: String = row.try_get("key_ids")?;
-    Ok(ServerRecord {
-        id: row.try_get("id")?,
-        org_id: row.try_get("org_id")?,
-        definition: from_json(&definition)?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        status: FetchStatus {
-            last_successful_fetch_at: row.try_get("last_successful_fetch_at")?,
-            last_fetch_attempt_at: row.try_get("last_fetch_attempt_at")?,
-            last_fetch_error: row.try_get("last_fetch_error")?,
-            key_ids: from_json(&key_ids)?,
-        },
-        last_good_jwks: row.try_get("last_good_jwks")?,
-    })
-}
-
 /// The audit view of a definition (no secrets in server definitions today; the CA bundle is
 /// public data but long, so it is summarised).
 fn audit_view(definition: &ServerDefinition) -> Value {
@@ -98,29 +83,42 @@ fn audit_view(definition: &ServerDefinition) -> Value {
     value
 }
 
+impl Stored for ServerRecord {
+    const TABLE: &'static str = "authorization_servers";
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let definition: String = row.try_get("definition")?;
+        let key_ids: String = row.try_get("key_ids")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            org_id: row.try_get("org_id")?,
+            definition: from_json(&definition)?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            status: FetchStatus {
+                last_successful_fetch_at: row.try_get("last_successful_fetch_at")?,
+                last_fetch_attempt_at: row.try_get("last_fetch_attempt_at")?,
+                last_fetch_error: row.try_get("last_fetch_error")?,
+                key_ids: from_json(&key_ids)?,
+            },
+            last_good_jwks: row.try_get("last_good_jwks")?,
+        })
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
 impl Store {
     /// All servers of the org, by name.
     pub async fn list_servers(&self, org: i64) -> Result<Vec<ServerRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM authorization_servers WHERE org_id = $1 ORDER BY name"
-        ))
-        .bind(org)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(record).collect()
+        self.list_rows(&Key::org(org), "name").await
     }
 
     /// One server of the org.
     pub async fn get_server(&self, org: i64, id: &str) -> Result<ServerRecord, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM authorization_servers WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        record(&row)
+        self.get_row(&Key::id(org, id)).await
     }
 
     /// Creates a server, enforcing the org's limits, with its audit entry, in one transaction.
@@ -132,74 +130,42 @@ impl Store {
         initial: Option<&FetchOutcome>,
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        crate::lock_org(&mut tx, org).await?;
-        let limits: (i64, i64) = sqlx::query_as(
-            "SELECT max_authorization_servers, max_enabled_authorization_servers FROM orgs WHERE id = $1",
+        let mut change = self.change(org).await?;
+        limits::enforce(
+            &mut change,
+            LimitedChange::CreateServer {
+                enabled: definition.enabled,
+            },
         )
-        .bind(org)
-        .fetch_one(&mut *tx)
         .await?;
-        let (total, enabled): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(enabled), 0) AS BIGINT) FROM authorization_servers WHERE org_id = $1",
-        )
-        .bind(org)
-        .fetch_one(&mut *tx)
-        .await?;
-        if total >= limits.0 {
-            return Err(StoreError::LimitExceeded(format!(
-                "this organization may have at most {} authorization servers",
-                limits.0
-            )));
-        }
-        if definition.enabled && enabled >= limits.1 {
-            return Err(StoreError::LimitExceeded(format!(
-                "this organization may have at most {} enabled authorization servers; create it disabled or disable another",
-                limits.1
-            )));
-        }
         let id = new_id();
         let now = now_ms();
         let (success_at, error, key_ids, jwks) = match initial {
             Some(FetchOutcome::Success { jwks, key_ids }) => {
-                (Some(now), None, key_ids.clone(), Some(jwks.clone()))
+                (Some(now), None, key_ids.as_slice(), Some(jwks.as_str()))
             }
-            Some(FetchOutcome::Failure { error }) => (None, Some(error.clone()), Vec::new(), None),
-            None => (None, None, Vec::new(), None),
+            Some(FetchOutcome::Failure { error }) => (None, Some(error.as_str()), &[][..], None),
+            None => (None, None, &[][..], None),
         };
-        let attempt_at = initial.map(|_| now);
-        sqlx::query(
-            "INSERT INTO authorization_servers (id, org_id, name, enabled, definition, version, created_at, updated_at, \
-             last_successful_fetch_at, last_fetch_attempt_at, last_fetch_error, key_ids, last_good_jwks) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&id)
-        .bind(org)
-        .bind(&definition.name)
-        .bind(i64::from(definition.enabled))
-        .bind(to_json(definition)?)
-        .bind(now)
-        .bind(now)
-        .bind(success_at)
-        .bind(attempt_at)
-        .bind(error)
-        .bind(to_json(&key_ids)?)
-        .bind(jwks)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "name", &definition.name))?;
-        let entry = AuditEntry {
-            action: "create".into(),
-            category: "authorizationServers".into(),
-            resource: definition.name.clone(),
-            result: AuditResult::Success,
-            before: None,
-            after: Some(audit_view(definition)),
-            detail: None,
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
-        self.get_server(org, &id).await
+        let values = [
+            ("id", Arg::Str(&id)),
+            ("name", Arg::Str(&definition.name)),
+            ("enabled", Arg::Bool(definition.enabled)),
+            ("definition", Arg::Owned(to_json(definition)?)),
+            ("created_at", Arg::Int(now)),
+            ("updated_at", Arg::Int(now)),
+            ("last_successful_fetch_at", Arg::OptInt(success_at)),
+            ("last_fetch_attempt_at", Arg::OptInt(initial.map(|_| now))),
+            ("last_fetch_error", Arg::OptStr(error)),
+            ("key_ids", Arg::Owned(to_json(&key_ids)?)),
+            ("last_good_jwks", Arg::OptStr(jwks)),
+        ];
+        change
+            .insert::<ServerRecord>(&values, Some(("name", &definition.name)))
+            .await?;
+        let after = Some(audit_view(definition));
+        let entry = AuditEntry::success("create", CATEGORY, &definition.name, None, after);
+        change.commit_read(actor, &entry, &Key::id(org, &id)).await
     }
 
     /// Replaces a server's definition. `expected_version`, when given, must be the current
@@ -213,84 +179,40 @@ impl Store {
         refreshed: Option<&FetchOutcome>,
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM authorization_servers WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let current = record(&row)?;
-        if let Some(expected) = expected_version
-            && expected != current.version
-        {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version,
-            }));
-        }
-        if definition.enabled && !current.definition.enabled {
-            crate::lock_org(&mut tx, org).await?;
-            let (max_enabled,): (i64,) =
-                sqlx::query_as("SELECT max_enabled_authorization_servers FROM orgs WHERE id = $1")
-                    .bind(org)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let (enabled,): (i64,) = sqlx::query_as(
-                "SELECT CAST(COALESCE(SUM(enabled), 0) AS BIGINT) FROM authorization_servers WHERE org_id = $1",
-            )
-            .bind(org)
-            .fetch_one(&mut *tx)
-            .await?;
-            if enabled >= max_enabled {
-                return Err(StoreError::LimitExceeded(format!(
-                    "this organization may have at most {max_enabled} enabled authorization servers"
-                )));
-            }
-        }
-        let now = now_ms();
-        // The version compare-and-swap also protects against a concurrent writer between our
-        // read and this update (another node, another transaction).
-        let updated = sqlx::query(
-            "UPDATE authorization_servers SET name = $1, enabled = $2, definition = $3, version = version + 1, updated_at = $4 \
-             WHERE org_id = $5 AND id = $6 AND version = $7",
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: ServerRecord = change.current(&key, expected_version).await?;
+        let (was_enabled, enabled) = (current.definition.enabled, definition.enabled);
+        limits::enforce(
+            &mut change,
+            LimitedChange::UpdateServer {
+                was_enabled,
+                enabled,
+            },
         )
-        .bind(&definition.name)
-        .bind(i64::from(definition.enabled))
-        .bind(to_json(definition)?)
-        .bind(now)
-        .bind(org)
-        .bind(id)
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_unique(e, "name", &definition.name))?;
-        if updated.rows_affected() != 1 {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                current: current.version + 1,
-            }));
-        }
+        .await?;
+        let now = now_ms();
+        let values = [
+            ("name", Arg::Str(&definition.name)),
+            ("enabled", Arg::Bool(enabled)),
+            ("definition", Arg::Owned(to_json(definition)?)),
+            ("updated_at", Arg::Int(now)),
+        ];
+        change
+            .swap(&key, &current, &values, Some(("name", &definition.name)))
+            .await?;
         if let Some(outcome) = refreshed {
-            record_fetch_in(&mut tx, org, id, outcome, now).await?;
+            record_fetch_in(change.tx(), org, id, outcome, now).await?;
         }
-        let action = match (current.definition.enabled, definition.enabled) {
+        let action = match (was_enabled, enabled) {
             (false, true) => "enable",
             (true, false) => "disable",
             _ => "update",
         };
-        let entry = AuditEntry {
-            action: action.into(),
-            category: "authorizationServers".into(),
-            resource: definition.name.clone(),
-            result: AuditResult::Success,
-            before: Some(audit_view(&current.definition)),
-            after: Some(audit_view(definition)),
-            detail: None,
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
-        self.get_server(org, id).await
+        let before = Some(audit_view(&current.definition));
+        let after = Some(audit_view(definition));
+        let entry = AuditEntry::success(action, CATEGORY, &definition.name, before, after);
+        change.commit_read(actor, &entry, &key).await
     }
 
     /// Deletes a server, with its audit entry.
@@ -300,32 +222,14 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM authorization_servers WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let current = record(&row)?;
-        sqlx::query("DELETE FROM authorization_servers WHERE org_id = $1 AND id = $2")
-            .bind(org)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let entry = AuditEntry {
-            action: "delete".into(),
-            category: "authorizationServers".into(),
-            resource: current.definition.name.clone(),
-            result: AuditResult::Success,
-            before: Some(audit_view(&current.definition)),
-            after: None,
-            detail: None,
-        };
-        append_in(&mut tx, org, actor, &entry).await?;
-        tx.commit().await?;
+        let key = Key::id(org, id);
+        let mut change = self.change(org).await?;
+        let current: ServerRecord = change.current(&key, None).await?;
+        change.delete::<ServerRecord>(&key).await?;
+        let before = Some(audit_view(&current.definition));
+        let name = &current.definition.name;
+        let entry = AuditEntry::success("delete", CATEGORY, name, before, None);
+        change.commit(actor, &entry).await?;
         Ok(current)
     }
 

@@ -30,8 +30,8 @@ async fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
             let store = Store::open(&format!("{base}/{name}")).await.unwrap();
             out.push(("postgres", store, None));
         }
-        _ => eprintln!(
-            "SKIPPED: PostgreSQL half of the credential store suite (set PORTCULLIS_TEST_DATABASE_URL to run it)"
+        _ => portcullis_testkit::skip::part(
+            "PostgreSQL half of the credential store suite (set PORTCULLIS_TEST_DATABASE_URL to run it)",
         ),
     }
     out

@@ -34,8 +34,8 @@ async fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
                 None,
             ));
         }
-        _ => eprintln!(
-            "SKIPPED: PostgreSQL half of the session store suite (set PORTCULLIS_TEST_DATABASE_URL to run it)"
+        _ => portcullis_testkit::skip::part(
+            "PostgreSQL half of the session store suite (set PORTCULLIS_TEST_DATABASE_URL to run it)",
         ),
     }
     out

@@ -20,8 +20,8 @@ async fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
         Ok(admin_url) if !admin_url.is_empty() => {
             out.push(("postgres", fresh_postgres(&admin_url).await, None))
         }
-        _ => eprintln!(
-            "SKIPPED: PostgreSQL half of the store suite (set PORTCULLIS_TEST_DATABASE_URL to run it)"
+        _ => portcullis_testkit::skip::part(
+            "PostgreSQL half of the store suite (set PORTCULLIS_TEST_DATABASE_URL to run it)",
         ),
     }
     out

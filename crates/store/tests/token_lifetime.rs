@@ -17,7 +17,9 @@ async fn databases() -> Vec<(&'static str, String, Option<tempfile::TempDir>)> {
         Ok(admin_url) if !admin_url.is_empty() => {
             out.push(("postgres", fresh_postgres(&admin_url).await, None))
         }
-        _ => eprintln!("SKIPPED: PostgreSQL half (set PORTCULLIS_TEST_DATABASE_URL to run it)"),
+        _ => portcullis_testkit::skip::part(
+            "PostgreSQL half (set PORTCULLIS_TEST_DATABASE_URL to run it)",
+        ),
     }
     out
 }

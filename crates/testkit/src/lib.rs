@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used)] // test support: a failed key generation is a broken machine
 
 pub mod lenient;
+pub mod skip;
 #[cfg(feature = "tls")]
 pub mod tls;
 

@@ -30,8 +30,8 @@ pub fn backends() -> Vec<&'static str> {
     match std::env::var("PORTCULLIS_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => vec!["sqlite", "postgres"],
         _ => {
-            eprintln!(
-                "SKIPPED: PostgreSQL half of the API suite (set PORTCULLIS_TEST_DATABASE_URL to run it)"
+            portcullis_testkit::skip::part(
+                "PostgreSQL half of the API suite (set PORTCULLIS_TEST_DATABASE_URL to run it)",
             );
             vec!["sqlite"]
         }

@@ -1,0 +1,231 @@
+//! Parsing and validating the config file's text into a [`DeclaredConfig`]. Pure: no I/O, no
+//! store, no application state; every problem is collected with its file, line, entry and field.
+
+use std::collections::HashMap;
+
+use portcullis_policy::permissions::RoleInput;
+use portcullis_policy::routes::RouteDefinition;
+use portcullis_policy::{ServerInput, UrlRules};
+use toml::Spanned;
+
+use super::entry::{EntryParser, RawEntry, line_of, nested_key_lines};
+use super::{
+    DeclaredConfig, DeclaredRole, DeclaredRoute, DeclaredServer, GatewaySettings, Problem,
+    ResourceKind,
+};
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    authorization_servers: Vec<Spanned<RawEntry>>,
+    #[serde(default)]
+    api_roles: Vec<Spanned<RawEntry>>,
+    #[serde(default)]
+    routes: Vec<Spanned<RawEntry>>,
+    #[serde(default)]
+    forward_auth: Option<Spanned<String>>,
+    #[serde(default)]
+    trusted_proxies: Option<Spanned<Vec<String>>>,
+}
+
+/// Which values of an entry are struct-shaped (their keys are snake_case fields, converted to
+/// camelCase), by snake_case path from the entry; `[]` stands for every element of an array.
+/// Any other table is data and keeps its keys as written.
+const SERVER_STRUCTS: &[&str] = &[];
+const ROLE_STRUCTS: &[&str] = &["permissions"];
+const ROUTE_STRUCTS: &[&str] = &["match", "policy", "policy.scopes", "policy.claims[]"];
+
+/// Parses and validates a config file's text: every problem is collected, none is fatal to the
+/// search for the others. `file` only names the file in problems.
+pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, Vec<Problem>> {
+    let raw: RawFile = toml::from_str(text).map_err(|err| {
+        vec![Problem {
+            file: file.to_owned(),
+            line: err.span().map(|span| line_of(text, span.start)),
+            entry: None,
+            field: None,
+            message: err.message().trim_end().to_owned(),
+        }]
+    })?;
+    let mut problems = Vec::new();
+    let gateway = gateway_settings(file, text, &raw, &mut problems);
+
+    let mut servers = Vec::new();
+    for (index, raw_entry) in raw.authorization_servers.into_iter().enumerate() {
+        let mut entry = EntryParser::new(
+            file,
+            text,
+            ResourceKind::AuthorizationServer,
+            index,
+            &raw_entry,
+        );
+        let object = entry.json_object(raw_entry.into_inner(), SERVER_STRUCTS);
+        if let Some(input) = entry.deserialize::<ServerInput>(object) {
+            let definition = input.resolve();
+            entry.field_errors(definition.field_errors(rules));
+            if entry.problems.is_empty() {
+                servers.push(DeclaredServer {
+                    line: entry.line,
+                    entry: entry.label.clone(),
+                    definition,
+                });
+            }
+        }
+        problems.append(&mut entry.problems);
+    }
+
+    let mut roles = Vec::new();
+    for (index, raw_entry) in raw.api_roles.into_iter().enumerate() {
+        let mut entry = EntryParser::new(file, text, ResourceKind::ApiRole, index, &raw_entry);
+        let object = entry.json_object(raw_entry.into_inner(), ROLE_STRUCTS);
+        if let Some(role) = entry.deserialize::<RoleInput>(object) {
+            entry.field_errors(role.field_errors());
+            if entry.problems.is_empty() {
+                roles.push(DeclaredRole {
+                    line: entry.line,
+                    entry: entry.label.clone(),
+                    role,
+                });
+            }
+        }
+        problems.append(&mut entry.problems);
+    }
+
+    let mut routes = Vec::new();
+    let mut route_lines = nested_key_lines(text, ResourceKind::Route.table()).into_iter();
+    for (index, raw_entry) in raw.routes.into_iter().enumerate() {
+        let mut entry = EntryParser::new(file, text, ResourceKind::Route, index, &raw_entry);
+        entry.nested_lines = route_lines.next().unwrap_or_default();
+        let object = entry.json_object(raw_entry.into_inner(), ROUTE_STRUCTS);
+        if let Some(definition) = entry.deserialize::<RouteDefinition>(object) {
+            entry.field_errors(definition.field_errors());
+            if entry.problems.is_empty() {
+                routes.push(DeclaredRoute {
+                    line: entry.line,
+                    entry: entry.label.clone(),
+                    definition,
+                });
+            }
+        }
+        problems.append(&mut entry.problems);
+    }
+
+    let mut seen: HashMap<(ResourceKind, &str), usize> = HashMap::new();
+    let declared = servers
+        .iter()
+        .map(|s| {
+            (
+                ResourceKind::AuthorizationServer,
+                s.definition.name.as_str(),
+                s.line,
+                &s.entry,
+            )
+        })
+        .chain(roles.iter().map(|r| {
+            (
+                ResourceKind::ApiRole,
+                r.role.name.as_str(),
+                r.line,
+                &r.entry,
+            )
+        }))
+        .chain(routes.iter().map(|r| {
+            (
+                ResourceKind::Route,
+                r.definition.name.as_str(),
+                r.line,
+                &r.entry,
+            )
+        }));
+    for (kind, name, line, entry) in declared {
+        if let Some(&first) = seen.get(&(kind, name)) {
+            problems.push(Problem {
+                file: file.to_owned(),
+                line: Some(line),
+                entry: Some(entry.clone()),
+                field: Some("name".to_owned()),
+                message: format!(
+                    "`{name}` is declared twice in [[{}]] (first at line {first})",
+                    kind.table()
+                ),
+            });
+        } else {
+            seen.insert((kind, name), line);
+        }
+    }
+
+    if problems.is_empty() {
+        Ok(DeclaredConfig {
+            file: file.to_owned(),
+            servers,
+            roles,
+            routes,
+            gateway,
+        })
+    } else {
+        problems.sort_by_key(|p| p.line);
+        Err(problems)
+    }
+}
+
+/// Validates the top-level `forward_auth` and `trusted_proxies` keys.
+fn gateway_settings(
+    file: &str,
+    text: &str,
+    raw: &RawFile,
+    problems: &mut Vec<Problem>,
+) -> GatewaySettings {
+    let mut problem = |span: std::ops::Range<usize>, field: &str, message: String| {
+        problems.push(Problem {
+            file: file.to_owned(),
+            line: Some(line_of(text, span.start)),
+            entry: None,
+            field: Some(field.to_owned()),
+            message,
+        });
+    };
+    let forward_auth = raw
+        .forward_auth
+        .as_ref()
+        .and_then(|mode| match mode.get_ref().parse() {
+            Ok(mode) => Some(mode),
+            Err(message) => {
+                problem(mode.span(), "forward_auth", message);
+                None
+            }
+        });
+    let trusted_proxies = raw.trusted_proxies.as_ref().and_then(|list| {
+        let mut networks = Vec::new();
+        for text in list.get_ref() {
+            match parse_network(text) {
+                Some(net) => networks.push(net),
+                None => {
+                    problem(
+                        list.span(),
+                        "trusted_proxies",
+                        format!("`{text}` is not an IP address or CIDR (e.g. 10.0.0.0/8)"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(portcullis_runtime::deployment::TrustedProxies::new(
+            networks,
+        ))
+    });
+    GatewaySettings {
+        forward_auth,
+        trusted_proxies,
+    }
+}
+
+/// A CIDR, or a single address as its /32 or /128.
+pub fn parse_network(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
