@@ -3,20 +3,20 @@
 //! `SameSite=Strict` and only the legacy login sets it). Handlers take a [`Principal`] and ask it
 //! for a permission.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum_extra::extract::CookieJar;
 use portcullis_http::Challenge;
 use portcullis_http::challenge::REALM;
 use portcullis_policy::permissions::{Category, Permissions};
-use portcullis_store::{Actor, Interface, RoleKind, StoreError};
+use portcullis_store::{Interface, RoleKind, StoreError};
 
 use crate::error::ApiError;
 use crate::secrets::{constant_time_eq, session_hash};
 use crate::state::ControlState;
+
+pub use crate::principal::{CredentialKind, Principal, client_ip};
 
 pub use portcullis_runtime::cookies::{
     CSRF_COOKIE, SECURE_CSRF_COOKIE, SECURE_SESSION_COOKIE, SESSION_COOKIE, portcullis_cookie_names,
@@ -53,79 +53,6 @@ pub fn session_id_from(
         .get(session_cookie_name(settings))
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
-}
-
-/// How the caller authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// Admin session cookie.
-    Session,
-    /// OAuth 2.0 bearer token mapped to API roles.
-    Bearer,
-    /// Legacy Cloud Service API Key session (`JSESSIONID`), with its admin's role.
-    ApiKeySession,
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// How the caller authenticated.
-    pub kind: CredentialKind,
-    /// Audit actor name (admin login).
-    pub name: String,
-    /// Effective permissions.
-    pub permissions: Permissions,
-    /// Client address.
-    pub client_ip: Option<String>,
-    /// The admin id, for session-based callers.
-    pub admin_id: Option<String>,
-    /// The session id hash, for session-based callers (portal or legacy, by `kind`).
-    pub session_hash: Option<String>,
-    /// The interface recorded in the audit log (`API`, or `Admin UI` for the portal's calls).
-    pub interface: Interface,
-}
-
-impl Principal {
-    /// Fails with 403 unless the caller may read (or, with `write`, change) `category`.
-    pub fn require(&self, category: Category, write: bool) -> Result<(), ApiError> {
-        if self.permissions.allows(category, write) {
-            return Ok(());
-        }
-        let what = if write { "change" } else { "view" };
-        let message = format!("your role does not allow you to {what} {}", category.name());
-        match self.kind {
-            CredentialKind::Session | CredentialKind::ApiKeySession => {
-                Err(ApiError::forbidden(message))
-            }
-            CredentialKind::Bearer => {
-                // RFC 6750 §3.1: a valid token without the needed privileges.
-                let needed = if write { "full" } else { "view_only" };
-                Err(Challenge::insufficient_scope(REALM, message)
-                    .description(format!(
-                        "the token's API roles need {needed} access to {}",
-                        category.name()
-                    ))
-                    .into())
-            }
-        }
-    }
-
-    /// The audit actor.
-    pub fn actor(&self) -> Actor {
-        Actor {
-            name: self.name.clone(),
-            client_ip: self.client_ip.clone(),
-            interface: self.interface,
-        }
-    }
-}
-
-/// The client address as seen on the socket.
-pub fn client_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string())
 }
 
 /// The header the portal's script sends so its calls are audited as `Admin UI`.

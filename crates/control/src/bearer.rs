@@ -10,8 +10,8 @@ use portcullis_http::Challenge;
 use portcullis_http::challenge::REALM;
 use portcullis_runtime::validate::{bearer_token, validate};
 
-use crate::auth::{CredentialKind, Principal, client_ip};
 use crate::error::ApiError;
+use crate::principal::{CredentialKind, Principal, client_ip};
 use crate::state::ControlState;
 
 /// Extracts the token from `Authorization: Bearer <token>`; anything else there is malformed,

@@ -21,6 +21,8 @@ pub mod extract;
 pub mod keycheck;
 pub mod openapi;
 pub mod portal;
+pub mod principal;
+pub mod request_schemas;
 pub mod secrets;
 pub mod state;
 pub mod time;
@@ -43,15 +45,32 @@ use crate::error::ApiError;
 /// The API's prefix.
 pub const API_PREFIX: &str = "/api/v1";
 
-/// One operation of the cloud service API: method, path below [`API_PREFIX`], handler.
-type Operation = (Method, &'static str, MethodRouter<ControlState>);
+/// One operation of the cloud service API: method, path below [`API_PREFIX`], handler, access.
+type Operation = (Method, &'static str, MethodRouter<ControlState>, Access);
 
 /// Builds the operation table; the method and the handler's method filter come from one token,
 /// so a row cannot serve another method than it names.
 macro_rules! operations {
-    ($(($method:ident, $path:literal, $handler:path)),* $(,)?) => {
-        vec![$((Method::$method, $path, on(MethodFilter::$method, $handler))),*]
+    ($(($method:ident, $path:literal, $handler:path $(, $access:ident)?)),* $(,)?) => {
+        vec![$((
+            Method::$method,
+            $path,
+            on(MethodFilter::$method, $handler),
+            operations!(@access $($access)?),
+        )),*]
     };
+    (@access public) => { Access::Public };
+    (@access) => { Access::Credentials };
+}
+
+/// Who may call an operation: its row in [`api_operations`] says it, and nothing else does
+/// (the OpenAPI document's `security` is held to it by `tests/openapi.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: no credentials needed (status, the document, the two sign-in endpoints).
+    Public,
+    /// A session, a bearer token or a legacy API-key session.
+    Credentials,
 }
 
 /// Every operation of the cloud service API. The router is built from this table and nothing
@@ -60,9 +79,9 @@ macro_rules! operations {
 /// without a `#[utoipa::path]` annotation (or the reverse) fails the test.
 fn api_operations() -> Vec<Operation> {
     operations![
-        (GET, "/status", ops::status),
-        (GET, "/openapi.json", openapi::openapi_json),
-        (POST, "/auth/login", session::login),
+        (GET, "/status", ops::status, public),
+        (GET, "/openapi.json", openapi::openapi_json, public),
+        (POST, "/auth/login", session::login, public),
         (POST, "/auth/logout", session::logout),
         (GET, "/authorizationServers", servers::list),
         (POST, "/authorizationServers", servers::create),
@@ -94,7 +113,12 @@ fn api_operations() -> Vec<Operation> {
         (GET, "/auditLogs", audit::list),
         (GET, "/auditLogs.csv", audit::csv),
         (GET, "/authenticatedSession", legacy_session::get),
-        (POST, "/authenticatedSession", legacy_session::create),
+        (
+            POST,
+            "/authenticatedSession",
+            legacy_session::create,
+            public
+        ),
         (DELETE, "/authenticatedSession", legacy_session::delete),
         (GET, "/apiKey", api_key::get),
         (POST, "/apiKey", api_key::create),
@@ -120,7 +144,16 @@ fn api_operations() -> Vec<Operation> {
 pub fn api_routes() -> Vec<(Method, String)> {
     api_operations()
         .into_iter()
-        .map(|(method, path, _)| (method, format!("{API_PREFIX}{path}")))
+        .map(|(method, path, _, _)| (method, format!("{API_PREFIX}{path}")))
+        .collect()
+}
+
+/// The operations anyone may call without credentials, from the router's own table.
+pub fn public_api_routes() -> Vec<(Method, String)> {
+    api_operations()
+        .into_iter()
+        .filter(|(_, _, _, access)| *access == Access::Public)
+        .map(|(method, path, _, _)| (method, format!("{API_PREFIX}{path}")))
         .collect()
 }
 
@@ -128,7 +161,7 @@ pub fn api_routes() -> Vec<(Method, String)> {
 fn api_router(state: &ControlState) -> Router<ControlState> {
     let mut by_path: std::collections::BTreeMap<&'static str, MethodRouter<ControlState>> =
         std::collections::BTreeMap::new();
-    for (_, path, handler) in api_operations() {
+    for (_, path, handler, _) in api_operations() {
         let merged = match by_path.remove(path) {
             Some(existing) => existing.merge(handler),
             None => handler,

@@ -33,7 +33,14 @@ use portcullis_policy::VerifiedTokenCache;
 use portcullis_policy::snapshot::Snapshot;
 use portcullis_store::Store;
 
-pub use rebuild::{rebuild, rebuild_or_log, spawn};
+pub use rebuild::{rebuild, rebuild_or_log};
+
+/// Starts the background tasks: the key refresh schedule, rebuild on key changes, the cluster's
+/// configuration and session sync (notifications + version check), heartbeats.
+pub fn spawn(runtime: std::sync::Arc<Runtime>, key_changes: tokio::sync::watch::Receiver<u64>) {
+    rebuild::spawn_refresh(std::sync::Arc::clone(&runtime), key_changes);
+    cluster::spawn(runtime);
+}
 
 use crate::counters::Counters;
 use crate::legacy::LegacySessions;

@@ -16,7 +16,7 @@ use portcullis_policy::snapshot::Snapshot;
 use portcullis_policy::{TrustedServer, Validator};
 use portcullis_store::{RoleKind, StoreError, now_ms};
 
-use crate::{Runtime, cluster};
+use crate::Runtime;
 
 /// How often the refresh schedule is checked.
 pub const SCHEDULE_TICK: Duration = Duration::from_secs(1);
@@ -99,9 +99,9 @@ pub async fn rebuild_or_log(runtime: &Runtime) {
     }
 }
 
-/// Starts the background tasks: the refresh schedule, rebuild on key changes, the cluster's
-/// configuration sync (notifications + version check), heartbeats.
-pub fn spawn(runtime: Arc<Runtime>, mut key_changes: tokio::sync::watch::Receiver<u64>) {
+/// Starts the refresh schedule and the rebuild on key changes (the crate's [`crate::spawn`]
+/// starts these and the cluster sync).
+pub fn spawn_refresh(runtime: Arc<Runtime>, mut key_changes: tokio::sync::watch::Receiver<u64>) {
     let scheduler = Arc::clone(&runtime);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SCHEDULE_TICK);
@@ -121,7 +121,6 @@ pub fn spawn(runtime: Arc<Runtime>, mut key_changes: tokio::sync::watch::Receive
             rebuild_or_log(&watcher).await;
         }
     });
-    cluster::spawn(runtime);
 }
 
 /// Records this node's own view of a fetch (the cluster's per-node key status).

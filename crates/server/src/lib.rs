@@ -16,7 +16,7 @@ pub mod state;
 
 pub use portcullis_control::{
     API_PREFIX, api, api_routes, auth, bearer, declarative, error, extract, json, keycheck,
-    openapi, portal, secrets, time,
+    openapi, portal, public_api_routes, secrets, time,
 };
 pub use portcullis_gateway::{
     challenge, forward_auth, metrics, ops, proxy, ratelimit, sandbox, trust,

@@ -88,6 +88,12 @@ async fn every_documented_operation_is_served_and_no_other_method_is() {
     let doc = document(&server).await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let documented = documented(&doc);
+    let public_ops: std::collections::BTreeSet<(String, String)> =
+        portcullis_server::public_api_routes()
+            .into_iter()
+            .map(|(method, path)| (method.to_string(), path))
+            .collect();
+    assert_eq!(public_ops.len(), 4, "{public_ops:?}");
     for (path, item) in doc["paths"].as_object().unwrap() {
         let concrete = path.replace("{id}", "probe");
         let url = format!("{}{concrete}", server.base);
@@ -109,8 +115,14 @@ async fn every_documented_operation_is_served_and_no_other_method_is() {
                     body["message"], "API endpoint not found",
                     "{method} {path} reached the fallback"
                 );
+                // Public or not is the router table's word; the document must say the same.
+                let public = public_ops.contains(&(method.to_owned(), path.clone()));
+                let documented_public = item[method.to_lowercase()].get("security").is_none();
+                assert_eq!(
+                    public, documented_public,
+                    "{method} {path}: the router table and the document disagree on whether it is public"
+                );
                 // Without credentials, everything that is not public is a 401.
-                let public = item[method.to_lowercase()].get("security").is_none();
                 if !public {
                     assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
                 }

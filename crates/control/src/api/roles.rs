@@ -13,7 +13,7 @@ use crate::auth::{Principal, category_for_kind};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::IdPath;
 use crate::json::{self, ApiJson};
-use crate::openapi::RoleRequest;
+use crate::request_schemas::RoleRequest;
 use crate::state::ControlState;
 
 /// A list of roles.

@@ -14,7 +14,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::IdPath;
 use crate::json::{self, ApiJson};
-use crate::openapi::RouteRequest;
+use crate::request_schemas::RouteRequest;
 use crate::state::ControlState;
 
 /// A list of routes.

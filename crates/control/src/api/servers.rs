@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ErrorBody;
 use crate::extract::IdPath;
-use crate::openapi::{ServerRequest, ServerValidateRequest};
+use crate::request_schemas::{ServerRequest, ServerValidateRequest};
 
 use crate::auth::Principal;
 use crate::error::ApiError;

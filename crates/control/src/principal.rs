@@ -1,0 +1,87 @@
+//! Who is calling the cloud service API, once authenticated: [`Principal`] (how, as whom, with
+//! which permissions) and the client address. Kept apart from [`crate::auth`] (which finds the
+//! principal) and [`crate::bearer`] (which maps tokens to API roles), which both build one.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use portcullis_http::Challenge;
+use portcullis_http::challenge::REALM;
+use portcullis_policy::permissions::{Category, Permissions};
+use portcullis_store::{Actor, Interface};
+
+use crate::error::ApiError;
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// Admin session cookie.
+    Session,
+    /// OAuth 2.0 bearer token mapped to API roles.
+    Bearer,
+    /// Legacy Cloud Service API Key session (`JSESSIONID`), with its admin's role.
+    ApiKeySession,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// How the caller authenticated.
+    pub kind: CredentialKind,
+    /// Audit actor name (admin login).
+    pub name: String,
+    /// Effective permissions.
+    pub permissions: Permissions,
+    /// Client address.
+    pub client_ip: Option<String>,
+    /// The admin id, for session-based callers.
+    pub admin_id: Option<String>,
+    /// The session id hash, for session-based callers (portal or legacy, by `kind`).
+    pub session_hash: Option<String>,
+    /// The interface recorded in the audit log (`API`, or `Admin UI` for the portal's calls).
+    pub interface: Interface,
+}
+
+impl Principal {
+    /// Fails with 403 unless the caller may read (or, with `write`, change) `category`.
+    pub fn require(&self, category: Category, write: bool) -> Result<(), ApiError> {
+        if self.permissions.allows(category, write) {
+            return Ok(());
+        }
+        let what = if write { "change" } else { "view" };
+        let message = format!("your role does not allow you to {what} {}", category.name());
+        match self.kind {
+            CredentialKind::Session | CredentialKind::ApiKeySession => {
+                Err(ApiError::forbidden(message))
+            }
+            CredentialKind::Bearer => {
+                // RFC 6750 §3.1: a valid token without the needed privileges.
+                let needed = if write { "full" } else { "view_only" };
+                Err(Challenge::insufficient_scope(REALM, message)
+                    .description(format!(
+                        "the token's API roles need {needed} access to {}",
+                        category.name()
+                    ))
+                    .into())
+            }
+        }
+    }
+
+    /// The audit actor.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.name.clone(),
+            client_ip: self.client_ip.clone(),
+            interface: self.interface,
+        }
+    }
+}
+
+/// The client address as seen on the socket.
+pub fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+}
