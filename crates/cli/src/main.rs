@@ -2,6 +2,7 @@
 //! every decision is made in `portcullis-policy`, every key parsed in `portcullis-jose`.
 
 mod admin;
+mod check_config;
 mod jwks_source;
 mod serve;
 mod servers;
@@ -31,6 +32,8 @@ enum Command {
     /// Work with tokens offline: verify against a JWKS, or decode and explain.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Validate a declarative configuration file without starting a server.
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Token(command) => token::run(command),
         Command::Servers(args) => servers::run(args),
+        Command::CheckConfig(args) => check_config::run(args),
         Command::Admin(command) => match admin::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

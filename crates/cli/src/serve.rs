@@ -3,7 +3,7 @@
 //! SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// A separate listener for the portal and the cloud service API (`/api/v1`); the main
+    /// listener then serves only forward auth, the reverse proxy, the sandbox API and the
+    /// operations endpoints. Unset: one listener serves everything.
+    #[arg(long, env = "PORTCULLIS_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// Folder for the embedded database and generated secrets.
     #[arg(long, env = "PORTCULLIS_DATA_DIR", default_value = "./portcullis-data")]
     data_dir: PathBuf,
@@ -115,7 +120,11 @@ fn parse_lifetime(text: &str) -> Result<Duration, String> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only for a person at a terminal: a log file or collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     if json {
         builder.json().init();
     } else {
@@ -137,6 +146,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", args.data_dir.join("portcullis.db").display()),
     };
+    protect_data(&args.data_dir, sqlite_path(&database_url).as_deref())?;
     if args.allow_insecure_jwks {
         tracing::warn!(
             "PORTCULLIS_ALLOW_INSECURE_JWKS is on: http and loopback JWKS URLs are accepted; never use this in production"
@@ -160,8 +170,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &args
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", args.listen)),
+            .unwrap_or_else(|| format!("http://{}", args.admin_listen.unwrap_or(args.listen))),
     );
+    settings.admin_listener = args.admin_listen.is_some();
     settings.cloud_name = args.cloud_name.clone();
     settings.allow_insecure_jwks = args.allow_insecure_jwks;
     settings.token_cache = args.token_cache;
@@ -226,21 +237,110 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(
-        listen = %args.listen,
-        org_id = org.id,
-        backend = ?store.backend(),
-        "portcullis is serving; API at {}/api/v1",
-        state.settings.public_base_url
-    );
-    portcullis_server::serve(listener, state, shutdown_signal())
-        .await
-        .context("server failed")?;
+    let main_addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    match args.admin_listen {
+        None => {
+            tracing::info!(
+                listen = %main_addr,
+                org_id = org.id,
+                backend = ?store.backend(),
+                "portcullis is serving; portal at {base}/portal/, API at {base}/api/v1",
+                base = state.settings.public_base_url
+            );
+            portcullis_server::serve(listener, state, shutdown_signal())
+                .await
+                .context("server failed")?;
+        }
+        Some(admin_listen) => {
+            let admin = tokio::net::TcpListener::bind(admin_listen)
+                .await
+                .with_context(|| format!("cannot listen on {admin_listen} (the admin listener)"))?;
+            let admin_addr = admin
+                .local_addr()
+                .context("cannot read the listening address")?;
+            tracing::info!(
+                listen = %main_addr,
+                admin_listen = %admin_addr,
+                org_id = org.id,
+                backend = ?store.backend(),
+                "portcullis is serving; gateway on http://{main_addr}, portal at http://{admin_addr}/portal/, API at http://{admin_addr}/api/v1"
+            );
+            portcullis_server::serve_with_admin(listener, admin, state, shutdown_signal())
+                .await
+                .context("server failed")?;
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
 /// The secret key for secrets at rest: the configured file, or the data dir's generated one.
+/// The file of a `sqlite://` database URL (query string dropped), if it is one.
+fn sqlite_path(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url.strip_prefix("sqlite://")?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// The data directory holds password hashes, session hashes and sealed secrets: it is created
+/// `0700` and a new SQLite database file `0600` (SQLite gives its `-wal`/`-shm` files the
+/// database's mode). An existing directory or database others can read is kept as it is (an
+/// operator may have reasons) but named in a warning.
+fn protect_data(data_dir: &Path, sqlite: Option<&Path>) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if data_dir.exists() {
+        let mode = std::fs::metadata(data_dir)
+            .with_context(|| format!("cannot read {}", data_dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %data_dir.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the data directory is accessible to other local users; it holds password hashes and sealed secrets: chmod 700 it"
+            );
+        }
+    } else {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    }
+    let Some(db) = sqlite else {
+        return Ok(());
+    };
+    match std::fs::metadata(db) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => tracing::warn!(
+            path = %db.display(),
+            mode = format!("{:o}", meta.permissions().mode() & 0o777),
+            "the database file is readable by other local users: chmod 600 it (and its -wal/-shm files)"
+        ),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(db)
+                .with_context(|| format!("cannot create the database file {}", db.display()))?;
+        }
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read {}", db.display()));
+        }
+    }
+    Ok(())
+}
+
 fn load_secret_key(args: &ServeArgs, database_url: &str) -> anyhow::Result<SecretKey> {
     let (key, origin) =
         SecretKey::load_or_generate(args.secret_key_file.as_deref(), &args.data_dir)

@@ -24,12 +24,16 @@ pub use portcullis_gateway::{
 pub use portcullis_runtime::{cluster, legacy};
 pub use state::{AppState, Settings};
 
+use portcullis_control::API_PREFIX as API;
+use portcullis_control::error::ApiError;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Redirect;
+use axum::routing::{any, get};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -37,17 +41,52 @@ use tower_http::trace::TraceLayer;
 /// The request id header set on every response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// The full router: the control plane's routes (`/api/v1`, `/portal/`) merged with the
-/// gateway's (`/authz`, `/sandbox/v1`, operations, `/`, the reverse-proxy fallback), inside the
-/// layers every answer gets.
+/// The full router of a single listener: the control plane's routes (`/api/v1`, `/portal/`)
+/// merged with the gateway's (`/authz`, `/sandbox/v1`, operations, `/`, the reverse-proxy
+/// fallback), inside the layers every answer gets.
 pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let control = portcullis_control::router(&state.control).with_state(state.control.clone());
     let gateway = portcullis_gateway::router().with_state(state.gateway.clone());
-    control
-        .merge(gateway)
+    with_layers(control.merge(gateway), &state)
+}
+
+/// The main listener when the portal and the API have their own (`PORTCULLIS_ADMIN_LISTEN`): the
+/// data plane only. `/api/v1` and `/portal` answer the JSON 404 here (never proxied, so an
+/// upstream cannot be reached under Portcullis's own paths either).
+pub fn main_router(state: AppState) -> Router {
+    let hidden = || async { ApiError::not_found("endpoint") };
+    let gateway = Router::new()
+        .route(API, any(hidden))
+        .route(&format!("{API}/{{*rest}}"), any(hidden))
+        .route(portcullis_control::portal::PREFIX, any(hidden))
+        .route(
+            &format!("{}/{{*rest}}", portcullis_control::portal::PREFIX),
+            any(hidden),
+        )
+        .with_state(state.gateway.clone())
+        .merge(portcullis_gateway::router().with_state(state.gateway.clone()));
+    with_layers(gateway, &state)
+}
+
+/// The admin listener (`PORTCULLIS_ADMIN_LISTEN`): the portal and `/api/v1` only; `/` redirects
+/// to the portal; anything else is the JSON 404.
+pub fn admin_router(state: AppState) -> Router {
+    let control = portcullis_control::router(&state.control)
+        .route(
+            "/",
+            get(|| async { Redirect::to(portcullis_control::portal::HOME) }),
+        )
+        .fallback(|| async { ApiError::not_found("endpoint") })
+        .with_state(state.control.clone());
+    with_layers(control, &state)
+}
+
+/// The layers every answer gets: latency metrics, `nosniff`, `no-store`, request id, trace.
+fn with_layers(router: Router, state: &AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    router
         .layer(axum::middleware::from_fn_with_state(
-            state.gateway,
+            state.gateway.clone(),
             metrics::measure_latency,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -61,6 +100,33 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Serves the data plane on `main` and the portal and API on `admin` until `shutdown`
+/// completes, then drains both.
+pub async fn serve_with_admin(
+    main: tokio::net::TcpListener,
+    admin: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let main_app = main_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let admin_app = admin_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let main_server = axum::serve(main, main_app).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let admin_server = axum::serve(admin, admin_app).with_graceful_shutdown(stopped(stop_rx));
+    let (main_result, admin_result) = tokio::join!(main_server, admin_server);
+    tokio::time::timeout(Duration::from_secs(5), state.store.close())
+        .await
+        .ok();
+    main_result.and(admin_result)
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests.

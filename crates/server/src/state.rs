@@ -57,12 +57,17 @@ pub struct Settings {
     pub forward_auth: crate::trust::ForwardAuthMode,
     /// Proxies whose `X-Forwarded-*` headers are believed (`PORTCULLIS_TRUSTED_PROXIES`).
     pub trusted_proxies: crate::trust::TrustedProxies,
+    /// Whether the portal and `/api/v1` have a listener of their own
+    /// (`PORTCULLIS_ADMIN_LISTEN`): then the main listener does not serve them and `/` there is
+    /// the reverse proxy's or a 404, never a redirect to the portal.
+    pub admin_listener: bool,
 }
 
 impl Settings {
     /// Defaults for a deployment reachable at `public_base_url`.
     pub fn new(public_base_url: &str) -> Self {
         Self {
+            admin_listener: false,
             cloud_name: "portcullis.local".to_owned(),
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
             allow_insecure_jwks: false,
@@ -112,7 +117,7 @@ impl Settings {
         }
     }
 
-    /// The gateway's part; `/` redirects to the portal's home.
+    /// The gateway's part; `/` redirects to the portal's home when both share the listener.
     pub fn gateway(&self) -> GatewaySettings {
         GatewaySettings {
             cloud_name: self.cloud_name.clone(),
@@ -124,7 +129,8 @@ impl Settings {
             legacy_session_idle: self.legacy_session_idle,
             sandbox_rate_per_s: self.sandbox_rate_per_s,
             sandbox_burst: self.sandbox_burst,
-            root_redirect: Some(portcullis_control::portal::HOME.to_owned()),
+            root_redirect: (!self.admin_listener)
+                .then(|| portcullis_control::portal::HOME.to_owned()),
         }
     }
 

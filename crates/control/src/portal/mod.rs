@@ -14,6 +14,9 @@ mod view;
 
 pub use pages::HOME;
 
+/// Where every portal page lives.
+pub const PREFIX: &str = "/portal";
+
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
