@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use portcullis_runtime::counters::Counters;
+use portcullis_runtime::counters::{Counters, LabelCounters, REJECTION_LABELS};
 
 use crate::GatewayState;
 
@@ -137,36 +137,109 @@ pub async fn measure_latency(
     response
 }
 
-/// The gateway's counters and histograms.
-#[derive(Debug, Default)]
+/// The reasons of a `deny` decision besides the token rejections ([`REJECTION_LABELS`]), sorted:
+/// every `decide("deny", Some(..))` in `forward_auth.rs` and `proxy.rs`.
+const DENY_REASONS: &[&str] = &[
+    "insufficient_scope",
+    "invalid_request",
+    "invalid_request_target",
+    "invalid_session",
+    "no_credentials",
+    "no_route",
+    "store_unavailable",
+];
+
+/// The proxied-request outcomes, sorted.
+const PROXY_OUTCOMES: &[&str] = &["ok", "timeout", "unreachable"];
+
+/// Every `deny` reason: [`DENY_REASONS`] and the token rejections, sorted (built once).
+fn deny_labels() -> &'static [&'static str] {
+    static LABELS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    LABELS.get_or_init(|| {
+        let mut labels: Vec<&'static str> = DENY_REASONS
+            .iter()
+            .chain(REJECTION_LABELS)
+            .copied()
+            .collect();
+        labels.sort_unstable();
+        labels.dedup();
+        labels
+    })
+}
+
+/// The gateway's counters and histograms. Counters updated per request are lock-free.
+#[derive(Debug)]
 pub struct Metrics {
-    decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    proxied: Mutex<BTreeMap<&'static str, u64>>,
+    allowed: AtomicU64,
+    denied: LabelCounters,
+    /// Decisions outside `allow` without a reason and `deny` with one (none today).
+    other_decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    proxied: LabelCounters,
     /// Time to response headers, by [`Endpoint`].
     pub request_latency: [Histogram; 5],
     /// Time to an upstream's response headers (reverse proxy).
     pub upstream_latency: Histogram,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            allowed: AtomicU64::new(0),
+            denied: LabelCounters::new(deny_labels()),
+            other_decisions: Mutex::default(),
+            proxied: LabelCounters::new(PROXY_OUTCOMES),
+            request_latency: Default::default(),
+            upstream_latency: Histogram::default(),
+        }
+    }
+}
+
 impl Metrics {
-    /// Counts a forward-auth decision (`allow` / `deny`) with its reason.
+    /// Counts a forward-auth decision (`allow` / `deny`) with its reason (lock-free).
     pub fn decide(&self, result: &'static str, reason: Option<&'static str>) {
-        *self
-            .decisions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry((result, reason.unwrap_or("")))
-            .or_default() += 1;
+        match (result, reason) {
+            ("allow", None) => {
+                self.allowed.fetch_add(1, Ordering::Relaxed);
+            }
+            ("deny", Some(reason)) => self.denied.add(reason),
+            (result, reason) => {
+                *self
+                    .other_decisions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry((result, reason.unwrap_or("")))
+                    .or_default() += 1;
+            }
+        }
     }
 
-    /// Counts a proxied request by outcome (`ok`, `timeout`, `unreachable`).
+    /// Counts a proxied request by outcome (`ok`, `timeout`, `unreachable`; lock-free).
     pub fn proxied(&self, outcome: &'static str) {
-        *self
-            .proxied
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(outcome)
-            .or_default() += 1;
+        self.proxied.add(outcome);
+    }
+
+    /// Every decision counted at least once, sorted by (result, reason).
+    fn decisions(&self) -> Vec<((&'static str, &'static str), u64)> {
+        let mut out = Vec::new();
+        let allowed = self.allowed.load(Ordering::Relaxed);
+        if allowed > 0 {
+            out.push((("allow", ""), allowed));
+        }
+        out.extend(
+            self.denied
+                .nonzero()
+                .into_iter()
+                .map(|(reason, n)| (("deny", reason), n)),
+        );
+        out.extend(
+            self.other_decisions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(key, n)| (*key, *n)),
+        );
+        out.sort_unstable();
+        out
     }
 
     /// The Prometheus text exposition. `key_ages` lists, per server id, the age in seconds of
@@ -206,12 +279,7 @@ impl Metrics {
             out,
             "# HELP portcullis_decisions_total Forward-auth decisions by result and reason.\n# TYPE portcullis_decisions_total counter"
         );
-        for ((result, reason), n) in self
-            .decisions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for ((result, reason), n) in self.decisions() {
             let _ = writeln!(
                 out,
                 "portcullis_decisions_total{{result=\"{result}\",reason=\"{reason}\"}} {n}"
@@ -222,12 +290,7 @@ impl Metrics {
             out,
             "# HELP portcullis_proxy_requests_total Reverse-proxied requests by outcome.\n# TYPE portcullis_proxy_requests_total counter"
         );
-        for (outcome, n) in self
-            .proxied
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for (outcome, n) in self.proxied.nonzero() {
             let _ = writeln!(
                 out,
                 "portcullis_proxy_requests_total{{outcome=\"{outcome}\"}} {n}"
@@ -271,6 +334,64 @@ mod tests {
         assert!(out.contains("x_bucket{le=\"30\"} 2\n"), "{out}");
         assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
         assert!(out.contains("x_count 3\n"), "{out}");
+    }
+
+    #[test]
+    fn decisions_render_sorted_by_result_and_reason() {
+        assert!(DENY_REASONS.windows(2).all(|w| w[0] < w[1]));
+        let metrics = Metrics::default();
+        metrics.decide("deny", Some("no_route"));
+        metrics.decide("allow", None);
+        metrics.decide("deny", Some("expired"));
+        metrics.decide("deny", Some("no_route"));
+        metrics.proxied("timeout");
+        metrics.proxied("ok");
+        let out = metrics.render(&Counters::default());
+        assert!(
+            out.contains(concat!(
+                "# TYPE portcullis_decisions_total counter\n",
+                "portcullis_decisions_total{result=\"allow\",reason=\"\"} 1\n",
+                "portcullis_decisions_total{result=\"deny\",reason=\"expired\"} 1\n",
+                "portcullis_decisions_total{result=\"deny\",reason=\"no_route\"} 2\n",
+                "# HELP portcullis_key_fetches_total"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(concat!(
+                "# TYPE portcullis_proxy_requests_total counter\n",
+                "portcullis_proxy_requests_total{outcome=\"ok\"} 1\n",
+                "portcullis_proxy_requests_total{outcome=\"timeout\"} 1\n",
+                "# HELP"
+            )),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn every_request_target_refusal_has_a_counter() {
+        use crate::trust::OriginalRequestError as E;
+        use portcullis_policy::target::TargetError;
+        for err in [
+            E::Target(TargetError::Empty),
+            E::Host(TargetError::InvalidHost),
+            E::Repeated("x"),
+            E::Underscored(String::new()),
+            E::NotText("x"),
+            E::InvalidMethod,
+            E::Incomplete("x"),
+            E::Missing,
+            E::Disagree {
+                first: "a",
+                second: "b",
+                what: "c",
+            },
+            E::AuthorityMismatch,
+            E::MethodOverride,
+            E::ConflictingHost,
+        ] {
+            assert!(REJECTION_LABELS.contains(&err.code()), "{}", err.code());
+        }
     }
 
     #[test]

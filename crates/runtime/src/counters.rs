@@ -2,6 +2,9 @@
 //! bearer tokens, verified-token cache hits, snapshot rebuilds and their failures, key fetches.
 //! The gateway's `/metrics` renders them beside its own (decisions, proxy, latency). Label
 //! values are bounded: rejection reasons are `Rejection::code()`s, servers are configured ids.
+//!
+//! Counters updated per request are lock-free: [`LabelCounters`] keeps one `AtomicU64` per label
+//! of a closed, sorted table (found by binary search over `&'static str`s, no hashing, no lock).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,8 +13,148 @@ use std::sync::{Mutex, PoisonError};
 
 use portcullis_keys::manager::RefreshResult;
 
+/// Every reason a bearer token or a request target is rejected with
+/// (`portcullis_rejections_total{reason=...}`), sorted: `policy::Rejection::code()`,
+/// `policy::target::TargetError::code()`, the gateway's `OriginalRequestError::code()` and the
+/// control plane's `no_api_role`.
+pub const REJECTION_LABELS: &[&str] = &[
+    "alg_hmac",
+    "alg_key_mismatch",
+    "alg_none",
+    "alg_not_allowed",
+    "alg_unsupported",
+    "asterisk_form",
+    "aud_mismatch",
+    "aud_missing",
+    "authority_form",
+    "authority_mismatch",
+    "backslash",
+    "claim_malformed",
+    "client_id_mismatch",
+    "client_id_missing",
+    "conflicting_host",
+    "control_character",
+    "dot_segment",
+    "double_encoding",
+    "empty",
+    "empty_host",
+    "empty_segment",
+    "encoded_separator",
+    "exp_missing",
+    "expired",
+    "fragment",
+    "header_b64",
+    "header_bad_json",
+    "header_bad_kid",
+    "header_bad_typ",
+    "header_crit",
+    "header_missing_alg",
+    "header_nonce",
+    "iat_in_future",
+    "id_token",
+    "incomplete_routing_headers",
+    "invalid_character",
+    "invalid_host",
+    "invalid_method",
+    "invalid_percent_encoding",
+    "invalid_port",
+    "invalid_utf8",
+    "issuer_mismatch",
+    "issuer_unknown",
+    "key_issuer_mismatch",
+    "kid_unknown",
+    "method_override",
+    "missing_routing_headers",
+    "no_api_role",
+    "no_compatible_key",
+    "no_keys",
+    "not_origin_form",
+    "not_yet_valid",
+    "numeric_date_out_of_range",
+    "parameter_dot_segment",
+    "parameter_empty_segment",
+    "payload_bad_json",
+    "repeated_routing_header",
+    "routing_header_not_text",
+    "routing_headers_disagree",
+    "server_disabled",
+    "signature_invalid",
+    "signature_missing",
+    "token_bad_base64",
+    "token_empty",
+    "token_encrypted",
+    "token_lifetime_exceeded",
+    "token_malformed",
+    "too_long",
+    "typ_not_at_jwt",
+    "typ_wrong",
+    "underscored_routing_header",
+    "unexpected_query",
+    "userinfo",
+];
+
+/// One lock-free counter per label of a closed, sorted label table. A label outside the table
+/// (a code added without adding it here: a debug build panics so tests catch it) is still
+/// counted, in a locked map that the known labels never touch.
+#[derive(Debug)]
+pub struct LabelCounters {
+    labels: &'static [&'static str],
+    counts: Box<[AtomicU64]>,
+    unknown: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl LabelCounters {
+    /// Counters for `labels`, which must be sorted and unique.
+    pub fn new(labels: &'static [&'static str]) -> Self {
+        debug_assert!(labels.windows(2).all(|w| w[0] < w[1]), "labels not sorted");
+        Self {
+            labels,
+            counts: labels.iter().map(|_| AtomicU64::new(0)).collect(),
+            unknown: Mutex::default(),
+        }
+    }
+
+    /// Adds one to `label`.
+    pub fn add(&self, label: &'static str) {
+        match self.labels.binary_search(&label) {
+            Ok(i) => {
+                self.counts[i].fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                debug_assert!(false, "metric label {label:?} is missing from its table");
+                *self
+                    .unknown
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(label)
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    /// The labels counted at least once with their counts, sorted by label.
+    pub fn nonzero(&self) -> Vec<(&'static str, u64)> {
+        let mut out: Vec<(&'static str, u64)> = self
+            .labels
+            .iter()
+            .zip(self.counts.iter())
+            .map(|(label, n)| (*label, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        out.extend(
+            self.unknown
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(label, n)| (*label, *n)),
+        );
+        out.sort_unstable();
+        out
+    }
+}
+
 /// The runtime's counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     /// Accepted bearer tokens.
     pub tokens_accepted: AtomicU64,
@@ -21,19 +164,27 @@ pub struct Counters {
     pub snapshot_rebuilds: AtomicU64,
     /// Failed snapshot rebuilds (store unreachable).
     pub snapshot_rebuild_failures: AtomicU64,
-    rejections: Mutex<BTreeMap<&'static str, u64>>,
+    rejections: LabelCounters,
     fetches: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            tokens_accepted: AtomicU64::new(0),
+            token_cache_hits: AtomicU64::new(0),
+            snapshot_rebuilds: AtomicU64::new(0),
+            snapshot_rebuild_failures: AtomicU64::new(0),
+            rejections: LabelCounters::new(REJECTION_LABELS),
+            fetches: Mutex::default(),
+        }
+    }
+}
+
 impl Counters {
-    /// Counts a rejected token by reason code.
+    /// Counts a rejected token by reason code (lock-free).
     pub fn reject(&self, code: &'static str) {
-        *self
-            .rejections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(code)
-            .or_default() += 1;
+        self.rejections.add(code);
     }
 
     /// Counts a key fetch by server id and outcome.
@@ -88,12 +239,7 @@ impl Counters {
             out,
             "# HELP portcullis_rejections_total Rejected bearer tokens by reason.\n# TYPE portcullis_rejections_total counter"
         );
-        for (reason, n) in self
-            .rejections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for (reason, n) in self.rejections.nonzero() {
             let _ = writeln!(
                 out,
                 "portcullis_rejections_total{{reason=\"{reason}\"}} {n}"
@@ -118,5 +264,58 @@ impl Counters {
                 "portcullis_key_fetches_total{{server=\"{server}\",outcome=\"{outcome}\"}} {n}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_policy::target::TargetError;
+
+    #[test]
+    fn the_rejection_table_is_sorted_and_holds_every_target_code() {
+        assert!(REJECTION_LABELS.windows(2).all(|w| w[0] < w[1]));
+        for err in [
+            TargetError::Empty,
+            TargetError::TooLong,
+            TargetError::NotOriginForm,
+            TargetError::AsteriskForm,
+            TargetError::AuthorityForm,
+            TargetError::Fragment,
+            TargetError::DotSegment,
+            TargetError::ParameterDotSegment,
+            TargetError::ParameterEmptySegment,
+            TargetError::EmptySegment,
+            TargetError::EncodedSeparator,
+            TargetError::Backslash,
+            TargetError::DoubleEncoding,
+            TargetError::ControlCharacter,
+            TargetError::InvalidPercentEncoding,
+            TargetError::InvalidUtf8,
+            TargetError::InvalidCharacter,
+            TargetError::UserInfo,
+            TargetError::EmptyHost,
+            TargetError::InvalidHost,
+            TargetError::InvalidPort,
+            TargetError::UnexpectedQuery,
+        ] {
+            assert!(REJECTION_LABELS.contains(&err.code()), "{}", err.code());
+        }
+    }
+
+    #[test]
+    fn rejections_render_like_a_sorted_map() {
+        let counters = Counters::default();
+        counters.reject("expired");
+        counters.reject("alg_none");
+        counters.reject("expired");
+        let mut out = String::new();
+        counters.render_tokens(&mut out);
+        assert!(
+            out.ends_with(
+                "# TYPE portcullis_rejections_total counter\nportcullis_rejections_total{reason=\"alg_none\"} 1\nportcullis_rejections_total{reason=\"expired\"} 2\n"
+            ),
+            "{out}"
+        );
     }
 }
