@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: cloud service API, forward auth, reverse proxy, sandbox API and portal.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage admins directly in the store (no running server needed).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve(args) => match serve::run(args) {
+        Command::Serve(args) => match serve::run(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("error: {err:#}");

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use portcullis_keys::fetch::{FetchPolicy, Fetcher};
 use portcullis_server::secrets::{KeyOrigin, SecretKey};
+use portcullis_server::tls::{CertificateSlot, TlsFiles};
 use portcullis_server::{AppState, Settings};
 use portcullis_store::Store;
 
@@ -27,6 +28,19 @@ pub struct ServeArgs {
     /// operations endpoints. Unset: one listener serves everything.
     #[arg(long, env = "PORTCULLIS_ADMIN_LISTEN")]
     admin_listen: Option<SocketAddr>,
+    /// TLS certificate chain (PEM) for the main listener; with --tls-key, the listener speaks
+    /// https (TLS 1.2/1.3, HTTP/2 and HTTP/1.1). Reloaded when the files change or on SIGHUP.
+    #[arg(long, env = "PORTCULLIS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for the main listener.
+    #[arg(long, env = "PORTCULLIS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// TLS certificate chain for the admin listener (default: the main listener's pair).
+    #[arg(long, env = "PORTCULLIS_ADMIN_TLS_CERT", requires = "admin_tls_key")]
+    admin_tls_cert: Option<PathBuf>,
+    /// TLS private key for the admin listener.
+    #[arg(long, env = "PORTCULLIS_ADMIN_TLS_KEY", requires = "admin_tls_cert")]
+    admin_tls_key: Option<PathBuf>,
     /// Folder for the embedded database and generated secrets.
     #[arg(long, env = "PORTCULLIS_DATA_DIR", default_value = "./portcullis-data")]
     data_dir: PathBuf,
@@ -147,6 +161,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => format!("sqlite://{}", args.data_dir.join("portcullis.db").display()),
     };
     protect_data(&args.data_dir, sqlite_path(&database_url).as_deref())?;
+    // Certificates are checked before anything else starts: a bad pair stops the start with one
+    // line naming the file and the problem.
+    let main_tls = tls_slot(args.tls_cert.as_ref(), args.tls_key.as_ref())?;
+    let admin_tls = match tls_slot(args.admin_tls_cert.as_ref(), args.admin_tls_key.as_ref())? {
+        Some(slot) => Some(slot),
+        None => main_tls.clone(),
+    };
     if args.allow_insecure_jwks {
         tracing::warn!(
             "PORTCULLIS_ALLOW_INSECURE_JWKS is on: http and loopback JWKS URLs are accepted; never use this in production"
@@ -166,12 +187,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..FetchPolicy::default()
     };
     let fetcher = Fetcher::new(policy).context("cannot build the outbound HTTP client")?;
-    let mut settings = Settings::new(
-        &args
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", args.admin_listen.unwrap_or(args.listen))),
-    );
+    let mut settings = Settings::new(&args.public_url.clone().unwrap_or_else(|| {
+        let (addr, tls) = match args.admin_listen {
+            Some(admin) => (admin, admin_tls.is_some()),
+            None => (args.listen, main_tls.is_some()),
+        };
+        format!("{}://{addr}", if tls { "https" } else { "http" })
+    }));
     settings.admin_listener = args.admin_listen.is_some();
     settings.cloud_name = args.cloud_name.clone();
     settings.allow_insecure_jwks = args.allow_insecure_jwks;
@@ -240,16 +262,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let main_addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
+    let scheme = |tls: &Option<Arc<CertificateSlot>>| if tls.is_some() { "https" } else { "http" };
+    let main = listener_with(listener, main_tls.as_ref())?;
     match args.admin_listen {
         None => {
             tracing::info!(
                 listen = %main_addr,
+                tls = main_tls.is_some(),
                 org_id = org.id,
                 backend = ?store.backend(),
                 "portcullis is serving; portal at {base}/portal/, API at {base}/api/v1",
                 base = state.settings.public_base_url
             );
-            portcullis_server::serve(listener, state, shutdown_signal())
+            portcullis_server::serve_listeners(main, None, state, shutdown_signal())
                 .await
                 .context("server failed")?;
         }
@@ -260,14 +285,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let admin_addr = admin
                 .local_addr()
                 .context("cannot read the listening address")?;
+            let admin = listener_with(admin, admin_tls.as_ref())?;
             tracing::info!(
                 listen = %main_addr,
                 admin_listen = %admin_addr,
                 org_id = org.id,
                 backend = ?store.backend(),
-                "portcullis is serving; gateway on http://{main_addr}, portal at http://{admin_addr}/portal/, API at http://{admin_addr}/api/v1"
+                "portcullis is serving; gateway on {}://{main_addr}, portal at {}://{admin_addr}/portal/, API at {}://{admin_addr}/api/v1",
+                scheme(&main_tls),
+                scheme(&admin_tls),
+                scheme(&admin_tls)
             );
-            portcullis_server::serve_with_admin(listener, admin, state, shutdown_signal())
+            portcullis_server::serve_listeners(main, Some(admin), state, shutdown_signal())
                 .await
                 .context("server failed")?;
         }
@@ -276,7 +305,42 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The secret key for secrets at rest: the configured file, or the data dir's generated one.
+/// The certificate slot for a `--tls-cert`/`--tls-key` pair (both or neither: clap enforces it),
+/// loaded now.
+fn tls_slot(
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+) -> anyhow::Result<Option<Arc<CertificateSlot>>> {
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Ok(None);
+    };
+    let files = TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    };
+    // The message names the file and the problem once; no context chain repeats its cause.
+    let slot = CertificateSlot::new(files).map_err(|err| anyhow::anyhow!("{err}"))?;
+    Ok(Some(slot))
+}
+
+/// A bound socket with its TLS configuration, if any (its certificate watcher starts here).
+fn listener_with(
+    tcp: tokio::net::TcpListener,
+    tls: Option<&Arc<CertificateSlot>>,
+) -> anyhow::Result<portcullis_server::Listener> {
+    let tls = match tls {
+        Some(slot) => {
+            slot.watch();
+            Some(
+                portcullis_server::tls::server_config(Arc::clone(slot))
+                    .map_err(|err| anyhow::anyhow!("{err}"))?,
+            )
+        }
+        None => None,
+    };
+    Ok(portcullis_server::Listener { tcp, tls })
+}
+
 /// The file of a `sqlite://` database URL (query string dropped), if it is one.
 fn sqlite_path(database_url: &str) -> Option<PathBuf> {
     let rest = database_url.strip_prefix("sqlite://")?;
@@ -341,6 +405,7 @@ fn protect_data(data_dir: &Path, sqlite: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The secret key for secrets at rest: the configured file, or the data dir's generated one.
 fn load_secret_key(args: &ServeArgs, database_url: &str) -> anyhow::Result<SecretKey> {
     let (key, origin) =
         SecretKey::load_or_generate(args.secret_key_file.as_deref(), &args.data_dir)

@@ -13,6 +13,7 @@
 
 pub mod runtime;
 pub mod state;
+pub mod tls;
 
 pub use portcullis_control::{
     API_PREFIX, api, api_routes, auth, bearer, declarative, error, extract, json, keycheck,
@@ -28,6 +29,7 @@ use portcullis_control::API_PREFIX as API;
 use portcullis_control::error::ApiError;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -102,11 +104,46 @@ fn with_layers(router: Router, state: &AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-/// Serves the data plane on `main` and the portal and API on `admin` until `shutdown`
-/// completes, then drains both.
-pub async fn serve_with_admin(
-    main: tokio::net::TcpListener,
-    admin: tokio::net::TcpListener,
+/// A bound listener and, for TLS, its rustls configuration.
+pub struct Listener {
+    /// The socket.
+    pub tcp: tokio::net::TcpListener,
+    /// `Some` to terminate TLS on it (see [`tls`]).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Serves one router on one listener until `stop` says so.
+async fn run(
+    listener: Listener,
+    router: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let stopped = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    match listener.tls {
+        None => {
+            let app = router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener.tcp, app)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+        Some(config) => {
+            // Under TLS, browsers are told to keep to https (RFC 6797).
+            let router = router.layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            ));
+            tls::serve(listener.tcp, config, router, stopped).await
+        }
+    }
+}
+
+/// Serves `state` on `main` (everything, or with `admin` the data plane only) and on `admin`
+/// (the portal and the API) until `shutdown` completes, then drains every listener.
+pub async fn serve_listeners(
+    main: Listener,
+    admin: Option<Listener>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -115,18 +152,20 @@ pub async fn serve_with_admin(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
+    let result = match admin {
+        None => run(main, router(state.clone()), stop_rx).await,
+        Some(admin) => {
+            let (main_result, admin_result) = tokio::join!(
+                run(main, main_router(state.clone()), stop_rx.clone()),
+                run(admin, admin_router(state.clone()), stop_rx),
+            );
+            main_result.and(admin_result)
+        }
     };
-    let main_app = main_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let admin_app = admin_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let main_server = axum::serve(main, main_app).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let admin_server = axum::serve(admin, admin_app).with_graceful_shutdown(stopped(stop_rx));
-    let (main_result, admin_result) = tokio::join!(main_server, admin_server);
     tokio::time::timeout(Duration::from_secs(5), state.store.close())
         .await
         .ok();
-    main_result.and(admin_result)
+    result
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests.

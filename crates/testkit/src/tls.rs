@@ -26,6 +26,8 @@ pub struct TestCa {
 pub struct ServerIdentity {
     chain: Vec<CertificateDer<'static>>,
     key_pkcs8: Vec<u8>,
+    cert_pem: String,
+    key_pem: String,
 }
 
 impl TestCa {
@@ -67,11 +69,28 @@ impl TestCa {
         ServerIdentity {
             chain: vec![certificate.der().clone()],
             key_pkcs8: key.serialize_der(),
+            cert_pem: certificate.pem(),
+            key_pem: key.serialize_pem(),
         }
     }
 }
 
 impl ServerIdentity {
+    /// The certificate, PEM (what `PORTCULLIS_TLS_CERT` points at).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The private key, PKCS#8 PEM (what `PORTCULLIS_TLS_KEY` points at).
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
+    /// The certificate, DER: to tell which certificate a server presented.
+    pub fn cert_der(&self) -> &[u8] {
+        self.chain[0].as_ref()
+    }
+
     fn server_config(&self) -> rustls::ServerConfig {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         rustls::ServerConfig::builder_with_provider(provider)
