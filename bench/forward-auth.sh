@@ -6,6 +6,7 @@
 #   SCALE=1 bench/forward-auth.sh                      # + 10,000 servers / 2,000 routes, RSS,
 #                                                      #   rebuild time, 1,000,000 distinct tokens
 #   SCALE=1 TOKENS=100000 bench/forward-auth.sh        # fewer distinct tokens
+#   PORTCULLIS_BIN=target/release/portcullis bench/forward-auth.sh   # an existing binary, no build
 #
 # Pinning: every server (the bare baseline, Portcullis cache on, cache off, HAProxy, the scale
 # server, and the reverse proxy's upstream) runs on core SERVER_CPU (0) and only the one under
@@ -62,14 +63,21 @@ if command -v haproxy >/dev/null && haproxy -vv 2>/dev/null | grep -q 'Built wit
 
 # --- builds -------------------------------------------------------------------------------------
 log "building the release server and bench/tools (hello, tokens)"
-cargo build --release --locked -q -p portcullis --bin portcullis
+if [ -n "${PORTCULLIS_BIN:-}" ]; then
+    log "using $PORTCULLIS_BIN as built at $(date -r "$PORTCULLIS_BIN" '+%F %T') (not rebuilt)"
+else
+    cargo build --release --locked -q -p portcullis --bin portcullis || {
+        echo "the server did not build; PORTCULLIS_BIN=target/release/portcullis benchmarks an existing binary" >&2
+        exit 1
+    }
+fi
 # bench/tools is its own workspace; the workspace's lock file pins it to the product's versions.
 cp Cargo.lock bench/tools/Cargo.lock
 CARGO_TARGET_DIR="$target_dir" cargo build --release --offline -q --manifest-path bench/tools/Cargo.toml
 axum_product=$(grep -A1 '^name = "axum"$' Cargo.lock | awk -F'"' '/version/ {print $2}')
 axum_bare=$(grep -A1 '^name = "axum"$' bench/tools/Cargo.lock | awk -F'"' '/version/ {print $2}')
 [ "$axum_product" = "$axum_bare" ] || { echo "axum differs: product $axum_product, bare $axum_bare" >&2; exit 1; }
-portcullis=$target_dir/release/portcullis
+portcullis=${PORTCULLIS_BIN:-$target_dir/release/portcullis}
 hello=$target_dir/release/hello
 tokens=$target_dir/release/tokens
 
@@ -202,10 +210,11 @@ frontend bench
 EOF
     taskset -c "$SERVER_CPU" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
     pids+=($!)
-    if wait_http "http://127.0.0.1:$hp_port/ -H authorization:x" 1 $! 2>/dev/null; then :; fi
-    sleep 0.5
+    for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$hp_port/" && break; sleep 0.1; done
     status=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "http://127.0.0.1:$hp_port/")
-    bad=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer ${token%?}A" "http://127.0.0.1:$hp_port/")
+    # A token with one signature character changed (in the middle: the last one carries padding bits).
+    sig=${token##*.}; flip=B; [ "${sig:100:1}" = B ] && flip=C
+    bad=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer ${token%.*}.${sig:0:100}$flip${sig:101}" "http://127.0.0.1:$hp_port/")
     if [ "$status" = 200 ] && [ "$bad" = 401 ]; then
         haproxy_url="http://127.0.0.1:$hp_port/"
         fact haproxy_version "$(haproxy -v | awk 'NR==1 {print $3}')"
@@ -242,10 +251,35 @@ PY
     log "starting the scale server: $SCALE_SERVERS servers, $SCALE_ROUTES routes from $(du -h "$work/scale.toml" | cut -f1) of TOML"
     extra_env=(PORTCULLIS_MAX_AUTHORIZATION_SERVERS=$((SCALE_SERVERS * 2)) PORTCULLIS_MAX_ENABLED_AUTHORIZATION_SERVERS=$((SCALE_SERVERS * 2)))
     port_scale=$(free_port)
-    scale_started=$(date +%s.%N)
-    start_portcullis scale "$port_scale" true --config "$work/scale.toml"; pid_scale=$last_pid
+    start_scale() { # 0 when the server answers /healthz (the config file is applied before it listens)
+        scale_started=$(date +%s.%N)
+        start_portcullis scale "$port_scale" true --config "$work/scale.toml"; pid_scale=$last_pid
+        wait_http "http://127.0.0.1:$port_scale/healthz" 12000 "$pid_scale"
+    }
+    scale_ok=0
+    if start_scale; then
+        scale_ok=1
+    elif grep -qE 'may have at most [0-9]+ (enabled )?authorization servers' "$work/server-scale.log"; then
+        fact scale_note "this build ignores PORTCULLIS_MAX_AUTHORIZATION_SERVERS / PORTCULLIS_MAX_ENABLED_AUTHORIZATION_SERVERS (the org limit refused the file);"
+        log "SCALE: the org limit refused $SCALE_SERVERS servers: this build ignores PORTCULLIS_MAX_AUTHORIZATION_SERVERS / PORTCULLIS_MAX_ENABLED_AUTHORIZATION_SERVERS"
+        grep -m2 'may have at most' "$work/server-scale.log" >&2 || true
+        if [ "${SCALE_DB_LIMITS:-1}" = 1 ]; then
+            # Bench-only workaround, labelled in the table: raise the limits in the SQLite file the
+            # refused start created, then start again with the same file.
+            log "SCALE: raising the org limits in $work/data-scale/portcullis.db and starting again (SCALE_DB_LIMITS=0 turns this off)"
+            python3 - "$work/data-scale/portcullis.db" "$((SCALE_SERVERS * 2))" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE orgs SET max_authorization_servers = ?, max_enabled_authorization_servers = ?", (int(sys.argv[2]),) * 2)
+db.commit()
+PY
+            fact scale_note "this build ignores PORTCULLIS_MAX_AUTHORIZATION_SERVERS / PORTCULLIS_MAX_ENABLED_AUTHORIZATION_SERVERS: limits raised in the database by the bench;"
+            if start_scale; then scale_ok=1; fi
+        fi
+        [ "$scale_ok" = 1 ] || fact scale_error "the org limit refused $SCALE_SERVERS servers: this build ignores PORTCULLIS_MAX_AUTHORIZATION_SERVERS / PORTCULLIS_MAX_ENABLED_AUTHORIZATION_SERVERS"
+    fi
     extra_env=()
-    if wait_http "http://127.0.0.1:$port_scale/healthz" 6000 "$pid_scale"; then
+    if [ "$scale_ok" = 1 ]; then
         fact scale_start_s "$(python3 -c "import time; print(time.time() - $scale_started)")"
         scale_url="http://127.0.0.1:$port_scale"
         # Keys of 10,000 servers may still be loading after the listener opens.
@@ -255,14 +289,10 @@ PY
         done
         check_answers "$scale_url"
         fact scale_rss_loaded_kib "$(rss_kib "$pid_scale")"
+        fact scale_servers "$(grep -c '^\[\[authorization_servers\]\]' "$work/scale.toml")"
     else
-        if grep -qiE 'limit|409|maximum|at most' "$work/server-scale.log"; then
-            fact scale_error "the org limit refused $SCALE_SERVERS servers: this build ignores PORTCULLIS_MAX_AUTHORIZATION_SERVERS / PORTCULLIS_MAX_ENABLED_AUTHORIZATION_SERVERS (not added yet?)"
-        else
-            fact scale_error "the scale server did not start (see its log above)"
-        fi
-        log "SCALE: $(awk '$1 == "scale_error" {$1=""; print}' "$facts")"
-        tail -20 "$work/server-scale.log" >&2
+        [ -n "$(awk '$1 == "scale_error"' "$facts")" ] || fact scale_error "the scale server did not start (its log above)"
+        tail -5 "$work/server-scale.log" >&2
     fi
 fi
 

@@ -126,13 +126,15 @@ def main() -> int:
             row(target, "", "", False, scale_cmd, skip="run with SCALE=1")
     elif "scale_error" in facts:
         for target in scale_targets:
-            row(target, facts["scale_error"], "", False, scale_cmd, skip="not measurable")
+            row(target, f"not measurable: {facts['scale_error']}", "", False, scale_cmd)
     else:
+        note = facts.get("scale_note", "")
+        note = f"{note} " if note else ""
         r = ratios("scale-hit", "cache-hit")
         sc = statistics.median(r)
         row(scale_targets[0],
-            f"{med('scale-hit', 0):,.0f} vs {med('cache-hit', 0):,.0f} req/s (rounds: {' '.join(f'{x:.2f}' for x in r)}; "
-            f"start with the config file: {float(facts.get('scale_start_s', 'nan')):.0f} s)",
+            f"{note}{med('scale-hit', 0):,.0f} vs {med('cache-hit', 0):,.0f} req/s (rounds: {' '.join(f'{x:.2f}' for x in r)}; "
+            f"{facts.get('scale_servers', '?')} servers; start applying the file: {float(facts.get('scale_start_s', 'nan')):.0f} s)",
             f"{sc:.3f}", sc >= 0.90, scale_cmd)
         metric = facts.get("rebuild_metric", "").split()
         if len(metric) == 4 and float(metric[3]) > float(metric[1]):
@@ -142,10 +144,10 @@ def main() -> int:
             ms = float(facts["api_write_ms"])
             how = ("no rebuild duration in /metrics: wall time of one API write (POST route; the snapshot is "
                    "rebuilt before the answer, the new route then answers /authz), an upper bound")
-        row(scale_targets[1], f"{ms:.0f} ms: {how}", f"{ms / 200:.2f} of 200 ms", ms < 200, scale_cmd)
+        row(scale_targets[1], f"{note}{ms:.0f} ms: {how}", f"{ms / 200:.2f} of 200 ms", ms < 200, scale_cmd)
         rss = float(facts["scale_rss_kib"]) / MIB
         row(scale_targets[2],
-            f"VmRSS max {rss:.0f} MiB (loaded {float(facts['scale_rss_loaded_kib']) / MIB:.0f}, after the load "
+            f"{note}VmRSS max {rss:.0f} MiB (loaded {float(facts['scale_rss_loaded_kib']) / MIB:.0f}, after the load "
             f"rounds {float(facts['scale_rss_after_load_kib']) / MIB:.0f}"
             f"{', after the tokens' if tokens else ''})", f"{rss / 512:.2f} of 512 MiB", rss < 512, scale_cmd)
 
