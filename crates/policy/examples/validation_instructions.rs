@@ -6,6 +6,7 @@
 //! cargo build --release -p portcullis-policy --example validation_instructions
 //! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \
 //!     --toggle-collect='*measure_validate*' --toggle-collect='*measure_raw*' \
+//!     --toggle-collect='*measure_cache_miss*' \
 //!     target/release/examples/validation_instructions RS256 1000
 //! callgrind_annotate --inclusive=yes /tmp/cg.out | grep measure_
 //! ```
@@ -28,6 +29,7 @@ use aws_lc_rs::signature::{
     RSA_PSS_2048_8192_SHA256,
 };
 use portcullis_jose::{Algorithm, JwkSet, base64url};
+use portcullis_policy::cache::VerifiedTokenCache;
 use portcullis_policy::{Preset, ServerConfig, TrustedServer, Validator};
 use portcullis_testkit::TestKey;
 use serde_json::{Value, json};
@@ -101,6 +103,21 @@ fn measure_raw(key: &ParsedPublicKey, message: &[u8], signature: &[u8], n: usize
     }
 }
 
+/// A verified-token cache miss: lookup, full validation, insert (the cache emptied before each).
+#[inline(never)]
+fn measure_cache_miss(
+    cache: &VerifiedTokenCache,
+    validator: &Validator,
+    token: &str,
+    now: f64,
+    n: usize,
+) {
+    for _ in 0..n {
+        cache.clear();
+        black_box(cache.validate(black_box(token), black_box(now), validator)).unwrap();
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let alg_name = args.next().unwrap_or_else(|| "RS256".to_owned());
@@ -167,5 +184,6 @@ fn main() {
     }
     measure_validate(&validator, &token, now, n);
     measure_raw(&parsed, signing_input.as_bytes(), &signature, n);
+    measure_cache_miss(&VerifiedTokenCache::new(16), &validator, &token, now, n);
     eprintln!("{alg_name}: {n} iterations, token {} bytes", token.len());
 }

@@ -14,6 +14,17 @@ use quick_cache::sync::Cache;
 use crate::rejection::Rejected;
 use crate::validator::{Validator, VerifiedToken};
 
+/// The cache key of a token: SHA-256 of the whole token. Only [`TokenKey::of`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenKey([u8; 32]);
+
+impl TokenKey {
+    /// The key of `token`.
+    pub fn of(token: &str) -> Self {
+        Self(sha256(token.as_bytes()))
+    }
+}
+
 /// A bounded, concurrent cache of verified tokens.
 pub struct VerifiedTokenCache {
     entries: Cache<[u8; 32], Arc<VerifiedToken>>,
@@ -56,12 +67,20 @@ impl VerifiedTokenCache {
 
     /// A cached verification of `token` still valid at `now` under `validator`.
     pub fn get(&self, token: &str, now: f64, validator: &Validator) -> Option<Arc<VerifiedToken>> {
-        let key = sha256(token.as_bytes());
-        let entry = self.entries.get(&key)?;
+        self.get_keyed(&TokenKey::of(token), now, validator)
+    }
+
+    fn get_keyed(
+        &self,
+        key: &TokenKey,
+        now: f64,
+        validator: &Validator,
+    ) -> Option<Arc<VerifiedToken>> {
+        let entry = self.entries.get(&key.0)?;
         if now < entry.valid_until && validator.is_current(&entry.server_id, entry.generation) {
             Some(entry)
         } else {
-            self.entries.remove(&key);
+            self.entries.remove(&key.0);
             None
         }
     }
@@ -73,12 +92,25 @@ impl VerifiedTokenCache {
         now: f64,
         validator: &Validator,
     ) -> Result<(Arc<VerifiedToken>, CacheOutcome), Rejected> {
-        if let Some(hit) = self.get(token, now, validator) {
+        self.validate_keyed(&TokenKey::of(token), token, now, validator)
+    }
+
+    /// [`Self::validate`] with the token's key computed by the caller ([`TokenKey::of`] of
+    /// this same `token`), so a caller that validates twice (the unknown-`kid` retry) hashes
+    /// the token once, and a miss hashes it once for the lookup and the insert.
+    pub fn validate_keyed(
+        &self,
+        key: &TokenKey,
+        token: &str,
+        now: f64,
+        validator: &Validator,
+    ) -> Result<(Arc<VerifiedToken>, CacheOutcome), Rejected> {
+        debug_assert!(*key == TokenKey::of(token), "the key of another token");
+        if let Some(hit) = self.get_keyed(key, now, validator) {
             return Ok((hit, CacheOutcome::Hit));
         }
         let verified = Arc::new(validator.validate(token, now)?);
-        self.entries
-            .insert(sha256(token.as_bytes()), Arc::clone(&verified));
+        self.entries.insert(key.0, Arc::clone(&verified));
         Ok((verified, CacheOutcome::Miss))
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, header};
-use portcullis_policy::cache::CacheOutcome;
+use portcullis_policy::cache::{CacheOutcome, TokenKey};
 use portcullis_policy::{Rejected, Rejection, Validator, VerifiedToken};
 
 use crate::Runtime;
@@ -69,8 +69,10 @@ pub fn bearer_token(
 /// Validates through the cache (counting hits); on an unknown `kid`, asks the key manager for one rate-limited
 /// refetch (waiting up to 2 s) and validates once more against the rebuilt snapshot.
 pub async fn validate(runtime: &Runtime, token: &str) -> Result<Arc<VerifiedToken>, Rejected> {
+    // Hashed once: the lookup, the insert on a miss and the retry after a refetch share it.
+    let key = runtime.settings.token_cache.then(|| TokenKey::of(token));
     let snapshot = runtime.snapshot.load_full();
-    match cached_validate(runtime, token, &snapshot.validator) {
+    match cached_validate(runtime, key.as_ref(), token, &snapshot.validator) {
         Ok((verified, outcome)) => {
             if outcome == CacheOutcome::Hit {
                 runtime
@@ -97,20 +99,25 @@ pub async fn validate(runtime: &Runtime, token: &str) -> Result<Arc<VerifiedToke
             }
             rebuild_or_log(runtime).await;
             let snapshot = runtime.snapshot.load_full();
-            cached_validate(runtime, token, &snapshot.validator).map(|(verified, _)| verified)
+            cached_validate(runtime, key.as_ref(), token, &snapshot.validator)
+                .map(|(verified, _)| verified)
         }
     }
 }
 
-/// Through the verified-token cache, unless the deployment turned it off (then every request
-/// pays a full verification: the benchmark's cache-miss case, or an operator's choice).
+/// Through the verified-token cache (`key` is the token's cache key, `None` when the deployment
+/// turned the cache off: then every request pays a full verification, the benchmark's
+/// cache-miss case or an operator's choice).
 fn cached_validate(
     runtime: &Runtime,
+    key: Option<&TokenKey>,
     token: &str,
     validator: &Validator,
 ) -> Result<(Arc<VerifiedToken>, CacheOutcome), Rejected> {
-    if runtime.settings.token_cache {
-        runtime.token_cache.validate(token, now(), validator)
+    if let Some(key) = key {
+        runtime
+            .token_cache
+            .validate_keyed(key, token, now(), validator)
     } else {
         validator
             .validate(token, now())
