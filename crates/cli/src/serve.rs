@@ -163,7 +163,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     protect_data(&args.data_dir, sqlite_path(&database_url).as_deref())?;
     // Certificates are checked before anything else starts: a bad pair stops the start with one
     // line naming the file and the problem.
-    let main_tls = tls_slot(args.tls_cert.as_ref(), args.tls_key.as_ref())?;
+    let file_settings = match &args.config {
+        Some(config) => portcullis_server::declarative::read_gateway_settings(
+            config,
+            portcullis_policy::UrlRules {
+                allow_insecure: args.allow_insecure_jwks,
+            },
+        )
+        .map_err(|err| anyhow::anyhow!("{err}"))?,
+        None => Default::default(),
+    };
+    // A flag or variable wins over the config file's `tls_cert`/`tls_key`.
+    let (file_cert, file_key) = file_settings.tls.clone().unzip();
+    let main_tls = tls_slot(
+        args.tls_cert.as_ref().or(file_cert.as_ref()),
+        args.tls_key.as_ref().or(file_key.as_ref()),
+    )?;
     let admin_tls = match tls_slot(args.admin_tls_cert.as_ref(), args.admin_tls_key.as_ref())? {
         Some(slot) => Some(slot),
         None => main_tls.clone(),
@@ -206,13 +221,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.upstream_response_timeout = Duration::from_secs(args.upstream_timeout_s.max(1));
     settings.session_max_lifetime = args.session_max_lifetime;
     settings.secret_key = Some(Arc::new(secret_key));
-    let from_file = match &args.config {
-        Some(config) => {
-            portcullis_server::declarative::read_gateway_settings(config, settings.url_rules())
-                .map_err(|err| anyhow::anyhow!("{err}"))?
-        }
-        None => Default::default(),
-    };
+    let from_file = file_settings;
     settings.forward_auth = args
         .forward_auth
         .or(from_file.forward_auth)

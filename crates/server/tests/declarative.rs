@@ -1082,4 +1082,20 @@ fn gateway_settings_are_read_and_checked() {
     assert!(problems[1].message.contains("10.0.0.0/33"), "{shown:?}");
     let default = declarative::parse("c.toml", "", UrlRules::default()).unwrap();
     assert_eq!(default.gateway, declarative::GatewaySettings::default());
+
+    // The TLS pair: both keys together, or a problem naming the one given.
+    let text = "tls_cert = \"/etc/portcullis/cert.pem\"\ntls_key = \"/etc/portcullis/key.pem\"\n";
+    let config = declarative::parse("c.toml", text, UrlRules::default()).unwrap();
+    assert_eq!(
+        config.gateway.tls,
+        Some((
+            "/etc/portcullis/cert.pem".into(),
+            "/etc/portcullis/key.pem".into()
+        ))
+    );
+    let problems =
+        declarative::parse("c.toml", "\ntls_key = \"k.pem\"\n", UrlRules::default()).unwrap_err();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].line, Some(2));
+    assert_eq!(problems[0].field.as_deref(), Some("tls_key"));
 }

@@ -361,6 +361,8 @@ pub struct GatewaySettings {
     pub forward_auth: Option<portcullis_runtime::deployment::ForwardAuthMode>,
     /// `trusted_proxies = ["127.0.0.1/32", ...]` (CIDRs).
     pub trusted_proxies: Option<portcullis_runtime::deployment::TrustedProxies>,
+    /// `tls_cert` and `tls_key`: the main listener's certificate chain and key files.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// Reads only the gateway settings of the config file at `path` (the whole file is validated:

@@ -27,6 +27,10 @@ struct RawFile {
     forward_auth: Option<Spanned<String>>,
     #[serde(default)]
     trusted_proxies: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    tls_cert: Option<Spanned<String>>,
+    #[serde(default)]
+    tls_key: Option<Spanned<String>>,
 }
 
 /// Which values of an entry are struct-shaped (their keys are snake_case fields, converted to
@@ -169,7 +173,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
     }
 }
 
-/// Validates the top-level `forward_auth` and `trusted_proxies` keys.
+/// Validates the top-level `forward_auth`, `trusted_proxies`, `tls_cert` and `tls_key` keys.
 fn gateway_settings(
     file: &str,
     text: &str,
@@ -214,9 +218,30 @@ fn gateway_settings(
             networks,
         ))
     });
+    // The TLS pair: both or neither (the files themselves are read when the server starts).
+    let tls = match (&raw.tls_cert, &raw.tls_key) {
+        (Some(cert), Some(key)) => Some((
+            std::path::PathBuf::from(cert.get_ref()),
+            std::path::PathBuf::from(key.get_ref()),
+        )),
+        (Some(one), None) | (None, Some(one)) => {
+            problem(
+                one.span(),
+                if raw.tls_cert.is_some() {
+                    "tls_cert"
+                } else {
+                    "tls_key"
+                },
+                "give tls_cert and tls_key together (PEM certificate chain and private key)".into(),
+            );
+            None
+        }
+        (None, None) => None,
+    };
     GatewaySettings {
         forward_auth,
         trusted_proxies,
+        tls,
     }
 }
 
