@@ -299,6 +299,20 @@ impl KeyManager {
         server_id: &str,
         definition: &ServerDefinition,
     ) -> bool {
+        self.refetch_unknown_kid(server_id, definition)
+            .await
+            .is_some()
+    }
+
+    /// [`Self::refetch_for_unknown_kid`] for a request: the fetch updates memory only and its
+    /// recording in the store runs in the background, so the request never waits on a store
+    /// query. When the keys changed, returns the fingerprint they had before (0 when there were
+    /// none), so the caller can derive the server's new generation without reading the store.
+    pub async fn refetch_unknown_kid(
+        &self,
+        server_id: &str,
+        definition: &ServerDefinition,
+    ) -> Option<u64> {
         {
             let mut schedule = lock(&self.schedule);
             let slot = schedule.entry(server_id.to_owned()).or_default();
@@ -306,7 +320,7 @@ impl KeyManager {
                 .last_kid_refetch
                 .is_some_and(|at| at.elapsed() < UNKNOWN_KID_REFETCH_INTERVAL)
             {
-                return false;
+                return None;
             }
             slot.last_kid_refetch = Some(Instant::now());
         }
@@ -319,13 +333,20 @@ impl KeyManager {
             if after_wait != before {
                 return;
             }
-            let _ = self.fetch_and_record(server_id, definition).await;
+            let (result, _, pending) = self.fetch_into_memory(server_id, definition).await;
+            self.report(definition, &result);
+            if let Some(pending) = pending {
+                let (store, org, id) = (self.store.clone(), self.org, server_id.to_owned());
+                let name = definition.name.clone();
+                tokio::spawn(async move { persist(&store, org, &id, &name, pending).await });
+            }
         })
         .await;
         if refreshed.is_err() {
             tracing::warn!(server = %definition.name, "unknown-kid refetch did not finish within 2 s");
         }
-        lock(&self.entries).get(server_id).map(|e| e.fingerprint) != before
+        let after = lock(&self.entries).get(server_id).map(|e| e.fingerprint);
+        (after != before).then_some(before.unwrap_or(0))
     }
 
     async fn fetch_and_record(
@@ -333,12 +354,40 @@ impl KeyManager {
         server_id: &str,
         definition: &ServerDefinition,
     ) -> (RefreshResult, Option<Duration>) {
+        let (result, max_age, pending) = self.fetch_into_memory(server_id, definition).await;
+        if let Some(pending) = pending {
+            persist(&self.store, self.org, server_id, &definition.name, pending).await;
+        }
+        self.report(definition, &result);
+        (result, max_age)
+    }
+
+    /// Logs a fetch's outcome and announces changed keys.
+    fn report(&self, definition: &ServerDefinition, result: &RefreshResult) {
+        match result {
+            RefreshResult::Updated => {
+                tracing::info!(server = %definition.name, "keys updated");
+                self.notify();
+            }
+            RefreshResult::Failed(error) => {
+                tracing::warn!(server = %definition.name, %error, "key fetch failed; keeping the last good keys")
+            }
+            _ => {}
+        }
+    }
+
+    /// Fetches one server's keys into memory (no store query); returns what is left to record.
+    async fn fetch_into_memory(
+        &self,
+        server_id: &str,
+        definition: &ServerDefinition,
+    ) -> (RefreshResult, Option<Duration>, Option<Pending>) {
         let validators = lock(&self.entries)
             .get(server_id)
             .map(|e| e.validators.clone())
             .unwrap_or_default();
         let outcome = self.fetch(definition, &validators).await;
-        let (result, max_age, record) = match outcome {
+        match outcome {
             Ok(JwksUpdate::Modified(fetched)) => {
                 let body = fetched.fetched.body.clone();
                 let print = fingerprint(&body);
@@ -362,7 +411,8 @@ impl KeyManager {
                 } else {
                     RefreshResult::Updated
                 };
-                (result, max_age, FetchOutcome::Success { jwks, key_ids })
+                let record = FetchOutcome::Success { jwks, key_ids };
+                (result, max_age, Some(Pending::Record(record)))
             }
             Ok(JwksUpdate::NotModified(not_modified)) => {
                 let key_ids: Option<Vec<String>> = {
@@ -376,41 +426,21 @@ impl KeyManager {
                     return (
                         RefreshResult::Failed("304 without cached keys".into()),
                         None,
+                        None,
                     );
                 };
-                // The stored JWKS is unchanged; re-recording success only bumps the fetch time.
-                match self.store.get_server(self.org, server_id).await {
-                    Ok(record) => {
-                        let jwks = record.last_good_jwks.unwrap_or_default();
-                        (
-                            RefreshResult::Unchanged,
-                            not_modified.cache.max_age,
-                            FetchOutcome::Success { jwks, key_ids },
-                        )
-                    }
-                    Err(_) => return (RefreshResult::Unchanged, not_modified.cache.max_age),
-                }
+                (
+                    RefreshResult::Unchanged,
+                    not_modified.cache.max_age,
+                    Some(Pending::NotModified(key_ids)),
+                )
             }
             Err(error) => (
                 RefreshResult::Failed(error.clone()),
                 None,
-                FetchOutcome::Failure { error },
+                Some(Pending::Record(FetchOutcome::Failure { error })),
             ),
-        };
-        if let Err(err) = self.store.record_fetch(self.org, server_id, &record).await {
-            tracing::warn!(server = %definition.name, %err, "could not record the key fetch in the store; keys stay in memory");
         }
-        match &result {
-            RefreshResult::Updated => {
-                tracing::info!(server = %definition.name, "keys updated");
-                self.notify();
-            }
-            RefreshResult::Failed(error) => {
-                tracing::warn!(server = %definition.name, %error, "key fetch failed; keeping the last good keys")
-            }
-            _ => {}
-        }
-        (result, max_age)
     }
 
     async fn fetch(
@@ -436,6 +466,31 @@ impl KeyManager {
         fetch_jwks_if_modified(&fetcher, &jwks_uri, validators)
             .await
             .map_err(|e| e.to_string())
+    }
+}
+
+/// What a fetch leaves to record in the store.
+enum Pending {
+    /// Record this outcome.
+    Record(FetchOutcome),
+    /// A 304: the stored JWKS is unchanged; re-recording success only bumps the fetch time.
+    NotModified(Vec<String>),
+}
+
+/// Records a fetch in the store (a failure to do so is logged: the keys stay in memory).
+async fn persist(store: &Store, org: i64, server_id: &str, name: &str, pending: Pending) {
+    let record = match pending {
+        Pending::Record(record) => record,
+        Pending::NotModified(key_ids) => match store.get_server(org, server_id).await {
+            Ok(record) => FetchOutcome::Success {
+                jwks: record.last_good_jwks.unwrap_or_default(),
+                key_ids,
+            },
+            Err(_) => return,
+        },
+    };
+    if let Err(err) = store.record_fetch(org, server_id, &record).await {
+        tracing::warn!(server = %name, %err, "could not record the key fetch in the store; keys stay in memory");
     }
 }
 

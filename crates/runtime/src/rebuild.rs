@@ -88,6 +88,61 @@ pub async fn rebuild(runtime: &Runtime) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// After an unknown-`kid` refetch changed `server_id`'s keys: swaps in a snapshot whose one
+/// server holds the new keys, from memory only (no store query: it runs inside a request). The
+/// rest of the snapshot is copied as it is; the background rebuild the key change triggers
+/// then brings everything up to date. `previous_print` is the fingerprint of the keys replaced
+/// (0 when none), so the new generation is the one a full rebuild computes for these keys
+/// whenever the snapshot held those keys (and differs from the old one in any case).
+pub fn adopt_refetched_keys(runtime: &Runtime, server_id: &str, previous_print: u64) {
+    let current = runtime.snapshot.load_full();
+    let Some(old) = current.validator.server(server_id) else {
+        return;
+    };
+    let Some((_, definition)) = current.servers.iter().find(|(id, _)| id == server_id) else {
+        return;
+    };
+    let Some(entry) = runtime.keys.keys_for(server_id, definition, now_ms()) else {
+        return;
+    };
+    let generation = old.generation ^ previous_print ^ entry.fingerprint;
+    if generation == old.generation {
+        return;
+    }
+    let trusted = current
+        .validator
+        .servers()
+        .map(|server| {
+            if server.id == server_id {
+                TrustedServer {
+                    keys: Arc::clone(&entry.set),
+                    generation,
+                    ..server.clone()
+                }
+            } else {
+                server.clone()
+            }
+        })
+        .collect();
+    let snapshot = Snapshot {
+        version: current.version + 1,
+        validator: Validator::new(trusted),
+        api_roles: current.api_roles.clone(),
+        servers: current.servers.clone(),
+        routes: current.routes.clone(),
+    };
+    // A full rebuild that finished meanwhile wins: swap only over the snapshot read above.
+    let previous = runtime
+        .snapshot
+        .compare_and_swap(&current, Arc::new(snapshot));
+    if Arc::ptr_eq(&previous, &current) {
+        runtime
+            .counters
+            .snapshot_rebuilds
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Rebuilds, logging instead of failing (background callers).
 pub async fn rebuild_or_log(runtime: &Runtime) {
     if let Err(err) = rebuild(runtime).await {

@@ -12,7 +12,7 @@ use portcullis_policy::cache::{CacheOutcome, TokenKey};
 use portcullis_policy::{Rejected, Rejection, Validator, VerifiedToken};
 
 use crate::Runtime;
-use crate::rebuild::rebuild_or_log;
+use crate::rebuild::adopt_refetched_keys;
 
 fn now() -> f64 {
     SystemTime::now()
@@ -66,8 +66,9 @@ pub fn bearer_token(
     Ok(token.to_owned())
 }
 
-/// Validates through the cache (counting hits); on an unknown `kid`, asks the key manager for one rate-limited
-/// refetch (waiting up to 2 s) and validates once more against the rebuilt snapshot.
+/// Validates through the cache (counting hits); on an unknown `kid`, asks the key manager for one
+/// rate-limited refetch (waiting up to 2 s), swaps in the server's new keys from memory and
+/// validates once more. No store query runs here.
 pub async fn validate(runtime: &Runtime, token: &str) -> Result<Arc<VerifiedToken>, Rejected> {
     // Hashed once: the lookup, the insert on a miss and the retry after a refetch share it.
     let key = runtime.settings.token_cache.then(|| TokenKey::of(token));
@@ -94,10 +95,13 @@ pub async fn validate(runtime: &Runtime, token: &str) -> Result<Arc<VerifiedToke
             else {
                 return Err(rejected);
             };
-            if !runtime.keys.refetch_for_unknown_kid(&id, &definition).await {
+            // No store query in the request: the refetch records in the background and the
+            // snapshot is updated from memory (the background rebuild follows the key change).
+            let Some(previous_print) = runtime.keys.refetch_unknown_kid(&id, &definition).await
+            else {
                 return Err(rejected);
-            }
-            rebuild_or_log(runtime).await;
+            };
+            adopt_refetched_keys(runtime, &id, previous_print);
             let snapshot = runtime.snapshot.load_full();
             cached_validate(runtime, key.as_ref(), token, &snapshot.validator)
                 .map(|(verified, _)| verified)

@@ -152,3 +152,66 @@ async fn the_hot_path_keeps_deciding_while_the_store_is_down() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(authz(&server, Some(&fresh)).await, StatusCode::OK);
 }
+
+/// Issue 12: the unknown-`kid` refetch runs no store query inside the request. With the store
+/// down, a rotated key is still picked up (the refetch updates memory, the snapshot is updated
+/// from memory; the recording in the store is left to the background), the retired key's
+/// tokens are refused, and the answer does not wait on the store.
+#[tokio::test]
+async fn a_rotated_key_is_picked_up_while_the_store_is_down() {
+    let Some((store, database, admin_url)) = postgres_store().await else {
+        portcullis_testkit::skip::whole(
+            "unknown-kid fault test (needs PostgreSQL: set PORTCULLIS_TEST_DATABASE_URL)",
+        );
+        return;
+    };
+    let server = TestServer::start_with(store, tempfile::tempdir().unwrap()).await;
+    let idp = IdpServer::start().await;
+    let old = TestKey::rsa("rsa-old", 2048, "RS256");
+    idp.serve("/keys", 200, &jwks(&[&old]).to_string());
+    let admin = server.admin().await;
+    let (status, body) = admin
+        .post(
+            "/api/v1/authorizationServers",
+            json!({"name": "idp", "jwksUri": idp.url("/keys"), "issuer": ISSUER, "audiences": ["orders-api"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = admin
+        .post(
+            "/api/v1/routes",
+            json!({"name": "orders", "match": {"pathPrefix": "/orders"},
+                   "policy": {"scopes": {"allOf": ["orders:read"]}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let retired = token(&old, "orders:read", "old");
+    assert_eq!(authz(&server, Some(&retired)).await, StatusCode::OK);
+
+    set_postgres_database_reachable(&admin_url, &database, false)
+        .await
+        .unwrap();
+    let new = TestKey::rsa("rsa-new", 2048, "RS256");
+    idp.serve("/keys", 200, &jwks(&[&new]).to_string());
+    let started = Instant::now();
+    let fresh = token(&new, "orders:read", "new");
+    assert_eq!(
+        authz(&server, Some(&fresh)).await,
+        StatusCode::OK,
+        "the new key is adopted from memory while the store is down"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the request waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        authz(&server, Some(&retired)).await,
+        StatusCode::UNAUTHORIZED,
+        "the retired key's cached token is dropped with the old generation"
+    );
+
+    set_postgres_database_reachable(&admin_url, &database, true)
+        .await
+        .unwrap();
+}
