@@ -360,6 +360,6 @@ if [ "$TOKENS" -gt 0 ]; then
     [ -n "$scale_url" ] && fact scale_rss_kib "$(python3 -c "print(max($(rss_kib "$pid_scale"), $(awk '$1 == "scale_rss_kib" {v=$2} END {print v}' "$facts")))")"
 fi
 
-fact have_haproxy "$have_haproxy"; fact scale "$SCALE"; fact tokens "$TOKENS"
+fact portcullis_bin "${PORTCULLIS_BIN:-}"; fact have_haproxy "$have_haproxy"; fact scale "$SCALE"; fact tokens "$TOKENS"
 fact load "$(cut -d' ' -f1-3 /proc/loadavg)"
 python3 bench/forward_auth_table.py "$results" "$facts" "$CONNECTIONS" "$DURATION" "$ROUNDS"

@@ -55,7 +55,8 @@ def main() -> int:
 
     scale = facts.get("scale") == "1"
     tokens = int(facts.get("tokens", "0"))
-    base_cmd = f"ROUNDS={rounds} DURATION={duration} CONNECTIONS={connections} bench/forward-auth.sh"
+    binary = f"PORTCULLIS_BIN={facts['portcullis_bin']} " if facts.get("portcullis_bin") else ""
+    base_cmd = f"{binary}ROUNDS={rounds} DURATION={duration} CONNECTIONS={connections} bench/forward-auth.sh"
     scale_cmd = f"SCALE=1 {'TOKENS=' + str(tokens) + ' ' if tokens and tokens != 1_000_000 else ''}{base_cmd}"
     rows = []  # target, measured, ratio, verdict, command
 
