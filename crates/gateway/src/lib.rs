@@ -21,6 +21,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod sandbox;
 pub mod trust;
+pub mod well_known;
 
 pub use portcullis_http::challenge;
 
@@ -38,6 +39,7 @@ use crate::metrics::Metrics;
 use crate::proxy::Upstreams;
 use crate::ratelimit::RateLimiter;
 use crate::trust::{ForwardAuthMode, TrustedProxies};
+use portcullis_policy::resource_metadata::WELL_KNOWN;
 
 /// Deployment settings the gateway needs.
 #[derive(Debug, Clone)]
@@ -60,6 +62,8 @@ pub struct GatewaySettings {
     pub sandbox_rate_per_s: f64,
     /// Sandbox API requests per client address at once.
     pub sandbox_burst: u32,
+    /// The base URL clients reach this deployment at (RFC 9728 documents name resources by it).
+    pub public_base_url: String,
     /// Where `/` redirects when no route with an upstream claims it (the composer sets the
     /// portal's home); `None`: `/` is the reverse proxy's like any other path.
     pub root_redirect: Option<String>,
@@ -115,6 +119,8 @@ pub fn router() -> Router<GatewayState> {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route(WELL_KNOWN, get(well_known::api))
+        .route(&format!("{WELL_KNOWN}/{{*rest}}"), get(well_known::route))
         .route("/authz", any(forward_auth::authz))
         .route("/authz/{*rest}", any(forward_auth::authz))
         .route("/", any(root))

@@ -32,6 +32,7 @@ pub mod limits;
 pub mod permissions;
 pub mod preset;
 pub mod rejection;
+pub mod resource_metadata;
 pub mod routes;
 pub mod sandbox;
 pub mod sanitize;

@@ -603,6 +603,11 @@ impl RouteTable {
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
+
+    /// Every route, most specific first.
+    pub fn iter(&self) -> impl Iterator<Item = &CompiledRoute> {
+        self.routes.iter()
+    }
 }
 
 /// The text a canonical path is compared on: every escape decoded once (except `%2F` and `%5C`,

@@ -83,10 +83,71 @@ pub fn admin_router(state: AppState) -> Router {
     with_layers(control, &state)
 }
 
-/// The layers every answer gets: latency metrics, `nosniff`, `no-store`, request id, trace.
+/// Adds RFC 9728 §5.1's `resource_metadata` to every `Bearer` challenge of the `portcullis`
+/// realm: the route's document for a reverse-proxied route, else the cloud service API's (the
+/// sandbox realm is not an OAuth-protected resource and gets none).
+async fn resource_metadata_param(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let proxied_path = proxied_resource_path(&state, &request);
+    let mut response = next.run(request).await;
+    let Some(challenge) = response
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return response;
+    };
+    let ours = challenge == "Bearer realm=\"portcullis\""
+        || challenge.starts_with("Bearer realm=\"portcullis\",");
+    if !ours || challenge.contains("resource_metadata=") {
+        return response;
+    }
+    let url = portcullis_policy::resource_metadata::metadata_url(
+        &state.gateway.settings.public_base_url,
+        proxied_path.as_deref(),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("{challenge}, resource_metadata=\"{url}\"")) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// The resource path of the route with an upstream that would serve this request, if any.
+fn proxied_resource_path(state: &AppState, request: &axum::extract::Request) -> Option<String> {
+    let path = request.uri().path();
+    if path.starts_with("/api/") || path.starts_with("/authz") || path.starts_with("/sandbox/") {
+        return None;
+    }
+    let target = portcullis_policy::target::canonicalize_target(
+        request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .as_bytes(),
+    )
+    .ok()?;
+    let host = trust::request_host(request.headers(), request.uri()).ok()?;
+    let snapshot = state.gateway.runtime.snapshot.load();
+    let route = snapshot
+        .routes
+        .route(request.method().as_str(), host.as_ref(), &target)?;
+    portcullis_policy::resource_metadata::route_resource_path(route).map(str::to_owned)
+}
+
+/// The layers every answer gets: latency metrics, `nosniff`, `no-store`, request id, trace, and
+/// the RFC 9728 parameter on challenges.
 fn with_layers(router: Router, state: &AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            resource_metadata_param,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.gateway.clone(),
             metrics::measure_latency,

@@ -129,6 +129,7 @@ impl Settings {
             legacy_session_idle: self.legacy_session_idle,
             sandbox_rate_per_s: self.sandbox_rate_per_s,
             sandbox_burst: self.sandbox_burst,
+            public_base_url: self.public_base_url.clone(),
             root_redirect: (!self.admin_listener)
                 .then(|| portcullis_control::portal::HOME.to_owned()),
         }

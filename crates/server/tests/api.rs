@@ -391,9 +391,14 @@ async fn sessions_csrf_and_lockout() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // RFC 6750 §3 (no error code) with RFC 9728 §5.1's pointer to the resource metadata.
     assert_eq!(
         response.headers()["www-authenticate"],
-        "Bearer realm=\"portcullis\""
+        format!(
+            "Bearer realm=\"portcullis\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+            server.base
+        )
+        .as_str()
     );
 
     let admin = server.admin().await;

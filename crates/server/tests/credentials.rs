@@ -575,7 +575,14 @@ async fn a_legacy_session_calls_the_api_without_csrf_and_ends_on_delete() {
         ] {
             let (status, headers, _) = call(&server, Method::GET, path, Some(&session), None).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
-            assert_eq!(headers["www-authenticate"], "Bearer realm=\"portcullis\"");
+            assert_eq!(
+                headers["www-authenticate"],
+                format!(
+                    "Bearer realm=\"portcullis\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+                    server.base
+                )
+                .as_str()
+            );
         }
         assert_eq!(
             call(
@@ -869,7 +876,14 @@ async fn the_api_key_route_credential_admits_live_legacy_sessions_through_authz(
     let (status, headers) = authz(&server, "/legacy/orders", None, None).await;
     assert_eq!(
         (status, headers["www-authenticate"].to_str().unwrap()),
-        (StatusCode::UNAUTHORIZED, "Bearer realm=\"portcullis\"")
+        (
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "Bearer realm=\"portcullis\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+                server.base
+            )
+            .as_str()
+        )
     );
     assert_eq!(
         authz(&server, "/legacy/orders", Some("forged-session"), None)

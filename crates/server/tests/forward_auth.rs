@@ -105,7 +105,11 @@ async fn denials_follow_rfc6750() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.headers()["www-authenticate"],
-        "Bearer realm=\"portcullis\""
+        format!(
+            "Bearer realm=\"portcullis\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+            server.base
+        )
+        .as_str()
     );
 
     // Valid token without the scope: 403 naming the scope.

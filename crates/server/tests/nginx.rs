@@ -435,7 +435,14 @@ async fn nginx_auth_request_allows_and_denies_through_portcullis() {
     // No token: 401 with the bare challenge.
     let answer = nginx.get("/orders/42", &[]).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer.challenge(), "Bearer realm=\"portcullis\"");
+    // nginx passes Portcullis's challenge on, RFC 9728 pointer included (to PORTCULLIS_PUBLIC_URL).
+    assert_eq!(
+        answer.challenge(),
+        format!(
+            "Bearer realm=\"portcullis\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+            server.base
+        )
+    );
 
     // A valid token without the scope: 403 naming the scope.
     let weak = bearer(key.sign(&claims("profile", now(), now() + 300)));

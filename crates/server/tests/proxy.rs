@@ -241,9 +241,14 @@ async fn denied_requests_never_reach_the_upstream() {
     let url = format!("{}/echo/orders", s.server.base);
     let none = client().get(&url).send().await.unwrap();
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    // The pointer names the route's own RFC 9728 document.
     assert_eq!(
         none.headers()["www-authenticate"],
-        "Bearer realm=\"portcullis\""
+        format!(
+            "Bearer realm=\"portcullis\", resource_metadata=\"{}/.well-known/oauth-protected-resource/echo\"",
+            s.server.base
+        )
+        .as_str()
     );
     let wrong_scope = client()
         .get(&url)
