@@ -272,6 +272,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     let scheme = |tls: &Option<Arc<CertificateSlot>>| if tls.is_some() { "https" } else { "http" };
+    for slot in main_tls.iter().chain(admin_tls.iter()) {
+        slot.report_to(Arc::clone(&state.gateway.tls));
+    }
     let main = listener_with(listener, main_tls.as_ref())?;
     match args.admin_listen {
         None => {

@@ -202,6 +202,37 @@ fn https_with_both_http_versions_and_certificate_rotation() {
         .unwrap();
     assert_eq!(after.status(), 200);
     assert_eq!(presented(&after), second.cert_der(), "the old pair is kept");
+    // ...and says so in /readyz and /metrics.
+    let ready: serde_json::Value = client(&ca, false)
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        ready["tls"]["lastRefusedReload"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("no CERTIFICATE block")),
+        "{ready}"
+    );
+    let metrics = client(&ca, false)
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let count = |result: &str| -> u64 {
+        let prefix = format!("portcullis_tls_reloads_total{{result=\"{result}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {result} counter in\n{metrics}"))
+    };
+    // At least the rotation was loaded and the garbage refused (a watcher that saw the new
+    // certificate before its key may have refused one more, which is what it should do).
+    assert!(count("ok") >= 1, "{metrics}");
+    assert!(count("refused") >= 1, "{metrics}");
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub mod ops;
 pub mod proxy;
 pub mod ratelimit;
 pub mod sandbox;
+pub mod tls_health;
 pub mod trust;
 pub mod well_known;
 
@@ -82,6 +83,8 @@ pub struct GatewayState {
     pub limiter: Arc<RateLimiter>,
     /// Settings.
     pub settings: Arc<GatewaySettings>,
+    /// What the TLS listeners report (empty without TLS).
+    pub tls: Arc<tls_health::TlsHealth>,
 }
 
 impl GatewayState {
@@ -99,6 +102,7 @@ impl GatewayState {
             upstreams: Arc::new(upstreams),
             limiter: Arc::new(limiter),
             settings: Arc::new(settings),
+            tls: Arc::default(),
         }
     }
 }

@@ -21,6 +21,19 @@ pub async fn readyz(State(state): State<GatewayState>) -> impl IntoResponse {
         .runtime
         .applied_config_version
         .load(std::sync::atomic::Ordering::SeqCst);
+    let (status, Json(mut body)) = store_readiness(&state, applied).await;
+    // A refused certificate reload does not stop serving (the old pair is in use), but an
+    // operator looking here should see it.
+    if let Some(reason) = state.tls.last_refusal() {
+        body["tls"] = json!({"lastRefusedReload": reason});
+    }
+    (status, Json(body))
+}
+
+async fn store_readiness(
+    state: &GatewayState,
+    applied: i64,
+) -> (StatusCode, Json<serde_json::Value>) {
     match state.runtime.store.ping().await {
         Ok(()) if applied > 0 => (
             StatusCode::OK,
@@ -68,9 +81,11 @@ pub async fn metrics(State(state): State<GatewayState>) -> impl IntoResponse {
                     (id, (now - fetched_at).max(0) as f64 / 1000.0, count)
                 })
                 .collect();
-            state
+            let mut text = state
                 .metrics
-                .render_with_keys(&state.runtime.counters, &ages)
+                .render_with_keys(&state.runtime.counters, &ages);
+            text.push_str(&state.tls.render());
+            text
         },
     )
 }

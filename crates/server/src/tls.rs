@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use portcullis_gateway::tls_health::TlsHealth;
 use rustls::crypto::aws_lc_rs;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -102,6 +103,7 @@ pub struct CertificateSlot {
     stamps: std::sync::Mutex<Option<(SystemTime, SystemTime)>>,
     last_error: ArcSwap<Option<String>>,
     watching: std::sync::atomic::AtomicBool,
+    health: std::sync::OnceLock<Arc<TlsHealth>>,
 }
 
 impl ResolvesServerCert for CertificateSlot {
@@ -125,6 +127,7 @@ impl CertificateSlot {
             current: ArcSwap::new(key),
             last_error: ArcSwap::from_pointee(None),
             watching: std::sync::atomic::AtomicBool::new(false),
+            health: std::sync::OnceLock::new(),
         }))
     }
 
@@ -135,12 +138,18 @@ impl CertificateSlot {
             Ok(key) => {
                 self.current.store(key);
                 self.last_error.store(Arc::new(None));
+                if let Some(health) = self.health.get() {
+                    health.reloaded();
+                }
                 tracing::info!(cert = %self.files.cert.display(), "TLS certificate reloaded");
                 Ok(())
             }
             Err(err) => {
                 tracing::error!(%err, "TLS certificate not reloaded; keeping the current one");
                 self.last_error.store(Arc::new(Some(err.to_string())));
+                if let Some(health) = self.health.get() {
+                    health.refused(&err.to_string());
+                }
                 Err(err)
             }
         }
@@ -162,6 +171,11 @@ impl CertificateSlot {
         if changed {
             let _ = self.reload();
         }
+    }
+
+    /// Reports reloads to `health` (shown by `/readyz` and `/metrics`); the first call wins.
+    pub fn report_to(&self, health: Arc<TlsHealth>) {
+        let _ = self.health.set(health);
     }
 
     /// Why the last reload failed, while the current pair is the older one.
