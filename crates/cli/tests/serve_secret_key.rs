@@ -120,5 +120,8 @@ fn a_configured_key_file_is_used_and_a_bad_one_stops_the_start() {
     command.env("PORTCULLIS_SECRET_KEY_FILE", dir.path().join("missing"));
     let output = command.output().unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read the secret key file"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read the secret key file"), "{stderr}");
+    // One clear line: the cause is not repeated by the error chain.
+    assert_eq!(stderr.matches("(os error 2)").count(), 1, "{stderr}");
 }

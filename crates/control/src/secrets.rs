@@ -43,13 +43,14 @@ const VERSION: &str = "v1";
 /// Why the secret key could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretKeyError {
-    /// The file could not be read.
-    #[error("cannot read the secret key file {path}: {source}")]
+    /// The file could not be read. (The cause is part of the message and deliberately not a
+    /// `source`: a caller printing the error chain would repeat it.)
+    #[error("cannot read the secret key file {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file does not hold a usable key.
     #[error(
@@ -62,12 +63,12 @@ pub enum SecretKeyError {
         problem: &'static str,
     },
     /// A new key file could not be written.
-    #[error("cannot create the secret key file {path}: {source}")]
+    #[error("cannot create the secret key file {path}: {cause}")]
     Create {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, not a `source`).
+        cause: std::io::Error,
     },
     /// The system random source failed.
     #[error("the system random source failed")]
@@ -190,9 +191,9 @@ impl SecretKey {
 
     /// Reads the key file at `path`.
     pub fn load(path: &Path) -> Result<Self, SecretKeyError> {
-        let contents = std::fs::read(path).map_err(|source| SecretKeyError::Read {
+        let contents = std::fs::read(path).map_err(|cause| SecretKeyError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         warn_if_readable_by_others(path);
         Self::parse(&contents).map_err(|problem| SecretKeyError::Format {
@@ -214,9 +215,9 @@ impl SecretKey {
         if path.exists() {
             return Ok((Self::load(&path)?, KeyOrigin::DataDir(path)));
         }
-        let create = |source| SecretKeyError::Create {
+        let create = |cause| SecretKeyError::Create {
             path: path.clone(),
-            source,
+            cause,
         };
         std::fs::create_dir_all(data_dir).map_err(create)?;
         let (key, text) = Self::generate()?;
