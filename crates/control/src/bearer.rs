@@ -27,6 +27,7 @@ pub fn token_from_headers(
     query: Option<&str>,
 ) -> Result<String, ApiError> {
     bearer_token(headers, query)
+        .map(str::to_owned)
         .map_err(|malformed| Challenge::invalid_request(REALM, malformed.0).into())
 }
 

@@ -126,7 +126,7 @@ pub(crate) async fn decide(
             return Challenge::invalid_request(REALM, malformed.0).into_response();
         }
     };
-    let verified = match validate(&state.runtime, &token).await {
+    let verified = match validate(&state.runtime, token).await {
         Ok(verified) => verified,
         Err(rejected) => {
             let code = rejected.rejection.code();
@@ -181,7 +181,8 @@ fn allowed(policy: &RoutePolicy, identity: Vec<(&str, String)>) -> Response {
         }
     }
     for (name, value) in identity {
-        let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value))
+        // The String becomes the header value's buffer (no copy); the same checks as `from_str`.
+        let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value))
         else {
             continue;
         };

@@ -36,12 +36,12 @@ impl std::error::Error for MalformedCredentials {}
 
 /// The token of `Authorization: Bearer <token>`: exactly one header, the Bearer scheme, a
 /// token68 value; a token also sent as `access_token` in `query` is a token in two places.
-pub fn bearer_token(
-    headers: &HeaderMap,
+pub fn bearer_token<'a>(
+    headers: &'a HeaderMap,
     query: Option<&str>,
-) -> Result<String, MalformedCredentials> {
-    let values: Vec<_> = headers.get_all(header::AUTHORIZATION).iter().collect();
-    let [value] = values.as_slice() else {
+) -> Result<&'a str, MalformedCredentials> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
         return Err(MalformedCredentials(
             "send exactly one Authorization header",
         ));
@@ -56,14 +56,14 @@ pub fn bearer_token(
         return Err(MalformedCredentials("use Authorization: Bearer <token>"));
     }
     let token = token.trim();
-    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
-    if token.is_empty() || !token.chars().all(token68) {
+    let token68 = |c: u8| c.is_ascii_alphanumeric() || b"-._~+/=".contains(&c);
+    if token.is_empty() || !token.bytes().all(token68) {
         return Err(MalformedCredentials("the bearer token is malformed"));
     }
     if query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("access_token="))) {
         return Err(MalformedCredentials("send the token in one place only"));
     }
-    Ok(token.to_owned())
+    Ok(token)
 }
 
 /// Validates through the cache (counting hits); on an unknown `kid`, asks the key manager for one
