@@ -23,7 +23,7 @@
 //!   without one.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -568,23 +568,99 @@ impl CompiledRoute {
 /// All routes of an org, for matching.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
+    /// Most specific first; a lookup answers the first route that matches.
     routes: Vec<CompiledRoute>,
+    /// Case-sensitive routes by the first segment of their path (positions, ascending).
+    by_segment: HashMap<Box<[u8]>, Vec<usize>>,
+    /// `caseInsensitive` routes by the ASCII-lowercased first segment of their path.
+    by_folded_segment: HashMap<Box<[u8]>, Vec<usize>>,
+    /// Routes that can match any first segment (the catch-all prefix `/`).
+    everywhere: Vec<usize>,
+}
+
+/// Tables up to this many routes are scanned instead of looked up in the index.
+const SCAN_UP_TO: usize = 8;
+
+/// The first segment of a compared path (`/a/b` → `a`, `/` → empty); `None` for the empty
+/// path of the catch-all prefix (or anything not starting with `/`).
+fn first_segment(path: &[u8]) -> Option<&[u8]> {
+    let rest = path.strip_prefix(b"/")?;
+    Some(rest.split(|&b| b == b'/').next().unwrap_or(rest))
 }
 
 impl RouteTable {
-    /// Builds the table (most specific first).
+    /// Builds the table (most specific first) and its index. A route can only match a path
+    /// whose first segment equals its own (ignoring ASCII case when `caseInsensitive`): an
+    /// exact path is equal, and a prefix ends on a segment boundary. So a lookup only tries the
+    /// routes filed under the request's first segment and the catch-all ones, in table order.
     pub fn new(mut routes: Vec<CompiledRoute>) -> Self {
         routes.sort_by(|a, b| {
             b.specificity()
                 .cmp(&a.specificity())
                 .then_with(|| a.definition.name.cmp(&b.definition.name))
         });
-        Self { routes }
+        let mut table = Self {
+            routes,
+            by_segment: HashMap::new(),
+            by_folded_segment: HashMap::new(),
+            everywhere: Vec::new(),
+        };
+        for (i, route) in table.routes.iter().enumerate() {
+            match first_segment(&route.path) {
+                None => table.everywhere.push(i),
+                Some(segment) if route.definition.matcher.case_insensitive => table
+                    .by_folded_segment
+                    .entry(segment.to_ascii_lowercase().into_boxed_slice())
+                    .or_default()
+                    .push(i),
+                Some(segment) => table.by_segment.entry(segment.into()).or_default().push(i),
+            }
+        }
+        table
     }
 
     /// The most specific route matching the request, if any (no match = deny). The query never
     /// takes part; see the module documentation for the path rules.
     pub fn route(
+        &self,
+        method: &str,
+        host: Option<&Host>,
+        target: &RequestTarget,
+    ) -> Option<&CompiledRoute> {
+        let view = match_view(target.path());
+        // A few routes are scanned faster than a segment is hashed; the answer is the same.
+        let Some(segment) = first_segment(&view).filter(|_| self.routes.len() > SCAN_UP_TO) else {
+            return self.routes.iter().find(|r| r.matches(method, host, &view));
+        };
+        let first_match = |positions: Option<&Vec<usize>>| {
+            positions?
+                .iter()
+                .copied()
+                .find(|&i| self.routes[i].matches(method, host, &view))
+        };
+        let mut best = first_match(self.by_segment.get(segment));
+        if !self.by_folded_segment.is_empty() {
+            let folded = if segment.iter().any(u8::is_ascii_uppercase) {
+                Cow::Owned(segment.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(segment)
+            };
+            best = best
+                .into_iter()
+                .chain(first_match(self.by_folded_segment.get(&*folded)))
+                .min();
+        }
+        best = best
+            .into_iter()
+            .chain(first_match(Some(&self.everywhere)))
+            .min();
+        best.map(|i| &self.routes[i])
+    }
+
+    /// The reference lookup the index must agree with: the first route of the whole table that
+    /// matches (tests only).
+    #[cfg(test)]
+    fn route_linear(
         &self,
         method: &str,
         host: Option<&Host>,
@@ -654,5 +730,7 @@ fn decode_pair(pair: &[u8]) -> Option<u8> {
     }
 }
 
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod tests;
