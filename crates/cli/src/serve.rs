@@ -102,6 +102,13 @@ pub struct ServeArgs {
     /// cluster needs the same key.
     #[arg(long, env = "PORTCULLIS_SECRET_KEY_FILE")]
     secret_key_file: Option<PathBuf>,
+    /// Sets the org's `max_authorization_servers` at start (kept in the store; unset: left as
+    /// it is, 16 for a new org).
+    #[arg(long, env = "PORTCULLIS_MAX_AUTHORIZATION_SERVERS", value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    max_authorization_servers: Option<i64>,
+    /// Sets the org's `max_enabled_authorization_servers` at start (at most the total limit).
+    #[arg(long, env = "PORTCULLIS_MAX_ENABLED_AUTHORIZATION_SERVERS", value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    max_enabled_authorization_servers: Option<i64>,
 }
 
 fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
@@ -192,10 +199,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&database_url)))?;
-    let org = store
+    let mut org = store
         .ensure_org(args.org_id)
         .await
         .context("cannot load the organization")?;
+    if args.max_authorization_servers.is_some() || args.max_enabled_authorization_servers.is_some()
+    {
+        let max = args
+            .max_authorization_servers
+            .unwrap_or(org.max_authorization_servers);
+        let max_enabled = args
+            .max_enabled_authorization_servers
+            .unwrap_or(org.max_enabled_authorization_servers);
+        anyhow::ensure!(
+            max_enabled <= max,
+            "PORTCULLIS_MAX_ENABLED_AUTHORIZATION_SERVERS ({max_enabled}) is above PORTCULLIS_MAX_AUTHORIZATION_SERVERS ({max})"
+        );
+        store
+            .set_org_limits(org.id, max, max_enabled)
+            .await
+            .context("cannot set the organization's server limits")?;
+        org.max_authorization_servers = max;
+        org.max_enabled_authorization_servers = max_enabled;
+        tracing::info!(
+            max,
+            max_enabled,
+            "organization server limits set from the deployment settings"
+        );
+    }
     let policy = FetchPolicy {
         allow_insecure: args.allow_insecure_jwks,
         allowed_networks: args.allowed_jwks_networks.clone(),
