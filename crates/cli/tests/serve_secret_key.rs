@@ -121,7 +121,10 @@ fn a_configured_key_file_is_used_and_a_bad_one_stops_the_start() {
     let output = command.output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot read the secret key file"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the secret key file"),
+        "{stderr}"
+    );
     // One clear line: the cause is not repeated by the error chain.
     assert_eq!(stderr.matches("(os error 2)").count(), 1, "{stderr}");
 }
