@@ -91,7 +91,15 @@ async fn resource_metadata_param(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let proxied_path = proxied_resource_path(&state, &request);
+    // Only what is needed to find the route later, and only looked at when the answer is a
+    // challenge: allowed requests pay for two cheap clones, not a second canonicalisation.
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(host), None) => Some(host.clone()),
+        _ => None,
+    };
     let mut response = next.run(request).await;
     let Some(challenge) = response
         .headers()
@@ -105,6 +113,7 @@ async fn resource_metadata_param(
     if !ours || challenge.contains("resource_metadata=") {
         return response;
     }
+    let proxied_path = proxied_resource_path(&state, &method, &uri, host);
     let url = portcullis_policy::resource_metadata::metadata_url(
         &state.gateway.settings.public_base_url,
         proxied_path.as_deref(),
@@ -117,25 +126,33 @@ async fn resource_metadata_param(
     response
 }
 
-/// The resource path of the route with an upstream that would serve this request, if any.
-fn proxied_resource_path(state: &AppState, request: &axum::extract::Request) -> Option<String> {
-    let path = request.uri().path();
+/// The resource path of the route with an upstream that served this request, if any (the same
+/// canonical host and target the proxy decided on).
+fn proxied_resource_path(
+    state: &AppState,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    host: Option<HeaderValue>,
+) -> Option<String> {
+    let path = uri.path();
     if path.starts_with("/api/") || path.starts_with("/authz") || path.starts_with("/sandbox/") {
         return None;
     }
     let target = portcullis_policy::target::canonicalize_target(
-        request
-            .uri()
-            .path_and_query()
+        uri.path_and_query()
             .map_or("/", |pq| pq.as_str())
             .as_bytes(),
     )
     .ok()?;
-    let host = trust::request_host(request.headers(), request.uri()).ok()?;
+    let mut headers = axum::http::HeaderMap::new();
+    if let Some(host) = host {
+        headers.insert(header::HOST, host);
+    }
+    let host = trust::request_host(&headers, uri).ok()?;
     let snapshot = state.gateway.runtime.snapshot.load();
     let route = snapshot
         .routes
-        .route(request.method().as_str(), host.as_ref(), &target)?;
+        .route(method.as_str(), host.as_ref(), &target)?;
     portcullis_policy::resource_metadata::route_resource_path(route).map(str::to_owned)
 }
 
