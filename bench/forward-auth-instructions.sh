@@ -41,7 +41,7 @@ measure() { # $1 = token cache true/false; prints "case instructions_per_request
         valgrind --tool=callgrind --callgrind-out-file="$work/cg-$cache.%p" \
         target/release/portcullis serve >"$work/server-$cache.log" 2>&1 &
     pid=$!; pids+=("$pid")
-    for _ in $(seq 1 600); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
+    for _ in $(seq 1 3000); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
     jar=$(mktemp -p "$work")
     csrf=$(curl -fs -c "$jar" -H 'content-type: application/json' \
         -d '{"login":"admin","password":"bench-password-123"}' "$base/api/v1/auth/login" |

@@ -175,20 +175,37 @@ pub(crate) async fn decide(
 fn allowed(policy: &RoutePolicy, identity: Vec<(&str, String)>) -> Response {
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
+    let mut identity: Vec<(&str, Option<String>)> = identity
+        .into_iter()
+        .map(|(name, value)| (name, Some(value)))
+        .collect();
+    // Each header name is parsed once: the route's headers with their value or empty, then any
+    // identity header the route does not list (the session default `X-Auth-Subject`).
     for name in policy.forward_claims.keys() {
-        if let Ok(name) = HeaderName::try_from(name.as_str()) {
-            headers.insert(name, HeaderValue::from_static(""));
-        }
+        let value = identity
+            .iter_mut()
+            .find(|(identity_name, _)| *identity_name == name.as_str())
+            .and_then(|(_, value)| value.take());
+        insert_identity(headers, name, value);
     }
     for (name, value) in identity {
-        // The String becomes the header value's buffer (no copy); the same checks as `from_str`.
-        let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value))
-        else {
-            continue;
-        };
-        headers.insert(name, value);
+        if value.is_some() {
+            insert_identity(headers, name, value);
+        }
     }
     response
+}
+
+/// One identity header; a value that is not valid header text is sent empty.
+fn insert_identity(headers: &mut HeaderMap, name: &str, value: Option<String>) {
+    let Ok(name) = HeaderName::try_from(name) else {
+        return;
+    };
+    // The String becomes the header value's buffer (no copy); the same checks as `from_str`.
+    let value = value
+        .and_then(|value| HeaderValue::try_from(value).ok())
+        .unwrap_or_else(|| HeaderValue::from_static(""));
+    headers.insert(name, value);
 }
 
 /// The `api_key` credential: a live legacy API-key session (`JSESSIONID`). Usually answered from

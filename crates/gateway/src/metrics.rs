@@ -7,14 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use portcullis_runtime::counters::{Counters, LabelCounters, REJECTION_LABELS};
-
-use crate::GatewayState;
 
 /// Upper bounds (seconds) of the latency buckets: fine below 5 ms, where the hot path lives
 /// (DESIGN.md §5: p99 under 5 ms), coarse above.
@@ -124,19 +119,6 @@ impl Endpoint {
     }
 }
 
-/// Middleware: time every request to its response headers, by endpoint.
-pub async fn measure_latency(
-    State(state): State<GatewayState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let endpoint = Endpoint::of(request.uri().path());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    state.metrics.request_latency[endpoint.index()].observe(started.elapsed());
-    response
-}
-
 /// The reasons of a `deny` decision besides the token rejections ([`REJECTION_LABELS`]), sorted:
 /// every `decide("deny", Some(..))` in `forward_auth.rs` and `proxy.rs`.
 const DENY_REASONS: &[&str] = &[
@@ -195,6 +177,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Records one request's time to its response headers.
+    pub fn observe_latency(&self, endpoint: Endpoint, elapsed: std::time::Duration) {
+        self.request_latency[endpoint.index()].observe(elapsed);
+    }
+
     /// Counts a forward-auth decision (`allow` / `deny`) with its reason (lock-free).
     pub fn decide(&self, result: &'static str, reason: Option<&'static str>) {
         match (result, reason) {

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
@@ -233,7 +232,7 @@ pub fn server_config(slot: Arc<CertificateSlot>) -> Result<Arc<rustls::ServerCon
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: Arc<rustls::ServerConfig>,
-    router: Router,
+    app: crate::App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
@@ -252,7 +251,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let acceptor = acceptor.clone();
-        let router = router.clone();
+        let app = app.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -272,12 +271,14 @@ pub async fn serve(
                     return;
                 }
             };
-            let service = router.map_request(move |mut request: axum::http::Request<_>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(peer));
-                request
-            });
+            let service =
+                app.map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
+                    let mut request = request.map(axum::body::Body::new);
+                    request
+                        .extensions_mut()
+                        .insert(ConnectInfo::<SocketAddr>(peer));
+                    request
+                });
             let connection = builder.serve_connection_with_upgrades(
                 TokioIo::new(stream),
                 TowerToHyperService::new(service),
