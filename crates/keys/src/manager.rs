@@ -238,18 +238,37 @@ impl KeyManager {
         servers: &[(String, ServerDefinition)],
     ) -> Vec<(String, RefreshResult)> {
         let now = Instant::now();
+        // Runs every tick over every server (10,000 in the scale benchmark), on a worker thread
+        // that also serves requests: linear in the servers, and no allocation for a server
+        // already scheduled.
         let due: Vec<&(String, ServerDefinition)> = {
             let mut schedule = lock(&self.schedule);
-            schedule.retain(|id, _| servers.iter().any(|(s, _)| s == id));
-            servers
+            let mut enabled = 0;
+            let due = servers
                 .iter()
                 .filter(|(id, definition)| {
-                    let slot = schedule.entry(id.clone()).or_default();
-                    definition.enabled
-                        && !slot.in_flight
-                        && slot.next_due.is_none_or(|due| due <= now)
+                    if !definition.enabled {
+                        return false;
+                    }
+                    enabled += 1;
+                    let slot = match schedule.get(id.as_str()) {
+                        Some(slot) => slot,
+                        None => schedule.entry(id.clone()).or_default(),
+                    };
+                    !slot.in_flight && slot.next_due.is_none_or(|due| due <= now)
                 })
-                .collect()
+                .collect();
+            // Every enabled server has an entry now, so a longer schedule holds entries of
+            // servers deleted or disabled since: pruned (a re-enabled server starts afresh).
+            if schedule.len() > enabled {
+                let live: std::collections::HashSet<&str> = servers
+                    .iter()
+                    .filter(|(_, definition)| definition.enabled)
+                    .map(|(id, _)| id.as_str())
+                    .collect();
+                schedule.retain(|id, _| live.contains(id.as_str()));
+            }
+            due
         };
         let mut results = Vec::new();
         for (id, definition) in due {
@@ -528,5 +547,29 @@ mod tests {
         }
         let minute = definition(60);
         assert!(refresh_interval(&minute, None, 7) >= Duration::from_secs(54));
+    }
+
+    #[tokio::test]
+    async fn the_schedule_forgets_deleted_and_disabled_servers() {
+        let dir = std::env::temp_dir().join(format!("portcullis-schedule-{}", std::process::id()));
+        let store = Store::open(&format!("sqlite://{}/store.db", dir.display()))
+            .await
+            .unwrap();
+        let fetcher = Arc::new(crate::Fetcher::new(crate::FetchPolicy::default()).unwrap());
+        let (manager, _changes) = KeyManager::new(store, 1, fetcher);
+        let mut off = definition(3600);
+        off.enabled = false;
+        {
+            let mut schedule = lock(&manager.schedule);
+            for id in ["deleted", "disabled"] {
+                schedule.insert(id.to_owned(), Schedule::default());
+            }
+        }
+        // Nothing enabled: nothing is due (no fetch starts), and both old entries go.
+        let due = manager
+            .refresh_due(&[("disabled".to_owned(), off.clone())])
+            .await;
+        assert!(due.is_empty());
+        assert!(lock(&manager.schedule).is_empty());
     }
 }
