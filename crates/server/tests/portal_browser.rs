@@ -9,6 +9,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+#[path = "portal_browser/fit.rs"]
+mod fit;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -142,6 +144,20 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         "public, max-age=31536000, immutable"
     );
     let etag = css.headers()["etag"].clone();
+    // The favicon is linked and served.
+    let icon_url = page
+        .split("<link rel=\"icon\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("favicon link")
+        .to_owned();
+    let icon = http
+        .get(format!("{}{icon_url}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     let unversioned = http
         .get(format!("{}/portal/assets/portal.css", server.base))
         .header("if-none-match", etag)
@@ -196,6 +212,13 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .unwrap();
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
     assert!(forbidden.headers().contains_key("content-security-policy"));
+    // The 403 keeps the portal's layout (the admin's menu) and names the permission needed.
+    let page = forbidden.text().await.unwrap();
+    assert!(
+        page.contains("id=\"main-nav\"") && page.contains("href=\"/portal/audit-log\""),
+        "{page}"
+    );
+    assert!(page.contains("Authorization servers"), "{page}");
     let allowed = auditor
         .raw()
         .get(format!("{}/portal/audit-log", server.base))
@@ -207,6 +230,10 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     // Navigation offers only what the role may see.
     assert!(html.contains("href=\"/portal/audit-log\""));
     assert!(!html.contains("href=\"/portal/authorization-servers\""));
+    assert!(
+        !html.contains("href=\"/portal/token-tester\""),
+        "Test a Token needs the API credentials permission"
+    );
 
     // A route with an upstream that claims `/` gets `/` (the portal keeps only its prefix).
     let upstream = support::EchoUpstream::start().await;
@@ -282,6 +309,17 @@ fn browser_programs() -> Option<(PathBuf, PathBuf)> {
 
 impl Browser {
     async fn start(chromium: &Path, chromedriver: &Path, base: &str) -> Browser {
+        Browser::start_sized(chromium, chromedriver, base, None).await
+    }
+
+    /// A browser whose page is exactly `phone` (width, height) through Chromium's device
+    /// emulation (a desktop window cannot be narrower than 500 px), or a 1280x800 window.
+    async fn start_sized(
+        chromium: &Path,
+        chromedriver: &Path,
+        base: &str,
+        phone: Option<(u32, u32)>,
+    ) -> Browser {
         let mut driver = Command::new(chromedriver)
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -308,16 +346,17 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
+        let mut options = json!({
                 "binary": chromium.to_string_lossy(),
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--window-size=1280,800", "--no-first-run", "--no-default-browser-check",
                          "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
                          format!("--user-data-dir={}", profile.path().display())],
-            }),
-        );
+        });
+        if let Some((width, height)) = phone {
+            options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}});
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
             .capabilities(caps)
@@ -333,7 +372,9 @@ impl Browser {
             shots,
             _profile: profile,
         };
-        browser.viewport(1280, 800).await;
+        if phone.is_none() {
+            browser.viewport(1280, 800).await;
+        }
         browser
     }
 
@@ -450,8 +491,13 @@ impl Browser {
         }
     }
 
-    /// Clicks the row action `action` of the servers table row named `name`.
+    /// Clicks the row action `action` of the servers table row named `name` (opening the row's
+    /// Actions menu first).
     async fn row_action(&self, name: &str, action: &str) {
+        self.click(&format!(
+            "#servers-table tr[data-name=\"{name}\"] details.row-menu > summary"
+        ))
+        .await;
         self.click(&format!(
             "#servers-table tr[data-name=\"{name}\"] button[data-action=\"{action}\"]"
         ))
@@ -619,7 +665,20 @@ async fn the_portal_in_a_real_browser() {
         "Use as issuer fills the field"
     );
     assert!(b.enabled("#server-save").await);
+    // Typed input is not thrown away silently: Cancel (and Esc) ask first.
     b.click("#server-cancel").await;
+    b.until(
+        "document.getElementById('confirm-dialog').open && document.getElementById('server-dialog').open",
+        "the discard question",
+    )
+    .await;
+    assert_eq!(b.text("#confirm-ok").await, "Discard changes");
+    b.click("#confirm-ok").await;
+    b.until(
+        "!document.getElementById('server-dialog').open",
+        "the discarded dialog",
+    )
+    .await;
 
     // --- Add a server against the real JWKS: Save stays disabled until the key location
     // validated; a bad location and a changed location disable it again.
@@ -648,6 +707,9 @@ async fn the_portal_in_a_real_browser() {
         json!(10)
     );
     b.type_into("#f-name", "bad name").await;
+    // The rarely needed settings wait under Advanced.
+    assert!(!b.find("#f-description").await.is_displayed().await.unwrap());
+    b.click("#server-advanced > summary").await;
     b.type_into("#f-description", "Terraform and CI clients")
         .await;
     b.type_into("#f-jwksUri", &idp.url("/enc-only")).await;
@@ -658,6 +720,14 @@ async fn the_portal_in_a_real_browser() {
     )
     .await;
     assert!(!b.enabled("#server-save").await, "no usable key: no Save");
+    assert!(
+        b.text("#save-reason").await.contains("no usable signing key"),
+        "a disabled Save says why"
+    );
+    assert!(
+        b.find("#server-save-anyway").await.is_displayed().await.unwrap(),
+        "saving without keys is offered"
+    );
     assert!(
         b.text("#ignored-keys tbody").await.contains("enc-1"),
         "the ignored key is listed with its reason"
@@ -787,6 +857,7 @@ async fn the_portal_in_a_real_browser() {
     )
     .await;
     assert!(b.enabled("#server-save").await);
+    b.click("#server-advanced > summary").await;
     b.type_into("#f-description", "Edited in the browser").await;
     b.click("#server-save").await;
     b.flash("Saved okta-prod.").await;
@@ -808,7 +879,9 @@ async fn the_portal_in_a_real_browser() {
         .text("#servers-table tr[data-name=okta-prod] td[data-col=status]")
         .await;
     assert!(
-        status.contains("Keys stale") && status.contains("Last error:"),
+        status.contains("Keys stale")
+            && status.contains("answered with an error")
+            && status.contains("stay in use until"),
         "{status}"
     );
     assert!(
@@ -827,8 +900,16 @@ async fn the_portal_in_a_real_browser() {
         .to_string(),
     );
 
-    // --- Disable (PUT with the version the page showed).
+    // --- Disable (PUT with the version the page showed), after a confirmation naming what
+    // stops working.
     b.row_action("okta-prod", "toggle").await;
+    b.until(
+        "document.getElementById('confirm-dialog').open",
+        "the disable confirmation",
+    )
+    .await;
+    assert!(b.text("#confirm-message").await.contains("rejected"));
+    b.click("#confirm-ok").await;
     b.flash("Disabled okta-prod.").await;
     assert!(
         b.text("#servers-table tr[data-name=okta-prod] td[data-col=status]")

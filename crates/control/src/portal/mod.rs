@@ -10,6 +10,7 @@
 
 pub mod assets;
 mod pages;
+mod plain;
 mod view;
 
 pub use pages::HOME;
@@ -90,8 +91,11 @@ pub enum PageError {
         /// The page to return to (a local path).
         next: String,
     },
-    /// An API-style error (403 for a missing permission, 503 when the store is down, ...).
+    /// An API-style error (503 when the store is down, 404, ...).
     Api(ApiError),
+    /// The signed-in admin may not view the page: a 403 inside the portal's layout, naming the
+    /// permission the page needs.
+    Forbidden(Box<pages::ForbiddenPage>),
 }
 
 impl From<ApiError> for PageError {
@@ -113,6 +117,13 @@ impl IntoResponse for PageError {
                 let target = format!("/portal/login?next={}", view::query_escape(&next));
                 Redirect::to(&target).into_response()
             }
+            PageError::Forbidden(page) => match askama::Template::render(&*page) {
+                Ok(html) => (StatusCode::FORBIDDEN, Html(html)).into_response(),
+                Err(cause) => {
+                    tracing::error!(%cause, "rendering the forbidden page failed");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+                }
+            },
             PageError::Api(err) => {
                 let page = pages::ErrorPage {
                     status: err.status.as_u16(),
@@ -140,9 +151,8 @@ impl PortalAdmin {
         if self.0.permissions.allows(category, false) {
             Ok(())
         } else {
-            Err(PageError::Api(ApiError::forbidden(format!(
-                "your admin role does not allow you to view {}",
-                category.name()
+            Err(PageError::Forbidden(Box::new(pages::ForbiddenPage::new(
+                self, category,
             ))))
         }
     }
