@@ -594,7 +594,7 @@
     if (failed) failedLocation = keyLocation();
   }
 
-  async function save(skipValidation) {
+  async function saveServer(skipValidation) {
     saveButton.disabled = true;
     const payload = formBody();
     if (skipValidation) payload.skipValidation = true;
@@ -618,12 +618,12 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!saveButton.disabled) save(false);
+    if (!saveButton.disabled) saveServer(false);
   });
   saveAnyway.addEventListener("click", async function () {
     const name = f.name.value.trim() || "this server";
     const yes = await P.confirm("Save “" + name + "” without usable keys? Until its keys can be fetched, every token it issued is rejected. Portcullis keeps trying at each refresh.", "Save without keys");
-    if (yes) save(true);
+    if (yes) saveServer(true);
   });
   document.getElementById("server-cancel").addEventListener("click", function () { P.dismiss(dialog); });
 
