@@ -87,6 +87,8 @@
     });
     sortRows();
     filterRows();
+    // Many columns: a denser table (smaller type, the absolute times only on hover).
+    table.classList.toggle("dense", prefs.order.length - prefs.hidden.length > 7);
     P.markClipped(table);
     headers.forEach(function (th) {
       th.querySelector(".resize").setAttribute("aria-valuenow", String(Math.round(th.getBoundingClientRect().width)));

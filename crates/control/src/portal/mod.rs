@@ -11,6 +11,7 @@
 pub mod assets;
 mod pages;
 mod plain;
+mod tester;
 mod view;
 
 pub use pages::HOME;
@@ -57,6 +58,10 @@ pub fn router() -> Router<ControlState> {
             get(pages::sandbox_tokens),
         )
         .route("/portal/token-tester", get(pages::token_tester))
+        .route(
+            "/portal/token-tester/evaluate",
+            axum::routing::post(tester::evaluate),
+        )
         .route("/portal/cluster", get(pages::cluster))
         .route("/portal/assets/{name}", get(assets::serve))
         // The whole prefix is the portal's: an unknown page is the portal's 404, never proxied.
