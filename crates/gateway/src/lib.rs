@@ -88,6 +88,15 @@ pub struct GatewayState {
 }
 
 impl GatewayState {
+    /// Counts a forward-auth decision (`allow` / `deny` with its reason): in `/metrics` and in
+    /// the runtime's decision counts the portal's dashboard shows (both lock-free).
+    pub fn decide(&self, result: &'static str, reason: Option<&'static str>) {
+        self.metrics.decide(result, reason);
+        self.runtime.decisions.record(result == "allow", reason);
+    }
+}
+
+impl GatewayState {
     /// State over `runtime` with fresh metrics, an upstream client and a rate limiter built
     /// from `settings`.
     pub fn new(runtime: Arc<Runtime>, settings: GatewaySettings) -> Self {

@@ -37,7 +37,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     // `/` leads to the portal when no route with an upstream claims it.
     let root = http.get(format!("{}/", server.base)).send().await.unwrap();
     assert_eq!(root.status(), StatusCode::SEE_OTHER);
-    assert_eq!(root.headers()["location"], "/portal/authorization-servers");
+    assert_eq!(root.headers()["location"], "/portal/dashboard");
     for (path, status, location) in [
         ("/portal/login", StatusCode::OK, None),
         (
@@ -53,7 +53,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         (
             "/portal/",
             StatusCode::SEE_OTHER,
-            Some("/portal/authorization-servers"),
+            Some("/portal/dashboard"),
         ),
         // The whole prefix is the portal's: an unknown page is its 404, never proxied.
         ("/portal/no-such-page", StatusCode::NOT_FOUND, None),
@@ -109,7 +109,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .await
         .unwrap();
     assert!(
-        page.contains("data-next=\"/portal/authorization-servers\""),
+        page.contains("data-next=\"/portal/dashboard\""),
         "{page}"
     );
 
@@ -1551,6 +1551,42 @@ async fn the_portal_in_a_real_browser() {
     b.flash("Deleted the sandbox token ci-runner.").await;
     let (_, tokens) = api.get("/api/v1/sandboxTokens").await;
     assert!(tokens["items"].as_array().unwrap().is_empty());
+
+    // --- The dashboard (the landing page): its chart of decisions changes after traffic.
+    b.go("/portal/").await;
+    b.find("#decisions-chart").await;
+    assert_eq!(b.path().await, "/portal/dashboard");
+    let chart = "const c = document.getElementById('decisions-chart'); \
+                 return [Number(c.dataset.allowed), Number(c.dataset.denied), c.querySelectorAll('g.minute rect').length]";
+    let before = b.js(chart).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bearer = format!("Bearer {token}");
+    for (path, authorization) in [
+        ("/orders/1", bearer.as_str()),
+        ("/orders/1", ""),
+        ("/nothing-routes-here", bearer.as_str()),
+    ] {
+        let mut request = http
+            .get(format!("{}/authz", server.base))
+            .header("x-original-method", "GET")
+            .header("x-original-uri", path);
+        if !authorization.is_empty() {
+            request = request.header("authorization", authorization);
+        }
+        assert_ne!(request.send().await.unwrap().status(), StatusCode::OK, "{path}");
+    }
+    b.go("/portal/dashboard").await;
+    let after = b.js(chart).await;
+    assert_eq!(
+        after[1].as_u64().unwrap(),
+        before[1].as_u64().unwrap() + 3,
+        "three more denials: {before} -> {after}"
+    );
+    assert!(after[2].as_u64().unwrap() >= 2, "a bar is drawn: {after}");
+    assert!(b.text("#top-reasons").await.contains("no_route"));
+    assert!(b.text("#key-freshness").await.contains("okta-prod"));
+    assert!(b.text("#nodes-summary").await.contains("1 of 1 node up"));
+    b.shot("dashboard").await;
 
     // --- Cluster nodes: this node, up, with the configuration version it applied.
     b.go("/portal/cluster").await;

@@ -9,6 +9,7 @@
 //! the portal cannot accept what the API refuses.
 
 pub mod assets;
+mod dashboard;
 mod pages;
 mod plain;
 mod tester;
@@ -46,7 +47,8 @@ pub fn router() -> Router<ControlState> {
         .route("/portal", get(|| async { Redirect::to(pages::HOME) }))
         .route("/portal/", get(|| async { Redirect::to(pages::HOME) }))
         .route("/portal/login", get(pages::login))
-        .route(pages::HOME, get(pages::servers))
+        .route(pages::HOME, get(dashboard::dashboard))
+        .route(pages::SERVERS, get(pages::servers))
         .route("/portal/api-roles", get(pages::api_roles))
         .route("/portal/admin-roles", get(pages::admin_roles))
         .route("/portal/admins", get(pages::admins))

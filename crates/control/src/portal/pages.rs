@@ -23,7 +23,10 @@ use crate::error::ApiError;
 use crate::state::ControlState;
 
 /// Where the portal starts.
-pub const HOME: &str = "/portal/authorization-servers";
+pub const HOME: &str = "/portal/dashboard";
+
+/// The authorization servers page.
+pub const SERVERS: &str = "/portal/authorization-servers";
 
 /// The permission categories with their labels, in the order pages show them.
 const CATEGORIES: [(Category, &str); 6] = [
@@ -53,36 +56,37 @@ fn access_label(access: Access) -> &'static str {
 
 /// One navigation entry.
 pub struct NavItem {
-    href: &'static str,
-    label: &'static str,
-    current: bool,
+    pub(super) href: &'static str,
+    pub(super) label: &'static str,
+    pub(super) current: bool,
 }
 
 /// The frame every signed-in page shares: title, navigation, the admin, the CSRF token for the
 /// scripts, and the asset URLs.
-pub struct Chrome {
-    title: &'static str,
-    admin_login: String,
-    csrf_token: String,
-    nav: Vec<NavItem>,
-    css: String,
-    common_js: String,
+pub(super) struct Chrome {
+    pub(super) title: &'static str,
+    pub(super) admin_login: String,
+    pub(super) csrf_token: String,
+    pub(super) nav: Vec<NavItem>,
+    pub(super) css: String,
+    pub(super) common_js: String,
     /// The page's own script, if it has one.
-    page_js: Option<String>,
-    favicon: String,
+    pub(super) page_js: Option<String>,
+    pub(super) favicon: String,
 }
 
 impl Chrome {
-    fn new(
+    pub(super) fn new(
         admin: &PortalAdmin,
         title: &'static str,
         href: &'static str,
         script: impl Into<Option<&'static str>>,
     ) -> Self {
         let permissions = admin.permissions();
-        let entries: [(&'static str, &'static str, Option<Category>); 10] = [
+        let entries: [(&'static str, &'static str, Option<Category>); 11] = [
+            (HOME, "Dashboard", None),
             (
-                HOME,
+                SERVERS,
                 "Authorization Servers",
                 Some(Category::AuthorizationServers),
             ),
@@ -134,7 +138,7 @@ impl Chrome {
     }
 }
 
-fn render(template: &impl Template) -> Result<Response, PageError> {
+pub(super) fn render(template: &impl Template) -> Result<Response, PageError> {
     template
         .render()
         .map(|html| Html(html).into_response())
@@ -434,7 +438,7 @@ pub async fn servers(
         chrome: Chrome::new(
             &admin,
             "OAuth 2.0 Authorization Servers",
-            HOME,
+            SERVERS,
             "servers.js",
         ),
         api_base_url: ops::api_base_url(&state.settings),

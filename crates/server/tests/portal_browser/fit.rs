@@ -308,6 +308,7 @@ async fn every_page_fits_both_widths_and_passes_axe() {
         report: Vec::new(),
     };
     let pages = [
+        ("dashboard", "/portal/dashboard"),
         ("servers", "/portal/authorization-servers"),
         ("api-roles", "/portal/api-roles"),
         ("routes", "/portal/routes"),
