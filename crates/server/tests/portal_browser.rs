@@ -802,6 +802,16 @@ async fn the_portal_in_a_real_browser() {
         "{status}"
     );
     b.shot("servers").await;
+    // The name leads to the server's page: its settings and the keys in use.
+    b.click("#servers-table tr[data-name=okta-prod] a.server-name")
+        .await;
+    b.find("#server-keys").await;
+    assert_eq!(b.text("#server-name").await, "okta-prod");
+    assert!(b.text("#server-keys tbody").await.contains("k1"));
+    assert!(b.text("#server-settings").await.contains("api://portcullis"));
+    b.shot("server-page").await;
+    b.go("/portal/authorization-servers").await;
+    b.find("#servers-table").await;
 
     // --- XSS: markup in a description is shown as text and never runs (escaped by the
     // template; the CSP would also block inline handlers, so the test checks the DOM itself).

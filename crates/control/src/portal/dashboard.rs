@@ -48,6 +48,7 @@ struct Bar {
 
 /// One server's key freshness.
 struct Freshness {
+    id: String,
     name: String,
     enabled: bool,
     health: &'static str,
@@ -172,6 +173,7 @@ pub async fn dashboard(
                     .last_successful_fetch_at
                     .map_or_else(|| "never".to_owned(), |ms| view::relative(now, ms));
                 let name = record.definition.name.clone();
+                let id = record.id.clone();
                 let enabled = record.definition.enabled;
                 let (health, label) = match servers::view(record).status.keys_source {
                     servers::KeysSource::Fresh => ("fresh", "Keys fresh"),
@@ -181,6 +183,7 @@ pub async fn dashboard(
                     }
                 };
                 Freshness {
+                    id,
                     name,
                     enabled,
                     health,

@@ -12,6 +12,7 @@ pub mod assets;
 mod dashboard;
 mod pages;
 mod plain;
+mod server_page;
 mod tester;
 mod view;
 
@@ -49,6 +50,10 @@ pub fn router() -> Router<ControlState> {
         .route("/portal/login", get(pages::login))
         .route(pages::HOME, get(dashboard::dashboard))
         .route(pages::SERVERS, get(pages::servers))
+        .route(
+            "/portal/authorization-servers/{id}",
+            get(server_page::server_page),
+        )
         .route("/portal/api-roles", get(pages::api_roles))
         .route("/portal/admin-roles", get(pages::admin_roles))
         .route("/portal/admins", get(pages::admins))

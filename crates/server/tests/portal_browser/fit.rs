@@ -356,6 +356,13 @@ async fn every_page_fits_both_widths_and_passes_axe() {
                     findings.dialog(&b, opener, dialog, save, size).await;
                 }
             }
+            if name == "servers" {
+                // Server names lead to the server's own page.
+                b.click("#servers-table tr[data-name=legacy-idp] a.server-name")
+                    .await;
+                b.find("#server-name").await;
+                findings.check(&b, "server-page", size).await;
+            }
         }
         if size == "desktop" {
             plain_words(&b, &mut findings).await;
