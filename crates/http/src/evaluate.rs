@@ -99,4 +99,3 @@ pub fn route_request(body: &EvaluateRequest) -> Result<Option<RouteRequest>, Api
         target,
     }))
 }
-

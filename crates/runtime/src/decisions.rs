@@ -6,8 +6,8 @@
 //! next heartbeat.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::PoisonError;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use portcullis_store::now_ms;
 
@@ -82,7 +82,12 @@ impl DecisionTotals {
             reasons: self
                 .reasons
                 .iter()
-                .map(|(r, n)| (*r, n.saturating_sub(base.reasons.get(r).copied().unwrap_or(0))))
+                .map(|(r, n)| {
+                    (
+                        *r,
+                        n.saturating_sub(base.reasons.get(r).copied().unwrap_or(0)),
+                    )
+                })
                 .filter(|(_, n)| *n > 0)
                 .collect(),
         }
@@ -212,7 +217,10 @@ mod tests {
         let next = book.current(11, decisions.totals());
         // The denial seen after the last reading of minute 10 counts in minute 11.
         assert_eq!((next.allowed, next.denied), (0, 1));
-        assert_eq!(next.reasons.keys().copied().collect::<Vec<_>>(), ["no_route"]);
+        assert_eq!(
+            next.reasons.keys().copied().collect::<Vec<_>>(),
+            ["no_route"]
+        );
         assert_eq!(minute_of(125_000), 2);
         assert!(deny_labels().windows(2).all(|w| w[0] < w[1]));
     }

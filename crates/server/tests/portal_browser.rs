@@ -8,9 +8,9 @@
 //! unless `PORTCULLIS_REQUIRE_BROWSER=1` (CI), where a missing browser fails it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 #[path = "portal_browser/fit.rs"]
 mod fit;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -50,11 +50,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
             StatusCode::SEE_OTHER,
             Some("/portal/login?next=/portal/audit-log%3Factor%3Da%2520b"),
         ),
-        (
-            "/portal/",
-            StatusCode::SEE_OTHER,
-            Some("/portal/dashboard"),
-        ),
+        ("/portal/", StatusCode::SEE_OTHER, Some("/portal/dashboard")),
         // The whole prefix is the portal's: an unknown page is its 404, never proxied.
         ("/portal/no-such-page", StatusCode::NOT_FOUND, None),
     ] {
@@ -108,10 +104,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .text()
         .await
         .unwrap();
-    assert!(
-        page.contains("data-next=\"/portal/dashboard\""),
-        "{page}"
-    );
+    assert!(page.contains("data-next=\"/portal/dashboard\""), "{page}");
 
     // Embedded assets: right content type, immutable caching only under the current hash,
     // revalidation through the ETag otherwise.
@@ -354,7 +347,8 @@ impl Browser {
                          format!("--user-data-dir={}", profile.path().display())],
         });
         if let Some((width, height)) = phone {
-            options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}});
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}});
         }
         caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -721,11 +715,17 @@ async fn the_portal_in_a_real_browser() {
     .await;
     assert!(!b.enabled("#server-save").await, "no usable key: no Save");
     assert!(
-        b.text("#save-reason").await.contains("no usable signing key"),
+        b.text("#save-reason")
+            .await
+            .contains("no usable signing key"),
         "a disabled Save says why"
     );
     assert!(
-        b.find("#server-save-anyway").await.is_displayed().await.unwrap(),
+        b.find("#server-save-anyway")
+            .await
+            .is_displayed()
+            .await
+            .unwrap(),
         "saving without keys is offered"
     );
     assert!(
@@ -808,7 +808,11 @@ async fn the_portal_in_a_real_browser() {
     b.find("#server-keys").await;
     assert_eq!(b.text("#server-name").await, "okta-prod");
     assert!(b.text("#server-keys tbody").await.contains("k1"));
-    assert!(b.text("#server-settings").await.contains("api://portcullis"));
+    assert!(
+        b.text("#server-settings")
+            .await
+            .contains("api://portcullis")
+    );
     b.shot("server-page").await;
     b.go("/portal/authorization-servers").await;
     b.find("#servers-table").await;
@@ -880,6 +884,18 @@ async fn the_portal_in_a_real_browser() {
     // --- Refresh keys now.
     b.row_action("okta-prod", "refresh").await;
     b.flash("Refreshed the keys of okta-prod: 1 usable.").await;
+    // The server's page shows the fetch in its history and when its key was first seen.
+    b.click("#servers-table tr[data-name=okta-prod] a.server-name")
+        .await;
+    b.find("#server-fetches").await;
+    assert!(
+        b.text("#server-fetches tbody")
+            .await
+            .contains("Keys fetched")
+    );
+    assert!(!b.text("#server-keys tbody").await.contains("never"));
+    b.go("/portal/authorization-servers").await;
+    b.find("#servers-table").await;
     // The IdP fails: the last good keys stay in use, the row says the keys are stale and shows
     // the error.
     idp.serve("/keys", 500, "{}");
@@ -1583,7 +1599,11 @@ async fn the_portal_in_a_real_browser() {
         if !authorization.is_empty() {
             request = request.header("authorization", authorization);
         }
-        assert_ne!(request.send().await.unwrap().status(), StatusCode::OK, "{path}");
+        assert_ne!(
+            request.send().await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
     }
     b.go("/portal/dashboard").await;
     let after = b.js(chart).await;

@@ -51,12 +51,14 @@ impl Store {
         .bind(&reasons)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM decision_minutes WHERE org_id = $1 AND node_id = $2 AND minute < $3")
-            .bind(org)
-            .bind(node_id)
-            .bind(keep_from)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM decision_minutes WHERE org_id = $1 AND node_id = $2 AND minute < $3",
+        )
+        .bind(org)
+        .bind(node_id)
+        .bind(keep_from)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

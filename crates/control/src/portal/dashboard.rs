@@ -202,7 +202,12 @@ pub async fn dashboard(
         (None, None)
     };
     render(&DashboardPage {
-        chrome: Chrome::new(&admin, "Dashboard", super::pages::HOME, None::<&'static str>),
+        chrome: Chrome::new(
+            &admin,
+            "Dashboard",
+            super::pages::HOME,
+            None::<&'static str>,
+        ),
         bars: bars(first, &minutes, max),
         max,
         total_allowed,

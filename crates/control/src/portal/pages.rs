@@ -320,9 +320,9 @@ fn server_row(record: ServerRecord, now: i64, routes: String) -> ServerRow {
         health,
         health_label,
         last_error: status.last_fetch_error.as_deref().map(plain::fetch_error),
-        keys_until: status.last_successful_fetch_at.map(|ms| {
-            view::absolute(ms.saturating_add(i64::from(definition.max_stale_s) * 1000))
-        }),
+        keys_until: status
+            .last_successful_fetch_at
+            .map(|ms| view::absolute(ms.saturating_add(i64::from(definition.max_stale_s) * 1000))),
         routes,
         last_success: status
             .last_successful_fetch_at
@@ -972,6 +972,8 @@ pub async fn token_tester(admin: PortalAdmin) -> Result<Response, PageError> {
 #[template(path = "cluster.html")]
 struct ClusterPage {
     chrome: Chrome,
+    /// The plain-words table for the script ([`plain::script_json`]).
+    plain_json: String,
 }
 
 /// `GET /portal/cluster`: the nodes sharing this configuration (`GET /api/v1/cluster/nodes`).
@@ -979,5 +981,6 @@ pub async fn cluster(admin: PortalAdmin) -> Result<Response, PageError> {
     admin.require_view(Category::AuthorizationServers)?;
     render(&ClusterPage {
         chrome: Chrome::new(&admin, "Cluster Nodes", "/portal/cluster", "cluster.js"),
+        plain_json: plain::script_json(),
     })
 }

@@ -9,37 +9,130 @@
 
 /// `(code, sentence)` for every key-check failure code, plus `unknown`.
 pub const SENTENCES: [(&str, &str); 31] = [
-    ("invalid_url", "The key location is not a usable URL: check it for typing mistakes and give a full https:// address."),
-    ("insecure_scheme", "The key location uses plain http: give the identity provider's https:// address."),
-    ("http_not_loopback", "The key location uses plain http: give the identity provider's https:// address."),
-    ("unsupported_scheme", "The key location must be an https:// address."),
-    ("credentials_in_url", "The key location contains a user name or password: remove them from the URL."),
-    ("forbidden_address", "The key location points to a private or internal network address, which Portcullis does not contact: give the identity provider's public address, or ask your operator to allow that network."),
-    ("dns_failed", "The identity provider's host name was not found: check the host name in the URL for typing mistakes."),
-    ("no_addresses", "The identity provider's host name was not found: check the host name in the URL for typing mistakes."),
-    ("too_many_redirects", "The key location redirects too many times: give the final address instead."),
-    ("redirect_refused", "The key location redirects to an address Portcullis does not contact: give the final https:// address instead."),
-    ("connect_failed", "The identity provider could not be reached: it may be down, or the host or port in the URL is wrong. Check the URL and that the provider is running."),
-    ("tls_certificate", "The identity provider's certificate was not accepted: if it comes from your own certificate authority, add that authority's certificate under Advanced (Extra CA certificates)."),
-    ("tls_handshake", "No secure connection could be set up with the identity provider: check that the URL's host and port serve https."),
-    ("ca_bundle_invalid", "The extra CA certificates cannot be used: paste PEM certificates (BEGIN CERTIFICATE) under Advanced."),
-    ("connect_timeout", "The identity provider did not answer in time: it may be down or blocked by a firewall. Check the URL, then try again."),
-    ("timeout", "The identity provider answered too slowly: try again, and check the URL if it keeps happening."),
-    ("http_status", "The identity provider answered with an error instead of keys: check the path in the URL."),
-    ("content_type", "The address answered with something other than keys (perhaps a web page): check that the URL is the JWKS or metadata URL."),
-    ("body_too_large", "The address answered with a document far larger than a key set: check the URL."),
-    ("body_read_failed", "The connection broke while the keys were being read: try again."),
-    ("transport", "The keys could not be fetched: check the URL, then try again."),
-    ("client_build", "Portcullis could not prepare the connection: check the extra CA certificates under Advanced, or ask your operator."),
-    ("jwks_invalid", "The address did not answer with a key set (JWKS): check that the URL is the JWKS URL."),
-    ("no_usable_key", "The key set has no key that can verify token signatures: check that this is the provider's signing key set."),
-    ("metadata_json", "The metadata URL did not answer with a metadata document: check the URL (it usually ends in /.well-known/openid-configuration)."),
-    ("metadata_missing_member", "The metadata document lacks the issuer or the key location: check that the URL is the provider's metadata URL."),
-    ("metadata_invalid_issuer", "The metadata document declares an issuer that is not valid: ask the identity provider's administrator, or give the JWKS URL instead."),
-    ("issuer_mismatch", "The metadata belongs to another issuer than the one configured: set the issuer to the exact value the metadata declares, or correct the URL."),
-    ("metadata_invalid_jwks_uri", "The metadata document names a key location Portcullis does not contact: give a JWKS URL directly."),
-    ("issuer_not_derivable", "This metadata URL is not a standard well-known address, so the issuer cannot be derived from it: fill in the issuer."),
-    ("unknown", "The keys could not be fetched: check the key location, then try again."),
+    (
+        "invalid_url",
+        "The key location is not a usable URL: check it for typing mistakes and give a full https:// address.",
+    ),
+    (
+        "insecure_scheme",
+        "The key location uses plain http: give the identity provider's https:// address.",
+    ),
+    (
+        "http_not_loopback",
+        "The key location uses plain http: give the identity provider's https:// address.",
+    ),
+    (
+        "unsupported_scheme",
+        "The key location must be an https:// address.",
+    ),
+    (
+        "credentials_in_url",
+        "The key location contains a user name or password: remove them from the URL.",
+    ),
+    (
+        "forbidden_address",
+        "The key location points to a private or internal network address, which Portcullis does not contact: give the identity provider's public address, or ask your operator to allow that network.",
+    ),
+    (
+        "dns_failed",
+        "The identity provider's host name was not found: check the host name in the URL for typing mistakes.",
+    ),
+    (
+        "no_addresses",
+        "The identity provider's host name was not found: check the host name in the URL for typing mistakes.",
+    ),
+    (
+        "too_many_redirects",
+        "The key location redirects too many times: give the final address instead.",
+    ),
+    (
+        "redirect_refused",
+        "The key location redirects to an address Portcullis does not contact: give the final https:// address instead.",
+    ),
+    (
+        "connect_failed",
+        "The identity provider could not be reached: it may be down, or the host or port in the URL is wrong. Check the URL and that the provider is running.",
+    ),
+    (
+        "tls_certificate",
+        "The identity provider's certificate was not accepted: if it comes from your own certificate authority, add that authority's certificate under Advanced (Extra CA certificates).",
+    ),
+    (
+        "tls_handshake",
+        "No secure connection could be set up with the identity provider: check that the URL's host and port serve https.",
+    ),
+    (
+        "ca_bundle_invalid",
+        "The extra CA certificates cannot be used: paste PEM certificates (BEGIN CERTIFICATE) under Advanced.",
+    ),
+    (
+        "connect_timeout",
+        "The identity provider did not answer in time: it may be down or blocked by a firewall. Check the URL, then try again.",
+    ),
+    (
+        "timeout",
+        "The identity provider answered too slowly: try again, and check the URL if it keeps happening.",
+    ),
+    (
+        "http_status",
+        "The identity provider answered with an error instead of keys: check the path in the URL.",
+    ),
+    (
+        "content_type",
+        "The address answered with something other than keys (perhaps a web page): check that the URL is the JWKS or metadata URL.",
+    ),
+    (
+        "body_too_large",
+        "The address answered with a document far larger than a key set: check the URL.",
+    ),
+    (
+        "body_read_failed",
+        "The connection broke while the keys were being read: try again.",
+    ),
+    (
+        "transport",
+        "The keys could not be fetched: check the URL, then try again.",
+    ),
+    (
+        "client_build",
+        "Portcullis could not prepare the connection: check the extra CA certificates under Advanced, or ask your operator.",
+    ),
+    (
+        "jwks_invalid",
+        "The address did not answer with a key set (JWKS): check that the URL is the JWKS URL.",
+    ),
+    (
+        "no_usable_key",
+        "The key set has no key that can verify token signatures: check that this is the provider's signing key set.",
+    ),
+    (
+        "metadata_json",
+        "The metadata URL did not answer with a metadata document: check the URL (it usually ends in /.well-known/openid-configuration).",
+    ),
+    (
+        "metadata_missing_member",
+        "The metadata document lacks the issuer or the key location: check that the URL is the provider's metadata URL.",
+    ),
+    (
+        "metadata_invalid_issuer",
+        "The metadata document declares an issuer that is not valid: ask the identity provider's administrator, or give the JWKS URL instead.",
+    ),
+    (
+        "issuer_mismatch",
+        "The metadata belongs to another issuer than the one configured: set the issuer to the exact value the metadata declares, or correct the URL.",
+    ),
+    (
+        "metadata_invalid_jwks_uri",
+        "The metadata document names a key location Portcullis does not contact: give a JWKS URL directly.",
+    ),
+    (
+        "issuer_not_derivable",
+        "This metadata URL is not a standard well-known address, so the issuer cannot be derived from it: fill in the issuer.",
+    ),
+    (
+        "unknown",
+        "The keys could not be fetched: check the key location, then try again.",
+    ),
 ];
 
 /// The sentence for `code` (the `unknown` one for a code not in the table).
@@ -74,7 +167,10 @@ const PHRASES: [(&str, &str); 30] = [
     (" redirects (the next one", "too_many_redirects"),
     ("TLS certificate of", "tls_certificate"),
     ("TLS handshake with", "tls_handshake"),
-    ("CA bundle (caBundlePem) cannot be used", "ca_bundle_invalid"),
+    (
+        "CA bundle (caBundlePem) cannot be used",
+        "ca_bundle_invalid",
+    ),
     ("cannot connect to", "connect_failed"),
     ("no connection to", "connect_timeout"),
     ("did not answer completely", "timeout"),
@@ -157,7 +253,9 @@ mod tests {
             },
             FetchError::Connect {
                 url: url.clone(),
-                message: "client error (Connect): tcp connect error: Connection refused (os error 111)".into(),
+                message:
+                    "client error (Connect): tcp connect error: Connection refused (os error 111)"
+                        .into(),
             },
             FetchError::TlsCertificate {
                 url: url.clone(),

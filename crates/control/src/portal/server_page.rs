@@ -24,6 +24,20 @@ fn when(now: i64, at: Option<i64>) -> String {
     )
 }
 
+/// A key in use, with when its id was first and last seen in a good fetch.
+struct KeyRow {
+    key: ReportedKey,
+    first_seen: String,
+    last_seen: String,
+}
+
+/// One recorded fetch.
+struct FetchRow {
+    at: String,
+    ok: bool,
+    error: Option<(&'static str, String)>,
+}
+
 /// One node's view of this server's keys.
 struct NodeRow {
     node: String,
@@ -43,7 +57,8 @@ struct ServerPage {
     health_label: &'static str,
     /// (label, value) of the settings, in the form's order.
     settings: Vec<(&'static str, String)>,
-    keys: Vec<ReportedKey>,
+    keys: Vec<KeyRow>,
+    fetches: Vec<FetchRow>,
     last_success: String,
     last_attempt: String,
     keys_until: Option<String>,
@@ -88,12 +103,36 @@ pub async fn server_page(
         })
         .collect();
     let status = record.status.clone();
+    let seen = state.store.keys_seen(state.org, &record.id).await?;
     let keys = record
         .last_good_jwks
         .as_deref()
         .and_then(|jwks| JwkSet::parse(jwks.as_bytes()).ok())
         .map(|set| reported_keys(&set))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .map(|key| {
+            let times = seen
+                .iter()
+                .find(|s| key.kid.as_deref() == Some(s.kid.as_str()));
+            KeyRow {
+                first_seen: when(now, times.map(|s| s.first_seen_at)),
+                last_seen: when(now, times.map(|s| s.last_seen_at)),
+                key,
+            }
+        })
+        .collect();
+    let fetches = state
+        .store
+        .key_fetches(state.org, &record.id)
+        .await?
+        .into_iter()
+        .map(|f| FetchRow {
+            at: when(now, Some(f.at)),
+            ok: f.ok,
+            error: f.error.as_deref().map(plain::fetch_error),
+        })
+        .collect();
     let d = record.definition.clone();
     let (health, health_label) = match servers::view(record).status.keys_source {
         servers::KeysSource::Fresh => ("fresh", "Keys fresh"),
@@ -102,28 +141,59 @@ pub async fn server_page(
     };
     let settings = vec![
         ("Preset", d.preset.name().to_owned()),
-        ("Metadata URL", d.metadata_url.clone().unwrap_or_else(|| "none".to_owned())),
-        ("JWKS URL", d.jwks_uri.clone().unwrap_or_else(|| "from discovery".to_owned())),
-        ("Issuer", d.issuer.clone().unwrap_or_else(|| "any".to_owned())),
+        (
+            "Metadata URL",
+            d.metadata_url.clone().unwrap_or_else(|| "none".to_owned()),
+        ),
+        (
+            "JWKS URL",
+            d.jwks_uri
+                .clone()
+                .unwrap_or_else(|| "from discovery".to_owned()),
+        ),
+        (
+            "Issuer",
+            d.issuer.clone().unwrap_or_else(|| "any".to_owned()),
+        ),
         ("Audiences", list(&d.audiences)),
         ("Client IDs", list(&d.client_ids)),
         (
             "Allowed algorithms",
-            d.allowed_algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(", "),
+            d.allowed_algs
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
         ("Scope claims", list(&d.scope_claims)),
         ("Client-ID claims", list(&d.client_id_claims)),
         ("Clock skew", format!("{} s", d.clock_skew_s)),
-        ("Longest token lifetime", format!("{} s", d.max_token_lifetime_s)),
+        (
+            "Longest token lifetime",
+            format!("{} s", d.max_token_lifetime_s),
+        ),
         ("Refresh interval", format!("{} s", d.refresh_interval_s)),
-        ("Keep last good keys while failing", format!("{} s", d.max_stale_s)),
+        (
+            "Keep last good keys while failing",
+            format!("{} s", d.max_stale_s),
+        ),
         (
             "Key host certificates",
-            if d.verify_tls { "checked" } else { "not checked" }.to_owned(),
+            if d.verify_tls {
+                "checked"
+            } else {
+                "not checked"
+            }
+            .to_owned(),
         ),
     ];
     render(&ServerPage {
-        chrome: Chrome::new(&admin, "Authorization server", SERVERS, None::<&'static str>),
+        chrome: Chrome::new(
+            &admin,
+            "Authorization server",
+            SERVERS,
+            None::<&'static str>,
+        ),
         name: d.name,
         description: d.description,
         enabled: d.enabled,
@@ -131,6 +201,7 @@ pub async fn server_page(
         health_label,
         settings,
         keys,
+        fetches,
         last_success: when(now, status.last_successful_fetch_at),
         last_attempt: when(now, status.last_fetch_attempt_at),
         keys_until: status

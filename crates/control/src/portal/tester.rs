@@ -32,7 +32,10 @@ pub async fn evaluate(
 }
 
 fn run(state: &ControlState, principal: &Principal, body: &[u8]) -> Result<Response, ApiError> {
-    if !principal.permissions.allows(Category::ApiCredentials, false) {
+    if !principal
+        .permissions
+        .allows(Category::ApiCredentials, false)
+    {
         return Err(ApiError::forbidden(
             "testing a token needs the API credentials permission (View only or Full)".to_owned(),
         ));

@@ -198,8 +198,10 @@ mod tests {
         assert_eq!(diff(None, Some(&json!({"name": "a"}))).len(), 1);
         assert!(diff(None, None).is_empty());
         // Nested JSON is diffed field by field.
-        let before = json!({"policy": {"claims": [{"path": "tid", "value": "a"}], "servers": ["x"]}});
-        let after = json!({"policy": {"claims": [{"path": "tid", "value": "b"}], "servers": ["x"]}});
+        let before =
+            json!({"policy": {"claims": [{"path": "tid", "value": "a"}], "servers": ["x"]}});
+        let after =
+            json!({"policy": {"claims": [{"path": "tid", "value": "b"}], "servers": ["x"]}});
         assert_eq!(
             diff(Some(&before), Some(&after)),
             vec![DiffRow {

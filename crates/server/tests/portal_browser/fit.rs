@@ -188,8 +188,11 @@ async fn plain_words(b: &Browser, findings: &mut Findings) {
             .push(format!("the error is not shown exactly once: {shown}"));
     }
     b.click("#add-server").await;
-    b.until("document.getElementById('server-dialog').open", "add dialog")
-        .await;
+    b.until(
+        "document.getElementById('server-dialog').open",
+        "add dialog",
+    )
+    .await;
     let down = support::unreachable_url("/keys").await;
     b.type_into("#f-jwksUri", &down).await;
     b.click("#validate-button").await;
@@ -207,7 +210,11 @@ async fn plain_words(b: &Browser, findings: &mut Findings) {
                 .push(format!("the Validate report shows {word:?}: {report}"));
         }
     }
-    if !b.text("#save-reason").await.contains("no usable signing key") {
+    if !b
+        .text("#save-reason")
+        .await
+        .contains("no usable signing key")
+    {
         findings
             .problems
             .push("a disabled Save does not say why".to_owned());
@@ -347,8 +354,10 @@ async fn every_page_fits_both_widths_and_passes_axe() {
             b.until("document.readyState === 'complete'", "the page")
                 .await;
             if name == "audit-log" {
-                b.js("document.querySelectorAll('#audit-table details').forEach(d => d.open = true)")
-                    .await;
+                b.js(
+                    "document.querySelectorAll('#audit-table details').forEach(d => d.open = true)",
+                )
+                .await;
             }
             findings.check(&b, name, size).await;
             for (page, opener, dialog, save) in dialogs {
