@@ -659,7 +659,29 @@ async fn the_portal_in_a_real_browser() {
         "Use as issuer fills the field"
     );
     assert!(b.enabled("#server-save").await);
-    // Typed input is not thrown away silently: Cancel (and Esc) ask first.
+    // Typed input is not thrown away silently: Esc and Cancel ask first; keeping it keeps the
+    // dialog open with what was typed.
+    b.find("#f-issuer")
+        .await
+        .send_keys(&fantoccini::key::Key::Escape.to_string())
+        .await
+        .unwrap();
+    b.until(
+        "document.getElementById('confirm-dialog').open && document.getElementById('server-dialog').open",
+        "the discard question after Esc",
+    )
+    .await;
+    b.click("#confirm-cancel").await;
+    b.until(
+        "!document.getElementById('confirm-dialog').open && document.getElementById('server-dialog').open",
+        "the kept dialog",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('f-issuer').value")
+            .await,
+        json!(idp.base)
+    );
     b.click("#server-cancel").await;
     b.until(
         "document.getElementById('confirm-dialog').open && document.getElementById('server-dialog').open",

@@ -376,6 +376,23 @@ async fn every_page_fits_both_widths_and_passes_axe() {
         if size == "desktop" {
             plain_words(&b, &mut findings).await;
         }
+        // A limited admin (audit logs only): the menu offers only the pages they can use, and a
+        // page they cannot use keeps the layout and names the permission.
+        b.go("/portal/dashboard").await;
+        b.find("#sign-out").await;
+        // (On a phone the button sits in the folded menu.)
+        b.js("document.getElementById('sign-out').click()").await;
+        b.find("#login-form").await;
+        b.type_into("#login", "jane.auditor-longname").await;
+        b.type_into("#password", "auditor-password-1").await;
+        b.click("#login-submit").await;
+        b.find("#main").await;
+        let menu = strings(&b.js("return Array.from(document.querySelectorAll('#main-nav a')).map(a => a.textContent.trim())").await);
+        assert_eq!(menu, ["Dashboard", "Audit Log"], "{size}");
+        b.go("/portal/authorization-servers").await;
+        b.find("#forbidden").await;
+        assert!(b.text("#forbidden").await.contains("Authorization servers"));
+        findings.check(&b, "forbidden", size).await;
         b.close().await;
     }
 
