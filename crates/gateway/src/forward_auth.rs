@@ -131,7 +131,7 @@ pub(crate) async fn decide(
         Err(rejected) => {
             let code = rejected.rejection.code();
             state.runtime.counters.reject(code);
-            state.decide("deny", Some(code));
+            state.decide_for(rejected.server.as_deref(), "deny", Some(code));
             tracing::info!(reason = code, detail = %rejected, route = %route.definition.name, "forward auth: token rejected");
             let description = rejected.rejection.client_description();
             return Challenge::invalid_token(REALM, description).into_response();
@@ -146,7 +146,11 @@ pub(crate) async fn decide(
         verified.claims()
     };
     if let Err(denial) = route.authorize(&verified.server_name, &verified.scopes, claims) {
-        state.decide("deny", Some("insufficient_scope"));
+        state.decide_for(
+            Some(&verified.server_name),
+            "deny",
+            Some("insufficient_scope"),
+        );
         tracing::info!(route = %route.definition.name, %denial, "forward auth: policy denied");
         let challenge = Challenge::insufficient_scope(
             REALM,
@@ -158,7 +162,7 @@ pub(crate) async fn decide(
         }
         .into_response();
     }
-    state.decide("allow", None);
+    state.decide_for(Some(&verified.server_name), "allow", None);
     state
         .runtime
         .counters

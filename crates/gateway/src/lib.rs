@@ -94,6 +94,22 @@ impl GatewayState {
         self.metrics.decide(result, reason);
         self.runtime.decisions.record(result == "allow", reason);
     }
+
+    /// [`GatewayState::decide`] for a decision on a token of `server` (counted per server too,
+    /// for the server's page).
+    pub fn decide_for(
+        &self,
+        server: Option<&str>,
+        result: &'static str,
+        reason: Option<&'static str>,
+    ) {
+        self.decide(result, reason);
+        if let Some(server) = server {
+            self.runtime
+                .decisions
+                .record_server(server, result == "allow");
+        }
+    }
 }
 
 impl GatewayState {

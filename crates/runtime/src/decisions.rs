@@ -6,8 +6,10 @@
 //! next heartbeat.
 
 use std::collections::BTreeMap;
-use std::sync::PoisonError;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
+
+use arc_swap::ArcSwap;
 
 use portcullis_store::now_ms;
 
@@ -44,12 +46,21 @@ pub fn deny_labels() -> &'static [&'static str] {
 /// How many rows a node keeps: a day of minutes (older ones are deleted as new ones are written).
 pub const KEEP_MINUTES: i64 = 24 * 60;
 
-/// Decision counts since start (lock-free).
+/// One server's allowed and denied decisions.
+#[derive(Debug, Default)]
+struct ServerCounts {
+    allowed: AtomicU64,
+    denied: AtomicU64,
+}
+
+/// Decision counts since start (lock-free: atomics, and the per-server table read through an
+/// `ArcSwap`; a server's entry is added once, the first time it decides).
 #[derive(Debug)]
 pub struct Decisions {
     allowed: AtomicU64,
     denied: AtomicU64,
     reasons: LabelCounters,
+    servers: ArcSwap<BTreeMap<String, Arc<ServerCounts>>>,
 }
 
 impl Default for Decisions {
@@ -58,6 +69,7 @@ impl Default for Decisions {
             allowed: AtomicU64::new(0),
             denied: AtomicU64::new(0),
             reasons: LabelCounters::new(deny_labels()),
+            servers: ArcSwap::from_pointee(BTreeMap::new()),
         }
     }
 }
@@ -71,6 +83,8 @@ pub struct DecisionTotals {
     pub denied: u64,
     /// Denied decisions by reason.
     pub reasons: BTreeMap<&'static str, u64>,
+    /// (allowed, denied) by the name of the server whose token was judged.
+    pub servers: BTreeMap<String, (u64, u64)>,
 }
 
 impl DecisionTotals {
@@ -90,6 +104,18 @@ impl DecisionTotals {
                 })
                 .filter(|(_, n)| *n > 0)
                 .collect(),
+            servers: self
+                .servers
+                .iter()
+                .map(|(name, (a, d))| {
+                    let (base_a, base_d) = base.servers.get(name).copied().unwrap_or((0, 0));
+                    (
+                        name.clone(),
+                        (a.saturating_sub(base_a), d.saturating_sub(base_d)),
+                    )
+                })
+                .filter(|(_, (a, d))| *a > 0 || *d > 0)
+                .collect(),
         }
     }
 }
@@ -107,12 +133,52 @@ impl Decisions {
         }
     }
 
+    /// Counts a decision on a token of `server` (besides [`Decisions::record`]).
+    pub fn record_server(&self, server: &str, allowed: bool) {
+        let counts = match self.servers.load().get(server) {
+            Some(counts) => Arc::clone(counts),
+            None => {
+                // The first decision for this server: add its entry (rare; never on a hot path
+                // twice for the same server).
+                self.servers.rcu(|table| {
+                    let mut table = BTreeMap::clone(table);
+                    table.entry(server.to_owned()).or_default();
+                    table
+                });
+                match self.servers.load().get(server) {
+                    Some(counts) => Arc::clone(counts),
+                    None => return,
+                }
+            }
+        };
+        let counter = if allowed {
+            &counts.allowed
+        } else {
+            &counts.denied
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The totals since start.
     pub fn totals(&self) -> DecisionTotals {
         DecisionTotals {
             allowed: self.allowed.load(Ordering::Relaxed),
             denied: self.denied.load(Ordering::Relaxed),
             reasons: self.reasons.nonzero().into_iter().collect(),
+            servers: self
+                .servers
+                .load()
+                .iter()
+                .map(|(name, c)| {
+                    (
+                        name.clone(),
+                        (
+                            c.allowed.load(Ordering::Relaxed),
+                            c.denied.load(Ordering::Relaxed),
+                        ),
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -176,6 +242,14 @@ pub async fn publish(runtime: &Runtime) {
         .iter()
         .map(|(r, n)| ((*r).to_owned(), i64::try_from(*n).unwrap_or(i64::MAX)))
         .collect();
+    let servers: BTreeMap<String, [i64; 2]> = part
+        .servers
+        .iter()
+        .map(|(name, (a, d))| {
+            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            (name.clone(), [count(*a), count(*d)])
+        })
+        .collect();
     let result = runtime
         .store
         .record_decision_minute(
@@ -185,6 +259,7 @@ pub async fn publish(runtime: &Runtime) {
             i64::try_from(part.allowed).unwrap_or(i64::MAX),
             i64::try_from(part.denied).unwrap_or(i64::MAX),
             &reasons,
+            &servers,
             minute - KEEP_MINUTES,
         )
         .await;
@@ -214,7 +289,9 @@ mod tests {
         assert_eq!((first.allowed, first.denied), (1, 1));
         assert_eq!(first.reasons.get("expired"), Some(&1));
         decisions.record(false, Some("no_route"));
+        decisions.record_server("okta", false);
         let next = book.current(11, decisions.totals());
+        assert_eq!(next.servers.get("okta"), Some(&(0, 1)));
         // The denial seen after the last reading of minute 10 counts in minute 11.
         assert_eq!((next.allowed, next.denied), (0, 1));
         assert_eq!(

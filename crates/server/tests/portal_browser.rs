@@ -1639,6 +1639,15 @@ async fn the_portal_in_a_real_browser() {
     assert!(b.text("#key-freshness").await.contains("okta-prod"));
     assert!(b.text("#nodes-summary").await.contains("1 of 1 node up"));
     b.shot("dashboard").await;
+    // The server's page counts the decisions on its tokens (here the one the route's claim
+    // rule denied).
+    b.click("#key-freshness a").await;
+    b.find("#server-keys").await;
+    assert_eq!(
+        b.js("return Number(document.getElementById('decisions-chart').dataset.denied)")
+            .await,
+        json!(1)
+    );
 
     // --- Cluster nodes: this node, up, with the configuration version it applied.
     b.go("/portal/cluster").await;

@@ -20,6 +20,8 @@ pub struct DecisionMinute {
     pub denied: i64,
     /// Denied decisions by reason.
     pub reasons: BTreeMap<String, i64>,
+    /// [allowed, denied] by server name.
+    pub servers: BTreeMap<String, [i64; 2]>,
 }
 
 impl Store {
@@ -34,14 +36,17 @@ impl Store {
         allowed: i64,
         denied: i64,
         reasons: &BTreeMap<String, i64>,
+        servers: &BTreeMap<String, [i64; 2]>,
         keep_from: i64,
     ) -> Result<(), StoreError> {
         let reasons = serde_json::to_string(reasons).unwrap_or_else(|_| "{}".to_owned());
+        let servers = serde_json::to_string(servers).unwrap_or_else(|_| "{}".to_owned());
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO decision_minutes (org_id, node_id, minute, allowed, denied, reasons) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, node_id, minute) DO UPDATE SET \
-             allowed = excluded.allowed, denied = excluded.denied, reasons = excluded.reasons",
+            "INSERT INTO decision_minutes (org_id, node_id, minute, allowed, denied, reasons, servers) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, node_id, minute) DO UPDATE SET \
+             allowed = excluded.allowed, denied = excluded.denied, reasons = excluded.reasons, \
+             servers = excluded.servers",
         )
         .bind(org)
         .bind(node_id)
@@ -49,6 +54,7 @@ impl Store {
         .bind(allowed)
         .bind(denied)
         .bind(&reasons)
+        .bind(&servers)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -70,7 +76,7 @@ impl Store {
         since_minute: i64,
     ) -> Result<Vec<DecisionMinute>, StoreError> {
         let rows = sqlx::query(
-            "SELECT node_id, minute, allowed, denied, reasons FROM decision_minutes \
+            "SELECT node_id, minute, allowed, denied, reasons, servers FROM decision_minutes \
              WHERE org_id = $1 AND minute >= $2 ORDER BY minute, node_id",
         )
         .bind(org)
@@ -80,6 +86,7 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let reasons: String = row.try_get(4)?;
+                let servers: String = row.try_get(5)?;
                 Ok(DecisionMinute {
                     node_id: row.try_get(0)?,
                     minute: row.try_get(1)?,
@@ -87,6 +94,7 @@ impl Store {
                     denied: row.try_get(3)?,
                     // A row this code did not write is shown without its reasons.
                     reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+                    servers: serde_json::from_str(&servers).unwrap_or_default(),
                 })
             })
             .collect()

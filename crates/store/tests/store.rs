@@ -579,24 +579,44 @@ async fn fetch_history_keys_seen_and_decision_minutes() {
 
         // Decisions per node and minute: a row is replaced, old rows of the node go.
         let reasons = std::collections::BTreeMap::from([("expired".to_owned(), 2)]);
+        let servers = std::collections::BTreeMap::from([("okta".to_owned(), [6, 2])]);
         store
-            .record_decision_minute(org, "node-a", 100, 5, 2, &reasons, 0)
+            .record_decision_minute(org, "node-a", 100, 5, 2, &reasons, &servers, 0)
             .await
             .unwrap();
         store
-            .record_decision_minute(org, "node-a", 100, 6, 2, &reasons, 0)
+            .record_decision_minute(org, "node-a", 100, 6, 2, &reasons, &servers, 0)
             .await
             .unwrap();
         store
-            .record_decision_minute(org, "node-b", 101, 1, 0, &Default::default(), 0)
+            .record_decision_minute(
+                org,
+                "node-b",
+                101,
+                1,
+                0,
+                &Default::default(),
+                &Default::default(),
+                0,
+            )
             .await
             .unwrap();
         let rows = store.decision_minutes(org, 100).await.unwrap();
         assert_eq!(rows.len(), 2, "{backend}");
         assert_eq!((rows[0].allowed, rows[0].denied), (6, 2));
         assert_eq!(rows[0].reasons.get("expired"), Some(&2));
+        assert_eq!(rows[0].servers.get("okta"), Some(&[6, 2]));
         store
-            .record_decision_minute(org, "node-a", 2000, 1, 0, &Default::default(), 1000)
+            .record_decision_minute(
+                org,
+                "node-a",
+                2000,
+                1,
+                0,
+                &Default::default(),
+                &Default::default(),
+                1000,
+            )
             .await
             .unwrap();
         let rows = store.decision_minutes(org, 0).await.unwrap();

@@ -33,17 +33,17 @@ const PLOT_TOP: f64 = 10.0;
 const PLOT_BOTTOM: f64 = 160.0;
 
 /// One minute's stacked bar, in `viewBox` units.
-struct Bar {
-    x: String,
-    width: String,
-    allowed_y: String,
-    allowed_h: String,
-    denied_y: String,
-    denied_h: String,
+pub(super) struct Bar {
+    pub(super) x: String,
+    pub(super) width: String,
+    pub(super) allowed_y: String,
+    pub(super) allowed_h: String,
+    pub(super) denied_y: String,
+    pub(super) denied_h: String,
     /// `14:05 UTC`.
-    label: String,
-    allowed: u64,
-    denied: u64,
+    pub(super) label: String,
+    pub(super) allowed: u64,
+    pub(super) denied: u64,
 }
 
 /// One server's key freshness.
@@ -60,6 +60,7 @@ struct Freshness {
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     chrome: Chrome,
+    chart_title: &'static str,
     bars: Vec<Bar>,
     /// The highest minute (allowed + denied), the y axis' top.
     max: u64,
@@ -77,7 +78,7 @@ fn fmt(value: f64) -> String {
 }
 
 /// The stacked bars of `minutes` (allowed, denied), oldest first, scaled to `max`.
-fn bars(first_minute: i64, minutes: &[(u64, u64)], max: u64) -> Vec<Bar> {
+pub(super) fn bars(first_minute: i64, minutes: &[(u64, u64)], max: u64) -> Vec<Bar> {
     let count = minutes.len().max(1);
     #[allow(clippy::cast_precision_loss)]
     let slot = (PLOT_RIGHT - PLOT_LEFT) / count as f64;
@@ -112,13 +113,21 @@ fn bars(first_minute: i64, minutes: &[(u64, u64)], max: u64) -> Vec<Bar> {
         .collect()
 }
 
-/// `GET /portal/dashboard`: every signed-in admin sees the decisions; servers and nodes with
-/// the permission to view authorization servers.
-pub async fn dashboard(
-    State(state): State<ControlState>,
-    admin: PortalAdmin,
-) -> Result<Response, PageError> {
-    let now = now_ms();
+/// The last hour's decisions: per minute (allowed, denied), oldest first, and the denial reasons.
+pub(super) struct Hour {
+    /// The first minute shown (minutes since the epoch).
+    pub(super) first: i64,
+    pub(super) minutes: Vec<(u64, u64)>,
+    pub(super) reasons: BTreeMap<String, u64>,
+}
+
+/// The whole cluster's decisions of the last hour, or those on tokens of `server` only (then
+/// without reasons). This node's current minute comes from memory (fresher than its last
+/// write).
+pub(super) async fn last_hour(
+    state: &ControlState,
+    server: Option<&str>,
+) -> Result<Hour, PageError> {
     let (this_minute, live) = decisions::current_minute(&state.runtime);
     let first = this_minute - (MINUTES - 1);
     let mut minutes = vec![(0u64, 0u64); usize::try_from(MINUTES).unwrap_or(60)];
@@ -133,24 +142,54 @@ pub async fn dashboard(
             slot.1 += denied;
         }
     };
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
     for row in state.store.decision_minutes(state.org, first).await? {
-        // This node's current minute comes from memory (fresher than its last write).
         if row.minute == this_minute && &row.node_id == node {
             continue;
         }
-        add(
-            row.minute,
-            u64::try_from(row.allowed).unwrap_or(0),
-            u64::try_from(row.denied).unwrap_or(0),
-        );
-        for (reason, n) in row.reasons {
-            *reasons.entry(reason).or_default() += u64::try_from(n).unwrap_or(0);
+        match server {
+            None => {
+                add(row.minute, count(row.allowed), count(row.denied));
+                for (reason, n) in row.reasons {
+                    *reasons.entry(reason).or_default() += count(n);
+                }
+            }
+            Some(name) => {
+                if let Some([a, d]) = row.servers.get(name) {
+                    add(row.minute, count(*a), count(*d));
+                }
+            }
         }
     }
-    add(this_minute, live.allowed, live.denied);
-    for (reason, n) in live.reasons {
-        *reasons.entry(reason.to_owned()).or_default() += n;
+    match server {
+        None => {
+            add(this_minute, live.allowed, live.denied);
+            for (reason, n) in live.reasons {
+                *reasons.entry(reason.to_owned()).or_default() += n;
+            }
+        }
+        Some(name) => {
+            if let Some((a, d)) = live.servers.get(name) {
+                add(this_minute, *a, *d);
+            }
+        }
     }
+    Ok(Hour {
+        first,
+        minutes,
+        reasons,
+    })
+}
+
+/// `GET /portal/dashboard`: every signed-in admin sees the decisions; servers and nodes with
+/// the permission to view authorization servers.
+pub async fn dashboard(
+    State(state): State<ControlState>,
+    admin: PortalAdmin,
+) -> Result<Response, PageError> {
+    let now = now_ms();
+    let hour = last_hour(&state, None).await?;
+    let (first, minutes, reasons) = (hour.first, hour.minutes, hour.reasons);
     let max = minutes.iter().map(|(a, d)| a + d).max().unwrap_or(0);
     let total_allowed = minutes.iter().map(|(a, _)| a).sum();
     let total_denied = minutes.iter().map(|(_, d)| d).sum();
@@ -208,6 +247,7 @@ pub async fn dashboard(
             super::pages::HOME,
             None::<&'static str>,
         ),
+        chart_title: "Allowed and denied decisions per minute, last 60 minutes",
         bars: bars(first, &minutes, max),
         max,
         total_allowed,

@@ -10,6 +10,7 @@ use portcullis_keys::validate::{ReportedKey, reported_keys};
 use portcullis_policy::permissions::Category;
 use portcullis_store::{NodeKeyStatus, StoreError, now_ms};
 
+use super::dashboard::{Bar, bars, last_hour};
 use super::pages::{Chrome, SERVERS, render};
 use super::{PageError, PortalAdmin, plain, view};
 use crate::api::servers;
@@ -64,6 +65,11 @@ struct ServerPage {
     keys_until: Option<String>,
     error: Option<(&'static str, String)>,
     nodes: Vec<NodeRow>,
+    chart_title: String,
+    bars: Vec<Bar>,
+    max: u64,
+    total_allowed: u64,
+    total_denied: u64,
 }
 
 fn list(items: &[String]) -> String {
@@ -134,6 +140,14 @@ pub async fn server_page(
         })
         .collect();
     let d = record.definition.clone();
+    let hour = last_hour(&state, Some(&d.name)).await?;
+    let max = hour.minutes.iter().map(|(a, n)| a + n).max().unwrap_or(0);
+    let total_allowed = hour.minutes.iter().map(|(a, _)| a).sum();
+    let total_denied = hour.minutes.iter().map(|(_, n)| n).sum();
+    let chart_title = format!(
+        "Decisions on tokens of {} per minute, last 60 minutes",
+        d.name
+    );
     let (health, health_label) = match servers::view(record).status.keys_source {
         servers::KeysSource::Fresh => ("fresh", "Keys fresh"),
         servers::KeysSource::StaleButUsable => ("stale", "Keys stale"),
@@ -209,5 +223,10 @@ pub async fn server_page(
             .map(|ms| view::absolute(ms.saturating_add(i64::from(d.max_stale_s) * 1000))),
         error: status.last_fetch_error.as_deref().map(plain::fetch_error),
         nodes,
+        chart_title,
+        bars: bars(hour.first, &hour.minutes, max),
+        max,
+        total_allowed,
+        total_denied,
     })
 }

@@ -8,6 +8,8 @@ CREATE TABLE decision_minutes (
     denied BIGINT NOT NULL,
     -- {"reason": count} of the denials, as JSON text.
     reasons TEXT NOT NULL,
+    -- {"server name": [allowed, denied]} of the decisions on a token of a configured server.
+    servers TEXT NOT NULL,
     PRIMARY KEY (org_id, node_id, minute)
 );
 CREATE INDEX decision_minutes_by_minute ON decision_minutes (org_id, minute);
