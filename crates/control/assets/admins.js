@@ -44,7 +44,7 @@
       P.showErrors(form, result);
     }
   });
-  document.getElementById("admin-cancel").addEventListener("click", function () { dialog.close(); });
+  document.getElementById("admin-cancel").addEventListener("click", function () { P.dismiss(dialog); });
   const add = document.getElementById("add-admin");
   if (add) add.addEventListener("click", function () { open(null); });
 

@@ -38,7 +38,8 @@
         line.appendChild(P.el("strong", {}, k.serverName || k.serverId));
         line.appendChild(document.createTextNode(": "));
         if (k.lastFetchError) {
-          line.appendChild(P.el("span", { class: "error-text" }, k.lastFetchError));
+          line.appendChild(P.el("span", { class: "error-text" }, P.plainFetchError(k.lastFetchError)));
+          line.appendChild(P.techDetail(k.lastFetchError));
         } else {
           line.appendChild(document.createTextNode(k.lastSuccessfulFetchAt ? "fetched " + P.utc(k.lastSuccessfulFetchAt) : "never fetched"));
         }

@@ -34,7 +34,7 @@
     try {
       response = await fetch(path, init);
     } catch (err) {
-      return { status: 0, ok: false, data: { code: "network", message: "The server could not be reached: " + err.message } };
+      return { status: 0, ok: false, data: { code: "network", message: "Portcullis did not answer: check your network connection, then try again.", detail: String(err && err.message) } };
     }
     let data = null;
     const text = await response.text();
@@ -102,6 +102,11 @@
       general.textContent = message;
       general.hidden = false;
     }
+    // A message inside a closed section (e.g. Advanced) opens it.
+    form.querySelectorAll("[data-error-for]").forEach(function (slot) {
+      const section = slot.textContent ? slot.closest("details") : null;
+      if (section) section.open = true;
+    });
     const firstInvalid = form.querySelector('[aria-invalid="true"]');
     if (firstInvalid) firstInvalid.focus();
     return placed;
@@ -116,25 +121,61 @@
     window.location.reload();
   }
 
+  // A success message goes away by itself after a while; a warning stays until dismissed.
+  let flashTimer = null;
   function showFlash(message, kind) {
     const flash = document.getElementById("flash");
     if (!flash) return;
-    flash.textContent = message;
+    const text = document.getElementById("flash-text") || flash;
+    text.textContent = message;
     flash.classList.toggle("warn", kind === "warn");
     flash.hidden = false;
+    if (flashTimer) clearTimeout(flashTimer);
+    flashTimer = kind === "warn" ? null : setTimeout(function () { flash.hidden = true; }, 10000);
   }
 
   // A page-level error (e.g. a 409 from a row action), with a Reload button when reloading helps.
-  function showAlert(message, offerReload) {
+  // `detail` (optional) is the technical text, shown behind a disclosure.
+  function showAlert(message, offerReload, detail) {
     const alert = document.getElementById("alert");
     if (!alert) { window.alert(message); return; }
-    document.getElementById("alert-text").textContent = message;
+    const text = document.getElementById("alert-text");
+    text.textContent = message;
+    if (detail) text.appendChild(techDetail(detail));
     document.getElementById("alert-reload").hidden = !offerReload;
     // A success message from before the failure would contradict it.
     const flash = document.getElementById("flash");
     if (flash) flash.hidden = true;
     alert.hidden = false;
     alert.scrollIntoView({ block: "nearest" });
+  }
+
+  // A "Technical detail" disclosure holding `text`.
+  function techDetail(text) {
+    const details = el("details", { class: "tech" });
+    details.appendChild(el("summary", {}, "Technical detail"));
+    details.appendChild(el("p", { class: "mono small-text" }, String(text).replace(/`/g, "")));
+    return details;
+  }
+
+  // The plain-words sentence for a key-fetch error message, from the table the page carries
+  // (`data-plain` on the element with id `plain-errors`, written by the server from the same
+  // table it uses for the pages it renders).
+  let plainTable = null;
+  function plainFetchError(message) {
+    if (plainTable === null) {
+      const holder = document.querySelector("[data-plain]");
+      try { plainTable = JSON.parse(holder ? holder.dataset.plain : "{}"); } catch (_) { plainTable = {}; }
+    }
+    const sentences = plainTable.sentences || {};
+    const found = (plainTable.phrases || []).find(function (p) { return String(message).indexOf(p[0]) >= 0; });
+    return sentences[found ? found[1] : "unknown"] || "The keys could not be fetched: check the key location, then try again.";
+  }
+
+  // The sentence for a failure code of the key check (the Validate report's `error.code`).
+  function plainCode(code) {
+    plainFetchError("");
+    return (plainTable.sentences || {})[code] || plainFetchError("");
   }
 
   function errorText(result) {
@@ -182,7 +223,120 @@
     return node;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Dialogs that hold typed input: closing one (Cancel, Esc) with changes asks first.
+
+  function formState(form) {
+    return JSON.stringify(Array.from(form.elements).map(function (e) {
+      return (e.type === "checkbox" || e.type === "radio") ? e.checked : e.value;
+    }));
+  }
+
+  function isDirty(dialog) {
+    const form = dialog.querySelector("form");
+    return !!form && dialog.open && dialog.dataset.clean !== undefined && dialog.dataset.clean !== formState(form);
+  }
+
+  // Closes `dialog`, after asking when what was typed would be lost.
+  async function dismiss(dialog) {
+    if (isDirty(dialog)) {
+      const yes = await confirmAction("Discard what you typed in this dialog? Nothing has been saved.", "Discard changes");
+      if (!yes) return false;
+    }
+    dialog.close();
+    return true;
+  }
+
+  // Remembers a dialog's form as it is now (after a save, nothing is unsaved).
+  function markClean(dialog) {
+    const form = dialog.querySelector("form");
+    if (form) dialog.dataset.clean = formState(form);
+  }
+
+  function guardDialogs() {
+    document.querySelectorAll("dialog").forEach(function (dialog) {
+      if (dialog.id === "confirm-dialog" || !dialog.querySelector("form")) return;
+      // The state when the dialog opens is the "clean" one (an edit dialog opens filled in).
+      new MutationObserver(function () {
+        if (dialog.open) markClean(dialog); else delete dialog.dataset.clean;
+      }).observe(dialog, { attributes: true, attributeFilter: ["open"] });
+      dialog.addEventListener("cancel", function (event) {
+        if (!isDirty(dialog)) return;
+        event.preventDefault();
+        dismiss(dialog);
+      });
+    });
+    window.addEventListener("beforeunload", function (event) {
+      const dirty = Array.from(document.querySelectorAll("dialog[open]")).some(isDirty);
+      if (dirty) { event.preventDefault(); event.returnValue = ""; }
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Tables: each cell carries its column's name (shown beside the value when rows become cards
+  // on narrow screens), clipped values become focusable with their whole text, row menus close
+  // when something else is clicked.
+
+  function labelCells(table) {
+    const head = table.tHead && table.tHead.rows[0];
+    if (!head) return;
+    const names = Array.from(head.cells).map(function (th) { return (th.dataset.label || th.textContent).trim(); });
+    Array.from(table.tBodies).forEach(function (body) {
+      Array.from(body.rows).forEach(function (row) {
+        Array.from(row.cells).forEach(function (cell, i) {
+          if (!cell.dataset.label && names[i] && !cell.classList.contains("actions-col")) cell.dataset.label = names[i];
+          // An empty value is left out of a card.
+          cell.classList.toggle("blank", !cell.classList.contains("actions-col") && cell.textContent.trim() === "");
+        });
+      });
+    });
+  }
+
+  function markClipped(root) {
+    (root || document).querySelectorAll(".clip").forEach(function (span) {
+      if (span === document.activeElement) return;
+      if (span.scrollWidth > span.clientWidth + 1) {
+        span.tabIndex = 0;
+        span.title = span.textContent.trim();
+      } else {
+        span.removeAttribute("tabindex");
+        span.removeAttribute("title");
+      }
+    });
+  }
+
+  function setUpTables() {
+    document.querySelectorAll(".table-wrap table.data").forEach(function (table) {
+      labelCells(table);
+      Array.from(table.tBodies).forEach(function (body) {
+        new MutationObserver(function () { labelCells(table); }).observe(body, { childList: true });
+      });
+    });
+    markClipped();
+    let resizeTimer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () { markClipped(); }, 150);
+    });
+    document.addEventListener("click", function (event) {
+      document.querySelectorAll("details.row-menu[open]").forEach(function (menu) {
+        if (!menu.contains(event.target) || event.target.closest(".menu button")) menu.open = false;
+      });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      document.querySelectorAll("details.row-menu[open]").forEach(function (menu) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    guardDialogs();
+    setUpTables();
+    const flashDismiss = document.getElementById("flash-dismiss");
+    if (flashDismiss) flashDismiss.addEventListener("click", function () { document.getElementById("flash").hidden = true; });
     let pending = null;
     try {
       pending = sessionStorage.getItem("portcullis.flash");
@@ -228,6 +382,12 @@
     showFlash: showFlash,
     showAlert: showAlert,
     errorText: errorText,
+    techDetail: techDetail,
+    plainFetchError: plainFetchError,
+    plainCode: plainCode,
+    dismiss: dismiss,
+    markClean: markClean,
+    markClipped: markClipped,
     confirm: confirmAction,
     lines: lines,
     words: words,

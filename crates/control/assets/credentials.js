@@ -186,7 +186,7 @@
       if (result.ok) { renameDialog.close(); P.flashAfterReload("Renamed the sandbox token to " + result.data.name + "."); }
       else P.showErrors(renameForm, result);
     });
-    document.getElementById("rename-cancel").addEventListener("click", function () { renameDialog.close(); });
+    document.getElementById("rename-cancel").addEventListener("click", function () { P.dismiss(renameDialog); });
 
     tbody.addEventListener("click", async function (event) {
       const button = event.target.closest("button[data-action]");

@@ -53,16 +53,34 @@
       P.showErrors(form, result);
     }
   });
-  document.getElementById("role-cancel").addEventListener("click", function () { dialog.close(); });
+  document.getElementById("role-cancel").addEventListener("click", function () { P.dismiss(dialog); });
   const add = document.getElementById("add-role");
   if (add) add.addEventListener("click", function () { open(null); });
+  // Arriving from another page's "create a role" link opens the add dialog.
+  if (add && window.location.hash === "#add") open(null);
 
   table.tBodies[0].addEventListener("click", async function (event) {
     const button = event.target.closest("button[data-action]");
     if (!button) return;
     const row = button.closest("tr");
     const path = api + "/" + encodeURIComponent(row.dataset.id);
-    if (button.dataset.action === "edit") {
+    if (button.dataset.action === "copy") {
+      const scope = row.querySelector(".scope-string").textContent.trim();
+      const status = document.getElementById("copy-status");
+      try {
+        await navigator.clipboard.writeText(scope);
+        status.textContent = "Copied " + scope + ".";
+      } catch (_) {
+        // No clipboard access (e.g. plain http): select the text for a manual copy.
+        const range = document.createRange();
+        range.selectNodeContents(row.querySelector(".scope-string"));
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+        status.textContent = "Selected: press Ctrl+C to copy.";
+      }
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    } else if (button.dataset.action === "edit") {
       const result = await P.api("GET", path);
       if (result.ok) open(result.data); else P.showAlert(P.errorText(result), true);
     } else if (button.dataset.action === "delete") {

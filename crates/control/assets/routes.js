@@ -109,7 +109,7 @@
       P.showErrors(form, result);
     }
   });
-  document.getElementById("route-cancel").addEventListener("click", function () { dialog.close(); });
+  document.getElementById("route-cancel").addEventListener("click", function () { P.dismiss(dialog); });
   const add = document.getElementById("add-route");
   if (add) add.addEventListener("click", function () { open(null); });
 

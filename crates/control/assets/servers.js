@@ -87,6 +87,12 @@
     });
     sortRows();
     filterRows();
+    // Many columns: a denser table (smaller type, the absolute times only on hover).
+    table.classList.toggle("dense", prefs.order.length - prefs.hidden.length > 7);
+    P.markClipped(table);
+    headers.forEach(function (th) {
+      th.querySelector(".resize").setAttribute("aria-valuenow", String(Math.round(th.getBoundingClientRect().width)));
+    });
   }
 
   function sortKey(row, col) {
@@ -343,12 +349,24 @@
     return f.jwksUri.value.trim() + "\n" + f.metadataUrl.value.trim();
   }
 
+  const saveReason = document.getElementById("save-reason");
+  const saveAnyway = document.getElementById("server-save-anyway");
+  // Whether the last Validate (or Save) of the location in the form found no usable key: then
+  // "Save without keys" is offered.
+  let failedLocation = null;
+
   function updateSaveState() {
     const ok = validatedLocation !== null && validatedLocation === keyLocation();
     saveButton.disabled = !ok;
-    if (!ok) {
+    saveAnyway.hidden = ok || failedLocation === null || failedLocation !== keyLocation();
+    if (ok) {
+      saveReason.textContent = "";
+    } else if (!saveAnyway.hidden) {
+      saveReason.textContent = "Save is off because no usable signing key was found at this key location. Fix it and Validate again, or save without keys.";
+    } else {
+      saveReason.textContent = "Save turns on once Validate finds a usable signing key at the key location.";
       validateState.className = "muted";
-      validateState.textContent = "Validate the key location before saving.";
+      validateState.textContent = "Not validated yet.";
     }
   }
 
@@ -413,6 +431,7 @@
     report.hidden = true;
     report.textContent = "";
     validatedLocation = null;
+    failedLocation = null;
   }
 
   function openAdd() {
@@ -471,9 +490,10 @@
       summary.textContent = "✓ " + r.usableKeys.length + " usable signing key" + (r.usableKeys.length === 1 ? "" : "s") +
         (r.ignoredKeys.length ? ", " + r.ignoredKeys.length + " ignored" : "") + ".";
     } else {
-      summary.textContent = "✗ " + ((r.error && r.error.message) || "no usable signing key");
+      summary.textContent = "✗ " + P.plainCode((r.error && r.error.code) || "no_usable_key");
     }
     report.appendChild(summary);
+    if (!r.ok && r.error && r.error.message) report.appendChild(P.techDetail(r.error.message));
     if (r.discoveredIssuer) {
       const p = P.el("p", {}, "Discovered issuer: ");
       p.appendChild(P.el("code", {}, r.discoveredIssuer));
@@ -543,9 +563,10 @@
       validateState.textContent = "Key location validated.";
     } else {
       validatedLocation = null;
+      failedLocation = location === keyLocation() ? location : null;
       updateSaveState();
       validateState.className = "bad";
-      validateState.textContent = "No usable signing key: fix the location before saving.";
+      validateState.textContent = "No usable signing key at this location.";
     }
   });
 
@@ -559,11 +580,26 @@
   f.clientIds.addEventListener("input", updateAudienceWarning);
   f.preset.addEventListener("change", function () { applyPreset(f.preset.value); });
 
-  form.addEventListener("submit", async function (event) {
-    event.preventDefault();
-    if (saveButton.disabled) return;
+  // The key check failed on save (the provider went down since): say so in plain words on the
+  // field, keep the API's text as the technical detail, and offer to save without keys.
+  function explainKeyCheck(result) {
+    const fields = (result.data && result.data.fields) || {};
+    let failed = false;
+    ["jwksUri", "metadataUrl"].forEach(function (name) {
+      const message = fields[name];
+      if (!message || message.indexOf("key check failed") < 0) return;
+      const slot = document.getElementById("err-" + name);
+      slot.textContent = P.plainFetchError(message);
+      slot.appendChild(P.techDetail(message.replace(/ \(send "skipValidation": true to save anyway\)/, "")));
+      failed = true;
+    });
+    if (failed) failedLocation = keyLocation();
+  }
+
+  async function saveServer(skipValidation) {
     saveButton.disabled = true;
     const payload = formBody();
+    if (skipValidation) payload.skipValidation = true;
     let result;
     if (mode.kind === "add") {
       result = await P.api("POST", API, payload);
@@ -573,19 +609,37 @@
     }
     if (result.ok) {
       dialog.close();
-      P.flashAfterReload((mode.kind === "add" ? "Added " : "Saved ") + result.data.name + ".");
+      P.flashAfterReload((mode.kind === "add" ? "Added " : "Saved ") + result.data.name +
+        (skipValidation ? " without keys: its tokens are rejected until its keys can be fetched." : "."), skipValidation ? "warn" : "ok");
       return;
     }
     P.showErrors(form, result);
+    explainKeyCheck(result);
     updateSaveState();
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!saveButton.disabled) saveServer(false);
   });
-  document.getElementById("server-cancel").addEventListener("click", function () { dialog.close(); });
+  saveAnyway.addEventListener("click", async function () {
+    const name = f.name.value.trim() || "this server";
+    const yes = await P.confirm("Save “" + name + "” without usable keys? Until its keys can be fetched, every token it issued is rejected. Portcullis keeps trying at each refresh.", "Save without keys");
+    if (yes) saveServer(true);
+  });
+  document.getElementById("server-cancel").addEventListener("click", function () { P.dismiss(dialog); });
 
   const add = document.getElementById("add-server");
   if (add) add.addEventListener("click", openAdd);
 
   // ---------------------------------------------------------------------------------------------
   // Row actions
+
+  // What stops working besides API calls: the routes that name the server.
+  function usedBy(row) {
+    const routes = row.dataset.routes;
+    return routes ? ", by the cloud service API and by the routes " + routes : " by the cloud service API and by every route that accepts it";
+  }
 
   body.addEventListener("click", async function (event) {
     const button = event.target.closest("button[data-action]");
@@ -594,9 +648,15 @@
     const id = row.dataset.id;
     const name = row.dataset.name;
     const action = button.dataset.action;
+    const menu = button.closest("details.row-menu");
+    if (menu) menu.open = false;
     if (action === "edit") {
       openEdit(id);
     } else if (action === "toggle") {
+      if (row.dataset.enabled === "true") {
+        const yes = await P.confirm("Disable “" + name + "”? Tokens it issued are rejected from now on" + usedBy(row) + ", until you enable it again.", "Disable " + name);
+        if (!yes) return;
+      }
       button.disabled = true;
       const current = await P.api("GET", API + "/" + encodeURIComponent(id));
       if (!current.ok) { button.disabled = false; P.showAlert(P.errorText(current), true); return; }
@@ -621,11 +681,12 @@
       if (r.ok) {
         P.flashAfterReload("Refreshed the keys of " + name + ": " + (r.usableKeys || []).length + " usable.");
       } else {
-        P.flashAfterReload("Key refresh for " + name + " failed: " + ((r.error && r.error.message) || "no usable key") +
-          ". The last good keys stay in use until they are too old.", "warn");
+        const until = row.dataset.keysUntil;
+        P.flashAfterReload("Key refresh for " + name + " failed. " + P.plainCode((r.error && r.error.code) || "no_usable_key") +
+          (until ? " The last good keys stay in use until " + until + "." : " It has no good keys to fall back on, so its tokens are rejected."), "warn");
       }
     } else if (action === "delete") {
-      const yes = await P.confirm("Delete the authorization server “" + name + "”? Tokens it issued are rejected from now on. This cannot be undone.", "Delete " + name);
+      const yes = await P.confirm("Delete the authorization server “" + name + "”? Tokens it issued are rejected from now on" + usedBy(row) + ". This cannot be undone.", "Delete " + name);
       if (!yes) return;
       const result = await P.api("DELETE", API + "/" + encodeURIComponent(id));
       if (result.ok) {

@@ -1,13 +1,35 @@
-// Test a token: sends the JWT (and an optional request) to the Sandbox API with the sandbox token
-// the admin gives, and shows the evaluation: verdict, each check, authorization, decoded parts.
+// Test a token: sends the JWT (and an optional request) for evaluation on the admin's own session
+// (POST /portal/token-tester/evaluate, the sandbox API's answer) and shows it: whether the token
+// is valid, then the access decision, each check, authorization, decoded parts. What was typed
+// stays in sessionStorage (this tab) while the admin visits other pages.
 "use strict";
 
 (function () {
   const P = window.Portal;
   const form = document.getElementById("tester-form");
   const f = form.elements;
-  const KEY = "portcullis.sandboxToken";
-  try { f.sandboxToken.value = sessionStorage.getItem(KEY) || ""; } catch (_) { /* private mode */ }
+  const KEY = "portcullis.tester";
+  const FIELDS = ["token", "method", "host", "path"];
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(KEY) || "{}");
+    FIELDS.forEach(function (name) { if (typeof saved[name] === "string") f[name].value = saved[name]; });
+  } catch (_) { /* private mode or not ours */ }
+  function remember() {
+    const saved = {};
+    FIELDS.forEach(function (name) { saved[name] = f[name].value; });
+    try { sessionStorage.setItem(KEY, JSON.stringify(saved)); } catch (_) { /* private mode */ }
+  }
+  form.addEventListener("input", remember);
+  form.addEventListener("change", remember);
+
+  // A NumericDate as "2025-01-31 14:05:09 UTC (in 10 min)".
+  function when(seconds) {
+    if (typeof seconds !== "number") return null;
+    const ms = seconds * 1000;
+    const minutes = Math.round((ms - Date.now()) / 60000);
+    const rel = minutes === 0 ? "now" : (minutes > 0 ? "in " + minutes + " min" : -minutes + " min ago");
+    return P.utc(new Date(ms).toISOString()) + " (" + rel + ")";
+  }
 
   function pairs(container, list) {
     const dl = P.el("dl", { class: "facts" });
@@ -20,9 +42,21 @@
   }
 
   function render(r) {
+    // The token's validity and the access decision are two questions: a valid token can still
+    // be denied because no API role or route grants it anything.
+    const valid = !!r.token;
+    const tokenState = document.getElementById("tester-token-state");
+    tokenState.className = "verdict " + (valid ? "allow" : "deny");
+    tokenState.textContent = valid
+      ? "✓ Valid" + (r.server ? ": verified by " + r.server.name : "")
+      : "✗ Rejected" + (r.reason ? ": " + r.reason : "");
+    const a0 = r.authorization || {};
+    document.getElementById("tester-decision-label").textContent =
+      a0.kind === "route" ? "Access decision for this request" : "Access decision for the cloud service API";
     const verdict = document.getElementById("tester-verdict");
     verdict.className = "verdict " + (r.verdict === "allow" ? "allow" : "deny");
-    verdict.textContent = (r.verdict === "allow" ? "✓ Allowed" : "✗ Denied") + " (HTTP " + r.status + ")" + (r.reason ? ": " + r.reason : "");
+    verdict.textContent = (r.verdict === "allow" ? "✓ Allowed" : "✗ Denied") + " (HTTP " + r.status + ")" +
+      (valid && r.reason ? ": " + r.reason : (valid ? "" : ": the token was rejected"));
     const summary = document.getElementById("tester-summary");
     summary.textContent = "";
     summary.appendChild(P.el("h2", {}, "Summary"));
@@ -36,8 +70,16 @@
       ["Client ID", t.clientId],
       ["Scopes", (t.scopes || []).join(" ")],
       ["Algorithm / key", t.alg ? t.alg + (t.kid ? " / " + t.kid : "") : null],
-      ["Expires", t.expiresAt ? new Date(t.expiresAt * 1000).toISOString() : null],
+      ["Expires", when(t.expiresAt)],
     ]);
+    const payload = r.payload || {};
+    if (!valid) {
+      pairs(summary, [
+        ["Issued at (unverified)", when(payload.iat)],
+        ["Expires (unverified)", when(payload.exp)],
+        ["Not before (unverified)", when(payload.nbf)],
+      ]);
+    }
     (r.notes || []).forEach(function (n) { summary.appendChild(P.el("p", { class: "muted" }, n)); });
 
     const steps = document.getElementById("tester-steps");
@@ -84,38 +126,15 @@
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     P.clearErrors(form);
-    const sandbox = f.sandboxToken.value.trim();
-    if (!sandbox) {
-      P.showErrors(form, { status: 400, data: { message: "A sandbox token is needed", fields: { sandboxToken: "required" } } });
-      return;
-    }
-    try { sessionStorage.setItem(KEY, sandbox); } catch (_) { /* private mode */ }
+    remember();
     const body = { token: f.token.value.trim() };
     if (f.path.value.trim()) {
       body.path = f.path.value.trim();
       if (f.method.value) body.method = f.method.value;
       if (f.host.value.trim()) body.host = f.host.value.trim();
     }
-    let response;
-    try {
-      // The Sandbox API authenticates with the sandbox token only (no session, no CSRF).
-      response = await fetch("/sandbox/v1/evaluate", {
-        method: "POST",
-        credentials: "omit",
-        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + sandbox },
-        body: JSON.stringify(body),
-      });
-    } catch (err) {
-      P.showErrors(form, { status: 0, data: { message: "The server could not be reached: " + err.message } });
-      return;
-    }
-    let data = null;
-    try { data = await response.json(); } catch (_) { data = null; }
-    if (response.ok && data) { render(data); return; }
-    if (response.status === 401) {
-      P.showErrors(form, { status: 401, data: { message: "The sandbox token was refused", fields: { sandboxToken: "not a valid sandbox token" } } });
-      return;
-    }
-    P.showErrors(form, { status: response.status, data: data || { message: "HTTP " + response.status } });
+    const result = await P.api("POST", "/portal/token-tester/evaluate", body);
+    if (result.ok && result.data) { render(result.data); return; }
+    P.showErrors(form, result);
   });
 })();

@@ -29,7 +29,7 @@ use crate::trust::{self, OriginalRequestError};
 /// counted; the client gets one clear message.
 pub(crate) fn invalid_target(state: &GatewayState, err: &OriginalRequestError) -> Response {
     state.runtime.counters.reject(err.code());
-    state.metrics.decide("deny", Some(INVALID_REQUEST_TARGET));
+    state.decide("deny", Some(INVALID_REQUEST_TARGET));
     tracing::info!(reason = err.code(), detail = %err, "request target refused");
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -75,7 +75,7 @@ pub async fn authz(State(state): State<GatewayState>, request: Request) -> Respo
 
 /// The answer when no route matches: deny (DESIGN.md §1.3).
 pub(crate) fn no_route(state: &GatewayState) -> Response {
-    state.metrics.decide("deny", Some("no_route"));
+    state.decide("deny", Some("no_route"));
     ApiError::new(
         StatusCode::FORBIDDEN,
         "no_route",
@@ -97,7 +97,7 @@ pub(crate) async fn decide(
     let has_authorization = headers.contains_key(header::AUTHORIZATION);
     let public = policy.credentials.contains(&CredentialType::None);
     if public && !has_authorization {
-        state.metrics.decide("allow", None);
+        state.decide("allow", None);
         return allowed(policy, Vec::new());
     }
     // A token that is sent is always checked: on a public route too, so an invalid token is
@@ -110,7 +110,7 @@ pub(crate) async fn decide(
             return api_key_session(state, policy, &route.definition.name, &hash).await;
         }
         // RFC 6750 §3: no credentials → a challenge without an error code.
-        state.metrics.decide("deny", Some("no_credentials"));
+        state.decide("deny", Some("no_credentials"));
         return Challenge::new(
             REALM,
             StatusCode::UNAUTHORIZED,
@@ -122,7 +122,7 @@ pub(crate) async fn decide(
     let token = match bearer_token(headers, query) {
         Ok(token) => token,
         Err(malformed) => {
-            state.metrics.decide("deny", Some("invalid_request"));
+            state.decide("deny", Some("invalid_request"));
             return Challenge::invalid_request(REALM, malformed.0).into_response();
         }
     };
@@ -131,7 +131,7 @@ pub(crate) async fn decide(
         Err(rejected) => {
             let code = rejected.rejection.code();
             state.runtime.counters.reject(code);
-            state.metrics.decide("deny", Some(code));
+            state.decide_for(rejected.server.as_deref(), "deny", Some(code));
             tracing::info!(reason = code, detail = %rejected, route = %route.definition.name, "forward auth: token rejected");
             let description = rejected.rejection.client_description();
             return Challenge::invalid_token(REALM, description).into_response();
@@ -146,7 +146,11 @@ pub(crate) async fn decide(
         verified.claims()
     };
     if let Err(denial) = route.authorize(&verified.server_name, &verified.scopes, claims) {
-        state.metrics.decide("deny", Some("insufficient_scope"));
+        state.decide_for(
+            Some(&verified.server_name),
+            "deny",
+            Some("insufficient_scope"),
+        );
         tracing::info!(route = %route.definition.name, %denial, "forward auth: policy denied");
         let challenge = Challenge::insufficient_scope(
             REALM,
@@ -158,7 +162,7 @@ pub(crate) async fn decide(
         }
         .into_response();
     }
-    state.metrics.decide("allow", None);
+    state.decide_for(Some(&verified.server_name), "allow", None);
     state
         .runtime
         .counters
@@ -229,11 +233,11 @@ async fn api_key_session(
         .await;
     match session {
         Ok(Some(session)) => {
-            state.metrics.decide("allow", None);
+            state.decide("allow", None);
             allowed(policy, policy.session_identity_headers(&session.login))
         }
         Ok(None) => {
-            state.metrics.decide("deny", Some("invalid_session"));
+            state.decide("deny", Some("invalid_session"));
             Challenge::new(
                 REALM,
                 StatusCode::UNAUTHORIZED,
@@ -243,7 +247,7 @@ async fn api_key_session(
             .into_response()
         }
         Err(err) => {
-            state.metrics.decide("deny", Some("store_unavailable"));
+            state.decide("deny", Some("store_unavailable"));
             tracing::warn!(%err, route, "forward auth: cannot check an API key session; denying");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

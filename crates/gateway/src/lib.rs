@@ -88,6 +88,31 @@ pub struct GatewayState {
 }
 
 impl GatewayState {
+    /// Counts a forward-auth decision (`allow` / `deny` with its reason): in `/metrics` and in
+    /// the runtime's decision counts the portal's dashboard shows (both lock-free).
+    pub fn decide(&self, result: &'static str, reason: Option<&'static str>) {
+        self.metrics.decide(result, reason);
+        self.runtime.decisions.record(result == "allow", reason);
+    }
+
+    /// [`GatewayState::decide`] for a decision on a token of `server` (counted per server too,
+    /// for the server's page).
+    pub fn decide_for(
+        &self,
+        server: Option<&str>,
+        result: &'static str,
+        reason: Option<&'static str>,
+    ) {
+        self.decide(result, reason);
+        if let Some(server) = server {
+            self.runtime
+                .decisions
+                .record_server(server, result == "allow");
+        }
+    }
+}
+
+impl GatewayState {
     /// State over `runtime` with fresh metrics, an upstream client and a rate limiter built
     /// from `settings`.
     pub fn new(runtime: Arc<Runtime>, settings: GatewaySettings) -> Self {

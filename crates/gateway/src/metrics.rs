@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use portcullis_runtime::counters::{Counters, LabelCounters, REJECTION_LABELS};
+use portcullis_runtime::counters::{Counters, LabelCounters};
+use portcullis_runtime::decisions::deny_labels;
 
 /// Upper bounds (seconds) of the latency buckets: fine below 5 ms, where the hot path lives
 /// (DESIGN.md §5: p99 under 5 ms), coarse above.
@@ -119,37 +120,12 @@ impl Endpoint {
     }
 }
 
-/// The reasons of a `deny` decision besides the token rejections ([`REJECTION_LABELS`]), sorted:
-/// every `decide("deny", Some(..))` in `forward_auth.rs` and `proxy.rs`.
-const DENY_REASONS: &[&str] = &[
-    "insufficient_scope",
-    "invalid_request",
-    "invalid_request_target",
-    "invalid_session",
-    "no_credentials",
-    "no_route",
-    "store_unavailable",
-];
 
 /// The proxied-request outcomes, sorted.
 const PROXY_OUTCOMES: &[&str] = &["ok", "timeout", "unreachable"];
 
-/// Every `deny` reason: [`DENY_REASONS`] and the token rejections, sorted (built once).
-fn deny_labels() -> &'static [&'static str] {
-    static LABELS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    LABELS.get_or_init(|| {
-        let mut labels: Vec<&'static str> = DENY_REASONS
-            .iter()
-            .chain(REJECTION_LABELS)
-            .copied()
-            .collect();
-        labels.sort_unstable();
-        labels.dedup();
-        labels
-    })
-}
-
-/// The gateway's counters and histograms. Counters updated per request are lock-free.
+/// The gateway's counters and histograms. Counters updated per request are lock-free. The deny
+/// reasons are `runtime::decisions::deny_labels()` (the dashboard counts the same decisions).
 #[derive(Debug)]
 pub struct Metrics {
     allowed: AtomicU64,
@@ -307,6 +283,8 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_runtime::counters::REJECTION_LABELS;
+    use portcullis_runtime::decisions::DENY_REASONS;
 
     #[test]
     fn histogram_buckets_are_cumulative_and_count_everything() {

@@ -16,40 +16,16 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_policy::FieldError;
 use portcullis_policy::credentials::is_sandbox_token_shape;
-use portcullis_policy::sandbox::{RouteRequest, evaluate as evaluate_token};
-use portcullis_policy::target::{self, INVALID_REQUEST_TARGET};
-use serde::Deserialize;
+use portcullis_policy::sandbox::evaluate as evaluate_token;
 
+use portcullis_http::evaluate::{EvaluateRequest, route_request};
 use portcullis_http::{ApiError, Challenge, json};
 use portcullis_runtime::sha256_hex;
 
 use crate::GatewayState;
 
 const REALM: &str = "portcullis-sandbox";
-
-/// The request body.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EvaluateRequest {
-    /// The JWT to evaluate.
-    token: String,
-    /// HTTP method of the upstream request (default `GET` when a path is given).
-    #[serde(default)]
-    method: Option<String>,
-    /// Host of the upstream request, for routes that match on it.
-    #[serde(default)]
-    host: Option<String>,
-    /// Path of the upstream request; without it, the token is evaluated for the cloud service API
-    /// (API roles).
-    #[serde(default)]
-    path: Option<String>,
-}
-
-const METHODS: [&str; 9] = [
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
-];
 
 /// The sandbox token from the `Authorization` header or the `api_token` query parameter (RFC
 /// 6750 §2.1, §2.3): exactly one place, a Bearer scheme, a token68 value.
@@ -104,75 +80,6 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// Checks the body's fields and turns method/host/path into the route request, if any.
-fn route_request(body: &EvaluateRequest) -> Result<Option<RouteRequest>, ApiError> {
-    let mut errors = Vec::new();
-    if body.token.trim().is_empty() {
-        errors.push(FieldError::new(
-            "token",
-            "required: the JWT to evaluate".into(),
-        ));
-    }
-    let method = body.method.as_deref().map(str::to_ascii_uppercase);
-    if method.as_deref().is_some_and(|m| !METHODS.contains(&m)) {
-        errors.push(FieldError::new(
-            "method",
-            "an HTTP method (GET, POST, ...)".into(),
-        ));
-    }
-    // The same canonical target and host the live pipeline decides on: a path the gateway would
-    // refuse with 400 is a field error here, with the same reason.
-    let target = match &body.path {
-        Some(path) => {
-            match target::canonicalize_target(path.as_bytes()) {
-                Ok(target) if target.authority().is_none() => Some(target),
-                Ok(_) => {
-                    errors.push(FieldError::new(
-                        "path",
-                        "a path (and query), not an absolute URL: give the host in `host`".into(),
-                    ));
-                    None
-                }
-                Err(err) => {
-                    errors.push(FieldError::new(
-                    "path",
-                    format!("{INVALID_REQUEST_TARGET}: {err} (the gateway refuses this target with 400)"),
-                ));
-                    None
-                }
-            }
-        }
-        None => {
-            if body.method.is_some() || body.host.is_some() {
-                errors.push(FieldError::new(
-                    "path",
-                    "required when method or host is given (without a path, the token is evaluated for the cloud service API)".into(),
-                ));
-            }
-            None
-        }
-    };
-    let host = match body.host.as_deref().map(target::canonical_host) {
-        Some(Ok(host)) => Some(host),
-        Some(Err(err)) => {
-            errors.push(FieldError::new(
-                "host",
-                format!("a host name (optionally with a port), without scheme or path: {err}"),
-            ));
-            None
-        }
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::invalid_fields(&errors));
-    }
-    Ok(target.map(|target| RouteRequest {
-        method: method.unwrap_or_else(|| "GET".to_owned()),
-        host,
-        target,
-    }))
 }
 
 fn now() -> f64 {

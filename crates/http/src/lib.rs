@@ -9,6 +9,7 @@
 
 pub mod challenge;
 pub mod error;
+pub mod evaluate;
 pub mod json;
 
 pub use challenge::Challenge;

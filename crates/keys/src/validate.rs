@@ -210,6 +210,23 @@ pub struct ReportedKey {
     pub issuer: Option<String>,
 }
 
+/// The usable keys of `set`, as reported (Validate, and the portal's page of a server).
+pub fn reported_keys(set: &JwkSet) -> Vec<ReportedKey> {
+    set.keys()
+        .iter()
+        .map(|jwk| {
+            let params = jwk.key.params();
+            ReportedKey {
+                kid: jwk.kid.clone(),
+                kty: params.kty(),
+                alg: jwk.key.pinned_alg().map(|alg| alg.name()),
+                params: params.describe(),
+                issuer: jwk.issuer.clone(),
+            }
+        })
+        .collect()
+}
+
 /// An ignored key, as reported.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -445,20 +462,7 @@ pub async fn check_source(
             report.ok = true;
             report.jwks_fetch_ms = Some(millis(fetched.duration));
             report.cache_max_age_s = fetched.cache.max_age.map(|d| d.as_secs());
-            report.usable_keys = set
-                .keys()
-                .iter()
-                .map(|jwk| {
-                    let params = jwk.key.params();
-                    ReportedKey {
-                        kid: jwk.kid.clone(),
-                        kty: params.kty(),
-                        alg: jwk.key.pinned_alg().map(|alg| alg.name()),
-                        params: params.describe(),
-                        issuer: jwk.issuer.clone(),
-                    }
-                })
-                .collect();
+            report.usable_keys = reported_keys(set);
             report.ignored_keys = ignored_report(set.ignored());
             report.duration_ms = millis(started.elapsed());
             (report, Some(LoadedKeys { jwks, discovered }))

@@ -226,5 +226,6 @@ async fn heartbeat(runtime: Arc<Runtime>) {
         if let Err(err) = runtime.store.heartbeat_node(&node_record(&runtime)).await {
             tracing::debug!(%err, "heartbeat not written (store unreachable)");
         }
+        crate::decisions::publish(&runtime).await;
     }
 }

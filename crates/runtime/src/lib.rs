@@ -17,6 +17,7 @@
 pub mod cluster;
 pub mod cookies;
 pub mod counters;
+pub mod decisions;
 pub mod deployment;
 pub mod legacy;
 pub mod rebuild;
@@ -89,6 +90,10 @@ pub struct Runtime {
     pub token_cache: VerifiedTokenCache,
     /// Counters for token checks, key fetches and snapshot rebuilds.
     pub counters: Counters,
+    /// Access decisions, counted for the dashboard (see [`decisions`]).
+    pub decisions: decisions::Decisions,
+    /// This node's minute of decisions being counted and written.
+    pub decision_book: std::sync::Mutex<decisions::MinuteBook>,
     /// The configuration version the current snapshot reflects (0 = none loaded yet).
     pub applied_config_version: AtomicI64,
     /// When this process started (Unix ms), for the cluster's node list.
@@ -118,6 +123,8 @@ impl Runtime {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             token_cache: VerifiedTokenCache::new(TOKEN_CACHE_ENTRIES),
             counters: Counters::default(),
+            decisions: decisions::Decisions::default(),
+            decision_book: std::sync::Mutex::default(),
             applied_config_version: AtomicI64::new(0),
             started_at_ms: portcullis_store::now_ms(),
             legacy_sessions,

@@ -8,6 +8,8 @@
 //! unless `PORTCULLIS_REQUIRE_BROWSER=1` (CI), where a missing browser fails it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "portal_browser/fit.rs"]
+mod fit;
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -35,7 +37,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     // `/` leads to the portal when no route with an upstream claims it.
     let root = http.get(format!("{}/", server.base)).send().await.unwrap();
     assert_eq!(root.status(), StatusCode::SEE_OTHER);
-    assert_eq!(root.headers()["location"], "/portal/authorization-servers");
+    assert_eq!(root.headers()["location"], "/portal/dashboard");
     for (path, status, location) in [
         ("/portal/login", StatusCode::OK, None),
         (
@@ -48,11 +50,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
             StatusCode::SEE_OTHER,
             Some("/portal/login?next=/portal/audit-log%3Factor%3Da%2520b"),
         ),
-        (
-            "/portal/",
-            StatusCode::SEE_OTHER,
-            Some("/portal/authorization-servers"),
-        ),
+        ("/portal/", StatusCode::SEE_OTHER, Some("/portal/dashboard")),
         // The whole prefix is the portal's: an unknown page is its 404, never proxied.
         ("/portal/no-such-page", StatusCode::NOT_FOUND, None),
     ] {
@@ -106,10 +104,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .text()
         .await
         .unwrap();
-    assert!(
-        page.contains("data-next=\"/portal/authorization-servers\""),
-        "{page}"
-    );
+    assert!(page.contains("data-next=\"/portal/dashboard\""), "{page}");
 
     // Embedded assets: right content type, immutable caching only under the current hash,
     // revalidation through the ETag otherwise.
@@ -142,6 +137,20 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         "public, max-age=31536000, immutable"
     );
     let etag = css.headers()["etag"].clone();
+    // The favicon is linked and served.
+    let icon_url = page
+        .split("<link rel=\"icon\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("favicon link")
+        .to_owned();
+    let icon = http
+        .get(format!("{}{icon_url}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     let unversioned = http
         .get(format!("{}/portal/assets/portal.css", server.base))
         .header("if-none-match", etag)
@@ -196,6 +205,13 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
         .unwrap();
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
     assert!(forbidden.headers().contains_key("content-security-policy"));
+    // The 403 keeps the portal's layout (the admin's menu) and names the permission needed.
+    let page = forbidden.text().await.unwrap();
+    assert!(
+        page.contains("id=\"main-nav\"") && page.contains("href=\"/portal/audit-log\""),
+        "{page}"
+    );
+    assert!(page.contains("Authorization servers"), "{page}");
     let allowed = auditor
         .raw()
         .get(format!("{}/portal/audit-log", server.base))
@@ -207,6 +223,10 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     // Navigation offers only what the role may see.
     assert!(html.contains("href=\"/portal/audit-log\""));
     assert!(!html.contains("href=\"/portal/authorization-servers\""));
+    assert!(
+        !html.contains("href=\"/portal/token-tester\""),
+        "Test a Token needs the API credentials permission"
+    );
 
     // A route with an upstream that claims `/` gets `/` (the portal keeps only its prefix).
     let upstream = support::EchoUpstream::start().await;
@@ -282,6 +302,17 @@ fn browser_programs() -> Option<(PathBuf, PathBuf)> {
 
 impl Browser {
     async fn start(chromium: &Path, chromedriver: &Path, base: &str) -> Browser {
+        Browser::start_sized(chromium, chromedriver, base, None).await
+    }
+
+    /// A browser whose page is exactly `phone` (width, height) through Chromium's device
+    /// emulation (a desktop window cannot be narrower than 500 px), or a 1280x800 window.
+    async fn start_sized(
+        chromium: &Path,
+        chromedriver: &Path,
+        base: &str,
+        phone: Option<(u32, u32)>,
+    ) -> Browser {
         let mut driver = Command::new(chromedriver)
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -308,16 +339,18 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
+        let mut options = json!({
                 "binary": chromium.to_string_lossy(),
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--window-size=1280,800", "--no-first-run", "--no-default-browser-check",
                          "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
                          format!("--user-data-dir={}", profile.path().display())],
-            }),
-        );
+        });
+        if let Some((width, height)) = phone {
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}});
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
             .capabilities(caps)
@@ -333,7 +366,9 @@ impl Browser {
             shots,
             _profile: profile,
         };
-        browser.viewport(1280, 800).await;
+        if phone.is_none() {
+            browser.viewport(1280, 800).await;
+        }
         browser
     }
 
@@ -450,8 +485,13 @@ impl Browser {
         }
     }
 
-    /// Clicks the row action `action` of the servers table row named `name`.
+    /// Clicks the row action `action` of the servers table row named `name` (opening the row's
+    /// Actions menu first).
     async fn row_action(&self, name: &str, action: &str) {
+        self.click(&format!(
+            "#servers-table tr[data-name=\"{name}\"] details.row-menu > summary"
+        ))
+        .await;
         self.click(&format!(
             "#servers-table tr[data-name=\"{name}\"] button[data-action=\"{action}\"]"
         ))
@@ -619,7 +659,42 @@ async fn the_portal_in_a_real_browser() {
         "Use as issuer fills the field"
     );
     assert!(b.enabled("#server-save").await);
+    // Typed input is not thrown away silently: Esc and Cancel ask first; keeping it keeps the
+    // dialog open with what was typed.
+    b.find("#f-issuer")
+        .await
+        .send_keys(&fantoccini::key::Key::Escape.to_string())
+        .await
+        .unwrap();
+    b.until(
+        "document.getElementById('confirm-dialog').open && document.getElementById('server-dialog').open",
+        "the discard question after Esc",
+    )
+    .await;
+    b.click("#confirm-cancel").await;
+    b.until(
+        "!document.getElementById('confirm-dialog').open && document.getElementById('server-dialog').open",
+        "the kept dialog",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('f-issuer').value")
+            .await,
+        json!(idp.base)
+    );
     b.click("#server-cancel").await;
+    b.until(
+        "document.getElementById('confirm-dialog').open && document.getElementById('server-dialog').open",
+        "the discard question",
+    )
+    .await;
+    assert_eq!(b.text("#confirm-ok").await, "Discard changes");
+    b.click("#confirm-ok").await;
+    b.until(
+        "!document.getElementById('server-dialog').open",
+        "the discarded dialog",
+    )
+    .await;
 
     // --- Add a server against the real JWKS: Save stays disabled until the key location
     // validated; a bad location and a changed location disable it again.
@@ -648,6 +723,9 @@ async fn the_portal_in_a_real_browser() {
         json!(10)
     );
     b.type_into("#f-name", "bad name").await;
+    // The rarely needed settings wait under Advanced.
+    assert!(!b.find("#f-description").await.is_displayed().await.unwrap());
+    b.click("#server-advanced > summary").await;
     b.type_into("#f-description", "Terraform and CI clients")
         .await;
     b.type_into("#f-jwksUri", &idp.url("/enc-only")).await;
@@ -658,6 +736,20 @@ async fn the_portal_in_a_real_browser() {
     )
     .await;
     assert!(!b.enabled("#server-save").await, "no usable key: no Save");
+    assert!(
+        b.text("#save-reason")
+            .await
+            .contains("no usable signing key"),
+        "a disabled Save says why"
+    );
+    assert!(
+        b.find("#server-save-anyway")
+            .await
+            .is_displayed()
+            .await
+            .unwrap(),
+        "saving without keys is offered"
+    );
     assert!(
         b.text("#ignored-keys tbody").await.contains("enc-1"),
         "the ignored key is listed with its reason"
@@ -732,6 +824,20 @@ async fn the_portal_in_a_real_browser() {
         "{status}"
     );
     b.shot("servers").await;
+    // The name leads to the server's page: its settings and the keys in use.
+    b.click("#servers-table tr[data-name=okta-prod] a.server-name")
+        .await;
+    b.find("#server-keys").await;
+    assert_eq!(b.text("#server-name").await, "okta-prod");
+    assert!(b.text("#server-keys tbody").await.contains("k1"));
+    assert!(
+        b.text("#server-settings")
+            .await
+            .contains("api://portcullis")
+    );
+    b.shot("server-page").await;
+    b.go("/portal/authorization-servers").await;
+    b.find("#servers-table").await;
 
     // --- XSS: markup in a description is shown as text and never runs (escaped by the
     // template; the CSP would also block inline handlers, so the test checks the DOM itself).
@@ -787,6 +893,7 @@ async fn the_portal_in_a_real_browser() {
     )
     .await;
     assert!(b.enabled("#server-save").await);
+    b.click("#server-advanced > summary").await;
     b.type_into("#f-description", "Edited in the browser").await;
     b.click("#server-save").await;
     b.flash("Saved okta-prod.").await;
@@ -799,6 +906,18 @@ async fn the_portal_in_a_real_browser() {
     // --- Refresh keys now.
     b.row_action("okta-prod", "refresh").await;
     b.flash("Refreshed the keys of okta-prod: 1 usable.").await;
+    // The server's page shows the fetch in its history and when its key was first seen.
+    b.click("#servers-table tr[data-name=okta-prod] a.server-name")
+        .await;
+    b.find("#server-fetches").await;
+    assert!(
+        b.text("#server-fetches tbody")
+            .await
+            .contains("Keys fetched")
+    );
+    assert!(!b.text("#server-keys tbody").await.contains("never"));
+    b.go("/portal/authorization-servers").await;
+    b.find("#servers-table").await;
     // The IdP fails: the last good keys stay in use, the row says the keys are stale and shows
     // the error.
     idp.serve("/keys", 500, "{}");
@@ -808,7 +927,9 @@ async fn the_portal_in_a_real_browser() {
         .text("#servers-table tr[data-name=okta-prod] td[data-col=status]")
         .await;
     assert!(
-        status.contains("Keys stale") && status.contains("Last error:"),
+        status.contains("Keys stale")
+            && status.contains("answered with an error")
+            && status.contains("stay in use until"),
         "{status}"
     );
     assert!(
@@ -827,8 +948,16 @@ async fn the_portal_in_a_real_browser() {
         .to_string(),
     );
 
-    // --- Disable (PUT with the version the page showed).
+    // --- Disable (PUT with the version the page showed), after a confirmation naming what
+    // stops working.
     b.row_action("okta-prod", "toggle").await;
+    b.until(
+        "document.getElementById('confirm-dialog').open",
+        "the disable confirmation",
+    )
+    .await;
+    assert!(b.text("#confirm-message").await.contains("rejected"));
+    b.click("#confirm-ok").await;
     b.flash("Disabled okta-prod.").await;
     assert!(
         b.text("#servers-table tr[data-name=okta-prod] td[data-col=status]")
@@ -1369,8 +1498,12 @@ async fn the_portal_in_a_real_browser() {
         "client_id": "cli-1", "iat": now, "exp": now + 600,
         "scope": format!("portcullis.local::{}::automation", server.org),
     }));
+    // On the Super Admin's own session: no sandbox token needed.
     b.go("/portal/token-tester").await;
-    b.type_into("#tt-sandbox", &sandbox_token).await;
+    assert_eq!(
+        b.js("return document.getElementById('tt-sandbox')").await,
+        Value::Null
+    );
     b.type_into("#tt-token", &token).await;
     b.click("#tester-submit").await;
     b.until(
@@ -1384,6 +1517,16 @@ async fn the_portal_in_a_real_browser() {
         b.text("#tester-verdict").await
     );
     assert!(b.text("#tester-summary").await.contains("okta-prod"));
+    assert!(
+        b.text("#tester-token-state").await.starts_with("✓ Valid"),
+        "{}",
+        b.text("#tester-token-state").await
+    );
+    assert!(
+        b.text("#tester-summary").await.contains(" UTC (in "),
+        "readable times: {}",
+        b.text("#tester-summary").await
+    );
     assert!(b.text("#tester-authorization").await.contains("automation"));
     assert!(
         b.js("return document.querySelectorAll('#tester-steps .trace-step[data-outcome=pass]').length > 3")
@@ -1400,15 +1543,23 @@ async fn the_portal_in_a_real_browser() {
     )
     .await;
     assert!(b.text("#tester-authorization").await.contains("orders"));
-    // A wrong sandbox token is reported on its field.
-    b.type_into("#tt-sandbox", "pcs_not-a-real-token-000000000000000")
-        .await;
-    b.click("#tester-submit").await;
-    b.until(
-        "document.getElementById('err-tt-sandbox').textContent.length > 0",
-        "the sandbox token error",
-    )
-    .await;
+    assert!(
+        b.text("#tester-token-state").await.starts_with("✓ Valid"),
+        "a valid token denied by a route is still shown as valid"
+    );
+    // The pasted token and request survive a visit to another page.
+    b.go("/portal/credentials/sandbox-tokens").await;
+    b.go("/portal/token-tester").await;
+    assert_eq!(
+        b.js("return document.getElementById('tt-token').value")
+            .await,
+        json!(token)
+    );
+    assert_eq!(
+        b.js("return document.getElementById('tt-path').value")
+            .await,
+        json!("/orders/1")
+    );
 
     b.go("/portal/credentials/sandbox-tokens").await;
     b.click("#sandbox-table tr[data-name=dev-laptop] button[data-action=rename]")
@@ -1448,6 +1599,55 @@ async fn the_portal_in_a_real_browser() {
     b.flash("Deleted the sandbox token ci-runner.").await;
     let (_, tokens) = api.get("/api/v1/sandboxTokens").await;
     assert!(tokens["items"].as_array().unwrap().is_empty());
+
+    // --- The dashboard (the landing page): its chart of decisions changes after traffic.
+    b.go("/portal/").await;
+    b.find("#decisions-chart").await;
+    assert_eq!(b.path().await, "/portal/dashboard");
+    let chart = "const c = document.getElementById('decisions-chart'); \
+                 return [Number(c.dataset.allowed), Number(c.dataset.denied), c.querySelectorAll('g.minute rect').length]";
+    let before = b.js(chart).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bearer = format!("Bearer {token}");
+    for (path, authorization) in [
+        ("/orders/1", bearer.as_str()),
+        ("/orders/1", ""),
+        ("/nothing-routes-here", bearer.as_str()),
+    ] {
+        let mut request = http
+            .get(format!("{}/authz", server.base))
+            .header("x-original-method", "GET")
+            .header("x-original-uri", path);
+        if !authorization.is_empty() {
+            request = request.header("authorization", authorization);
+        }
+        assert_ne!(
+            request.send().await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    b.go("/portal/dashboard").await;
+    let after = b.js(chart).await;
+    assert_eq!(
+        after[1].as_u64().unwrap(),
+        before[1].as_u64().unwrap() + 3,
+        "three more denials: {before} -> {after}"
+    );
+    assert!(after[2].as_u64().unwrap() >= 2, "a bar is drawn: {after}");
+    assert!(b.text("#top-reasons").await.contains("no_route"));
+    assert!(b.text("#key-freshness").await.contains("okta-prod"));
+    assert!(b.text("#nodes-summary").await.contains("1 of 1 node up"));
+    b.shot("dashboard").await;
+    // The server's page counts the decisions on its tokens (here the one the route's claim
+    // rule denied).
+    b.click("#key-freshness a").await;
+    b.find("#server-keys").await;
+    assert_eq!(
+        b.js("return Number(document.getElementById('decisions-chart').dataset.denied)")
+            .await,
+        json!(1)
+    );
 
     // --- Cluster nodes: this node, up, with the configuration version it applied.
     b.go("/portal/cluster").await;

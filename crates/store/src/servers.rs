@@ -286,5 +286,9 @@ async fn record_fetch_in(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    let result = match outcome {
+        FetchOutcome::Success { key_ids, .. } => Ok(key_ids.as_slice()),
+        FetchOutcome::Failure { error } => Err(error.as_str()),
+    };
+    crate::key_history::record_in(tx, org, id, now, result).await
 }

@@ -540,3 +540,91 @@ async fn bad_urls_are_refused_clearly() {
         "{unreachable:?}"
     );
 }
+
+#[tokio::test]
+async fn fetch_history_keys_seen_and_decision_minutes() {
+    for (backend, store, _dir) in stores().await {
+        let org = store.ensure_org(Some(9)).await.unwrap().id;
+        let ok = FetchOutcome::Success {
+            jwks: r#"{"keys":[]}"#.into(),
+            key_ids: vec!["k1".into()],
+        };
+        let server = store
+            .create_server(org, &definition("s"), None, &admin_actor())
+            .await
+            .unwrap();
+        store.record_fetch(org, &server.id, &ok).await.unwrap();
+        let failed = FetchOutcome::Failure {
+            error: "connection refused".into(),
+        };
+        store.record_fetch(org, &server.id, &failed).await.unwrap();
+        let history = store.key_fetches(org, &server.id).await.unwrap();
+        assert_eq!(history.len(), 2, "{backend}");
+        assert!(history.iter().any(|f| f.ok && f.error.is_none()));
+        assert!(
+            history
+                .iter()
+                .any(|f| !f.ok && f.error.as_deref() == Some("connection refused"))
+        );
+        let seen = store.keys_seen(org, &server.id).await.unwrap();
+        assert_eq!(seen.len(), 1, "{backend}");
+        assert_eq!(seen[0].kid, "k1");
+        assert!(seen[0].first_seen_at <= seen[0].last_seen_at);
+        // Only the newest fetches are kept.
+        for _ in 0..60 {
+            store.record_fetch(org, &server.id, &ok).await.unwrap();
+        }
+        let kept = store.key_fetches(org, &server.id).await.unwrap().len();
+        assert!(kept <= 52, "{backend}: {kept}");
+
+        // Decisions per node and minute: a row is replaced, old rows of the node go.
+        let reasons = std::collections::BTreeMap::from([("expired".to_owned(), 2)]);
+        let servers = std::collections::BTreeMap::from([("okta".to_owned(), [6, 2])]);
+        store
+            .record_decision_minute(org, "node-a", 100, 5, 2, &reasons, &servers, 0)
+            .await
+            .unwrap();
+        store
+            .record_decision_minute(org, "node-a", 100, 6, 2, &reasons, &servers, 0)
+            .await
+            .unwrap();
+        store
+            .record_decision_minute(
+                org,
+                "node-b",
+                101,
+                1,
+                0,
+                &Default::default(),
+                &Default::default(),
+                0,
+            )
+            .await
+            .unwrap();
+        let rows = store.decision_minutes(org, 100).await.unwrap();
+        assert_eq!(rows.len(), 2, "{backend}");
+        assert_eq!((rows[0].allowed, rows[0].denied), (6, 2));
+        assert_eq!(rows[0].reasons.get("expired"), Some(&2));
+        assert_eq!(rows[0].servers.get("okta"), Some(&[6, 2]));
+        store
+            .record_decision_minute(
+                org,
+                "node-a",
+                2000,
+                1,
+                0,
+                &Default::default(),
+                &Default::default(),
+                1000,
+            )
+            .await
+            .unwrap();
+        let rows = store.decision_minutes(org, 0).await.unwrap();
+        assert!(
+            rows.iter()
+                .all(|r| r.node_id != "node-a" || r.minute == 2000),
+            "{backend}: {rows:?}"
+        );
+        assert!(store.decision_minutes(org + 1, 0).await.unwrap().is_empty());
+    }
+}

@@ -9,7 +9,11 @@
 //! the portal cannot accept what the API refuses.
 
 pub mod assets;
+mod dashboard;
 mod pages;
+mod plain;
+mod server_page;
+mod tester;
 mod view;
 
 pub use pages::HOME;
@@ -44,7 +48,12 @@ pub fn router() -> Router<ControlState> {
         .route("/portal", get(|| async { Redirect::to(pages::HOME) }))
         .route("/portal/", get(|| async { Redirect::to(pages::HOME) }))
         .route("/portal/login", get(pages::login))
-        .route(pages::HOME, get(pages::servers))
+        .route(pages::HOME, get(dashboard::dashboard))
+        .route(pages::SERVERS, get(pages::servers))
+        .route(
+            "/portal/authorization-servers/{id}",
+            get(server_page::server_page),
+        )
         .route("/portal/api-roles", get(pages::api_roles))
         .route("/portal/admin-roles", get(pages::admin_roles))
         .route("/portal/admins", get(pages::admins))
@@ -56,6 +65,10 @@ pub fn router() -> Router<ControlState> {
             get(pages::sandbox_tokens),
         )
         .route("/portal/token-tester", get(pages::token_tester))
+        .route(
+            "/portal/token-tester/evaluate",
+            axum::routing::post(tester::evaluate),
+        )
         .route("/portal/cluster", get(pages::cluster))
         .route("/portal/assets/{name}", get(assets::serve))
         // The whole prefix is the portal's: an unknown page is the portal's 404, never proxied.
@@ -90,8 +103,11 @@ pub enum PageError {
         /// The page to return to (a local path).
         next: String,
     },
-    /// An API-style error (403 for a missing permission, 503 when the store is down, ...).
+    /// An API-style error (503 when the store is down, 404, ...).
     Api(ApiError),
+    /// The signed-in admin may not view the page: a 403 inside the portal's layout, naming the
+    /// permission the page needs.
+    Forbidden(Box<pages::ForbiddenPage>),
 }
 
 impl From<ApiError> for PageError {
@@ -113,6 +129,13 @@ impl IntoResponse for PageError {
                 let target = format!("/portal/login?next={}", view::query_escape(&next));
                 Redirect::to(&target).into_response()
             }
+            PageError::Forbidden(page) => match askama::Template::render(&*page) {
+                Ok(html) => (StatusCode::FORBIDDEN, Html(html)).into_response(),
+                Err(cause) => {
+                    tracing::error!(%cause, "rendering the forbidden page failed");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+                }
+            },
             PageError::Api(err) => {
                 let page = pages::ErrorPage {
                     status: err.status.as_u16(),
@@ -140,9 +163,8 @@ impl PortalAdmin {
         if self.0.permissions.allows(category, false) {
             Ok(())
         } else {
-            Err(PageError::Api(ApiError::forbidden(format!(
-                "your admin role does not allow you to view {}",
-                category.name()
+            Err(PageError::Forbidden(Box::new(pages::ForbiddenPage::new(
+                self, category,
             ))))
         }
     }

@@ -16,14 +16,17 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::view::{self, DiffRow};
-use super::{PageError, PortalAdmin, assets};
+use super::{PageError, PortalAdmin, assets, plain};
 use crate::api::{audit, ops, servers};
 use crate::auth::{admin_session, session_cookie_name};
 use crate::error::ApiError;
 use crate::state::ControlState;
 
 /// Where the portal starts.
-pub const HOME: &str = "/portal/authorization-servers";
+pub const HOME: &str = "/portal/dashboard";
+
+/// The authorization servers page.
+pub const SERVERS: &str = "/portal/authorization-servers";
 
 /// The permission categories with their labels, in the order pages show them.
 const CATEGORIES: [(Category, &str); 6] = [
@@ -53,30 +56,37 @@ fn access_label(access: Access) -> &'static str {
 
 /// One navigation entry.
 pub struct NavItem {
-    href: &'static str,
-    label: &'static str,
-    current: bool,
+    pub(super) href: &'static str,
+    pub(super) label: &'static str,
+    pub(super) current: bool,
 }
 
 /// The frame every signed-in page shares: title, navigation, the admin, the CSRF token for the
 /// scripts, and the asset URLs.
-pub struct Chrome {
-    title: &'static str,
-    admin_login: String,
-    csrf_token: String,
-    nav: Vec<NavItem>,
-    css: String,
-    common_js: String,
-    page_js: String,
-    favicon: String,
+pub(super) struct Chrome {
+    pub(super) title: &'static str,
+    pub(super) admin_login: String,
+    pub(super) csrf_token: String,
+    pub(super) nav: Vec<NavItem>,
+    pub(super) css: String,
+    pub(super) common_js: String,
+    /// The page's own script, if it has one.
+    pub(super) page_js: Option<String>,
+    pub(super) favicon: String,
 }
 
 impl Chrome {
-    fn new(admin: &PortalAdmin, title: &'static str, href: &'static str, script: &str) -> Self {
+    pub(super) fn new(
+        admin: &PortalAdmin,
+        title: &'static str,
+        href: &'static str,
+        script: impl Into<Option<&'static str>>,
+    ) -> Self {
         let permissions = admin.permissions();
-        let entries: [(&'static str, &'static str, Option<Category>); 10] = [
+        let entries: [(&'static str, &'static str, Option<Category>); 11] = [
+            (HOME, "Dashboard", None),
             (
-                HOME,
+                SERVERS,
                 "Authorization Servers",
                 Some(Category::AuthorizationServers),
             ),
@@ -92,7 +102,11 @@ impl Chrome {
                 "Sandbox API Token",
                 Some(Category::ApiCredentials),
             ),
-            ("/portal/token-tester", "Test a Token", None),
+            (
+                "/portal/token-tester",
+                "Test a Token",
+                Some(Category::ApiCredentials),
+            ),
             ("/portal/admins", "Admins", Some(Category::Admins)),
             ("/portal/admin-roles", "Admin Roles", Some(Category::Admins)),
             ("/portal/audit-log", "Audit Log", Some(Category::AuditLogs)),
@@ -118,20 +132,55 @@ impl Chrome {
             nav,
             css: assets::url("portal.css"),
             common_js: assets::url("common.js"),
-            page_js: assets::url(script),
+            page_js: script.into().map(assets::url),
             favicon: assets::url("favicon.svg"),
         }
     }
 }
 
-fn render(template: &impl Template) -> Result<Response, PageError> {
+pub(super) fn render(template: &impl Template) -> Result<Response, PageError> {
     template
         .render()
         .map(|html| Html(html).into_response())
         .map_err(|e| PageError::Api(ApiError::internal(&e)))
 }
 
-/// The page shown for errors (403, 503, ...).
+/// The label of a permission category, as the pages show it.
+fn category_name(category: Category) -> &'static str {
+    CATEGORIES
+        .iter()
+        .find(|(c, _)| *c == category)
+        .map_or("", |(_, label)| label)
+}
+
+/// The 403 page of a signed-in admin: the portal's layout (their menu stays), and the
+/// permission the page needs.
+#[derive(Template)]
+#[template(path = "forbidden.html")]
+pub struct ForbiddenPage {
+    chrome: Chrome,
+    permission: &'static str,
+}
+
+impl std::fmt::Debug for ForbiddenPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForbiddenPage")
+            .field("permission", &self.permission)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ForbiddenPage {
+    /// The page for an admin who may not view `category`.
+    pub fn new(admin: &PortalAdmin, category: Category) -> Self {
+        ForbiddenPage {
+            chrome: Chrome::new(admin, "Not allowed", "", None::<&'static str>),
+            permission: category_name(category),
+        }
+    }
+}
+
+/// The page shown for errors (404, 503, ...).
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
@@ -144,6 +193,10 @@ pub struct ErrorPage {
 impl ErrorPage {
     fn css(&self) -> String {
         assets::url("portal.css")
+    }
+
+    fn favicon(&self) -> String {
+        assets::url("favicon.svg")
     }
 }
 
@@ -208,7 +261,12 @@ struct ServerRow {
     /// `fresh`, `stale` or `failing`.
     health: &'static str,
     health_label: &'static str,
-    last_error: Option<String>,
+    /// The last fetch error: the plain sentence and the technical text.
+    last_error: Option<(&'static str, String)>,
+    /// Until when the last good keys stay in use (`maxStaleS` after the last success).
+    keys_until: Option<String>,
+    /// The routes that name this server, for the Disable and Delete confirmations.
+    routes: String,
     last_success: Option<Moment>,
     last_attempt: Option<Moment>,
     created: Moment,
@@ -244,7 +302,7 @@ impl Moment {
     }
 }
 
-fn server_row(record: ServerRecord, now: i64) -> ServerRow {
+fn server_row(record: ServerRecord, now: i64, routes: String) -> ServerRow {
     let status = record.status.clone();
     let view = servers::view(record.clone());
     let (health, health_label) = match view.status.keys_source {
@@ -261,7 +319,11 @@ fn server_row(record: ServerRecord, now: i64) -> ServerRow {
         description: definition.description,
         health,
         health_label,
-        last_error: status.last_fetch_error,
+        last_error: status.last_fetch_error.as_deref().map(plain::fetch_error),
+        keys_until: status
+            .last_successful_fetch_at
+            .map(|ms| view::absolute(ms.saturating_add(i64::from(definition.max_stale_s) * 1000))),
+        routes,
         last_success: status
             .last_successful_fetch_at
             .map(|ms| Moment::new(now, ms)),
@@ -306,12 +368,14 @@ struct ServersPage {
     /// escaped by the template, parsed by the script).
     presets_json: String,
     algorithms: Vec<&'static str>,
-    columns: [(&'static str, &'static str, bool); 15],
+    columns: [(&'static str, &'static str, bool); 14],
+    /// The plain-words table for the scripts ([`plain::script_json`]).
+    plain_json: String,
 }
 
 /// The servers table's columns: key, header, shown by default. The template writes the cells in
 /// this order; the script reorders, hides and sizes them from the browser's saved preferences.
-const SERVER_COLUMNS: [(&str, &str, bool); 15] = [
+const SERVER_COLUMNS: [(&str, &str, bool); 14] = [
     ("name", "Name", true),
     ("status", "Status", true),
     ("description", "Description", true),
@@ -323,7 +387,6 @@ const SERVER_COLUMNS: [(&str, &str, bool); 15] = [
     ("metadataUrl", "Metadata URL", false),
     ("preset", "Preset", false),
     ("keys", "Keys", false),
-    ("lastError", "Last Error", false),
     ("lastAttempt", "Last Fetch Attempt", false),
     ("created", "Created", false),
     ("updated", "Updated", false),
@@ -336,12 +399,24 @@ pub async fn servers(
 ) -> Result<Response, PageError> {
     admin.require_view(Category::AuthorizationServers)?;
     let now = now_ms();
+    let routes = if admin.permissions().allows(Category::Routes, false) {
+        state.store.list_routes(state.org).await?
+    } else {
+        Vec::new()
+    };
     let rows = state
         .store
         .list_servers(state.org)
         .await?
         .into_iter()
-        .map(|r| server_row(r, now))
+        .map(|r| {
+            let naming: Vec<&str> = routes
+                .iter()
+                .filter(|route| route.definition.policy.servers.contains(&r.definition.name))
+                .map(|route| route.definition.name.as_str())
+                .collect();
+            server_row(r, now, naming.join(", "))
+        })
         .collect();
     let presets_json = Preset::ALL
         .into_iter()
@@ -363,7 +438,7 @@ pub async fn servers(
         chrome: Chrome::new(
             &admin,
             "OAuth 2.0 Authorization Servers",
-            HOME,
+            SERVERS,
             "servers.js",
         ),
         api_base_url: ops::api_base_url(&state.settings),
@@ -376,6 +451,7 @@ pub async fn servers(
         presets_json: serde_json::Value::Object(presets_json).to_string(),
         algorithms: Algorithm::ALL.iter().map(|a| a.name()).collect(),
         columns: SERVER_COLUMNS,
+        plain_json: plain::script_json(),
     })
 }
 
@@ -675,6 +751,8 @@ struct AuditRow {
     at_relative: String,
     action: String,
     category: String,
+    /// The category as people read it ("API credentials", not `apiCredentials`).
+    category_label: String,
     resource: String,
     actor: String,
     client_ip: String,
@@ -718,6 +796,26 @@ fn form_time(value: &str) -> String {
     }
 }
 
+/// A category's label from its wire name; a name outside [`CATEGORIES`] (e.g. sign-ins) is
+/// split into words ("apiKey" → "api key").
+fn category_label(wire: &str) -> String {
+    if let Some((_, label)) = CATEGORIES.iter().find(|(c, _)| c.name() == wire) {
+        return (*label).to_owned();
+    }
+    let mut out = String::with_capacity(wire.len() + 4);
+    for c in wire.chars() {
+        if c.is_ascii_uppercase() {
+            out.push(' ');
+            out.push(c.to_ascii_lowercase());
+        } else if c == '_' {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `GET /portal/audit-log?from=&to=&action=&category=&interface=&result=&actor=&resource=`: the same
 /// filters as `GET /api/v1/auditLogs`, parsed by the API's own filter parser.
 pub async fn audit_log(
@@ -758,6 +856,7 @@ pub async fn audit_log(
                     at_relative: view::relative(now, e.at),
                     diff: view::diff(e.before.as_ref(), e.after.as_ref()),
                     action: e.action,
+                    category_label: category_label(&e.category),
                     category: e.category,
                     resource: e.resource,
                     actor: e.actor,
@@ -863,6 +962,7 @@ struct TesterPage {
 
 /// `GET /portal/token-tester`: evaluate a token through the sandbox API and show the trace.
 pub async fn token_tester(admin: PortalAdmin) -> Result<Response, PageError> {
+    admin.require_view(Category::ApiCredentials)?;
     render(&TesterPage {
         chrome: Chrome::new(&admin, "Test a Token", "/portal/token-tester", "tester.js"),
     })
@@ -872,6 +972,8 @@ pub async fn token_tester(admin: PortalAdmin) -> Result<Response, PageError> {
 #[template(path = "cluster.html")]
 struct ClusterPage {
     chrome: Chrome,
+    /// The plain-words table for the script ([`plain::script_json`]).
+    plain_json: String,
 }
 
 /// `GET /portal/cluster`: the nodes sharing this configuration (`GET /api/v1/cluster/nodes`).
@@ -879,5 +981,6 @@ pub async fn cluster(admin: PortalAdmin) -> Result<Response, PageError> {
     admin.require_view(Category::AuthorizationServers)?;
     render(&ClusterPage {
         chrome: Chrome::new(&admin, "Cluster Nodes", "/portal/cluster", "cluster.js"),
+        plain_json: plain::script_json(),
     })
 }

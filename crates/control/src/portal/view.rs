@@ -1,5 +1,7 @@
 //! Small presentation helpers for the templates: times, query strings, audit diffs.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -73,34 +75,64 @@ fn show(value: Option<&Value>) -> String {
     }
 }
 
-/// The fields that differ between an audit entry's before and after (all fields of a creation
-/// or a deletion), in name order.
-pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<DiffRow> {
-    let empty = serde_json::Map::new();
-    match (before, after) {
-        (None, None) => Vec::new(),
-        (b, a) if b.is_none_or(Value::is_object) && a.is_none_or(Value::is_object) => {
-            let b = b.and_then(Value::as_object).unwrap_or(&empty);
-            let a = a.and_then(Value::as_object).unwrap_or(&empty);
-            let mut names: Vec<&String> = b.keys().chain(a.keys()).collect();
-            names.sort();
-            names.dedup();
-            names
-                .into_iter()
-                .filter(|name| b.get(*name) != a.get(*name))
-                .map(|name| DiffRow {
-                    field: name.clone(),
-                    before: show(b.get(name)),
-                    after: show(a.get(name)),
-                })
-                .collect()
+/// Nested objects are compared member by member down to this depth (deeper values are shown
+/// as JSON text).
+const MAX_DEPTH: usize = 6;
+
+/// Adds every leaf of `value` under `path` to `out`: object members as `path.member`, array
+/// items that are objects or arrays as `path[i]`; scalars and arrays of scalars are leaves.
+fn flatten(path: &str, value: &Value, depth: usize, out: &mut BTreeMap<String, Value>) {
+    let nested = |v: &Value| v.is_object() || v.is_array();
+    match value {
+        Value::Object(members) if depth < MAX_DEPTH && !members.is_empty() => {
+            for (name, member) in members {
+                let path = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                flatten(&path, member, depth + 1, out);
+            }
         }
-        (b, a) => vec![DiffRow {
-            field: "value".to_owned(),
-            before: show(b),
-            after: show(a),
-        }],
+        Value::Array(items) if depth < MAX_DEPTH && items.iter().any(nested) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten(&format!("{path}[{i}]"), item, depth + 1, out);
+            }
+        }
+        leaf => {
+            let name = if path.is_empty() { "value" } else { path };
+            out.insert(name.to_owned(), leaf.clone());
+        }
     }
+}
+
+/// The fields that differ between an audit entry's before and after (all fields of a creation
+/// or a deletion), in name order. Nested JSON (a route's policy, its claim rules) is compared
+/// field by field (`policy.claims[0].value`), so a change shows only what changed.
+pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<DiffRow> {
+    if before.is_none() && after.is_none() {
+        return Vec::new();
+    }
+    let mut b = BTreeMap::new();
+    let mut a = BTreeMap::new();
+    if let Some(value) = before {
+        flatten("", value, 0, &mut b);
+    }
+    if let Some(value) = after {
+        flatten("", value, 0, &mut a);
+    }
+    let mut names: Vec<&String> = b.keys().chain(a.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| b.get(*name) != a.get(*name))
+        .map(|name| DiffRow {
+            field: name.clone(),
+            before: show(b.get(name)),
+            after: show(a.get(name)),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -165,5 +197,19 @@ mod tests {
         );
         assert_eq!(diff(None, Some(&json!({"name": "a"}))).len(), 1);
         assert!(diff(None, None).is_empty());
+        // Nested JSON is diffed field by field.
+        let before =
+            json!({"policy": {"claims": [{"path": "tid", "value": "a"}], "servers": ["x"]}});
+        let after =
+            json!({"policy": {"claims": [{"path": "tid", "value": "b"}], "servers": ["x"]}});
+        assert_eq!(
+            diff(Some(&before), Some(&after)),
+            vec![DiffRow {
+                field: "policy.claims[0].value".into(),
+                before: "a".into(),
+                after: "b".into()
+            }]
+        );
+        assert_eq!(diff(Some(&json!(1)), Some(&json!(2)))[0].field, "value");
     }
 }
