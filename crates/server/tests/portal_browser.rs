@@ -439,8 +439,20 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.unwrap()
     }
 
+    /// Clicks `css`, finding it again if the page replaced it between finding and clicking.
     async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
+        for _ in 0..20 {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("clicking {css} failed: {e}"),
+            }
+        }
+        panic!("{css} kept going stale");
     }
 
     async fn type_into(&self, css: &str, text: &str) {
