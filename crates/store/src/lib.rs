@@ -24,6 +24,7 @@ mod audit;
 pub mod cluster;
 mod credentials;
 mod limits;
+mod org_settings;
 mod repository;
 mod roles;
 mod routes;
@@ -42,6 +43,7 @@ pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
 pub use cluster::{ConfigEvent, ConfigListener, NodeKeyStatus, NodeRecord};
 pub use credentials::{ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTokenRecord};
 pub use limits::{Limit, LimitBreach, LimitedChange};
+pub use org_settings::OrgSettingsRecord;
 pub use roles::{RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
@@ -371,6 +373,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         roles::insert_super_admin(&mut tx, id).await?;
+        sqlx::query(
+            "INSERT INTO org_settings (org_id, settings, version, updated_at) VALUES ($1, '{}', 1, $2)",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         self.get_org(id).await?.ok_or(StoreError::NotFound)
     }
