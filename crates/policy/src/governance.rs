@@ -112,7 +112,10 @@ pub struct LimitException {
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3,7}$"))]
     pub method: String,
     /// The full path, e.g. `/api/v1/authenticatedSession` (matched exactly).
-    #[cfg_attr(feature = "openapi", schema(pattern = "^/api/v1/[A-Za-z0-9./]{1,200}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^/api/v1/[A-Za-z0-9./]{1,200}$")
+    )]
     pub path: String,
     /// Its windows.
     pub limits: WeightLimits,
@@ -261,7 +264,8 @@ impl RateLimits {
                     "must be a path under /api/v1/ (letters, digits, `.` and `/`)".to_owned(),
                 ));
             }
-            e.limits.field_errors(&format!("{field}.limits"), &mut errors);
+            e.limits
+                .field_errors(&format!("{field}.limits"), &mut errors);
         }
         errors
     }
@@ -308,7 +312,10 @@ mod tests {
         let limits = RateLimits::default();
         let rule = |m: &str, p: &str, i: bool| limits.rule(m, p, i).unwrap();
         assert_eq!(rule("DELETE", "/api/v1/routes/x", false).name, "heavy");
-        assert_eq!(rule("DELETE", "/api/v1/routes/x", false).limits.short.limit, 1);
+        assert_eq!(
+            rule("DELETE", "/api/v1/routes/x", false).limits.short.limit,
+            1
+        );
         assert_eq!(rule("PUT", "/api/v1/routes/x", false).name, "medium");
         assert_eq!(rule("GET", "/api/v1/routes", false).name, "light");
         assert_eq!(

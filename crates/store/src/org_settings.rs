@@ -82,10 +82,7 @@ fn view(input: &OrgSettingsInput) -> Option<serde_json::Value> {
 impl Store {
     /// The org's settings (the defaults when it has no row).
     pub async fn get_org_settings(&self, org: i64) -> Result<OrgSettingsRecord, StoreError> {
-        Ok(self
-            .find_row(&Key::org(org))
-            .await?
-            .unwrap_or_default())
+        Ok(self.find_row(&Key::org(org)).await?.unwrap_or_default())
     }
 
     /// Replaces the org's settings if they are still at `expected_version` (any version when
@@ -101,17 +98,17 @@ impl Store {
         let mut change = self.change(org).await?;
         let json = to_json(input)?;
         let now = now_ms();
-        let before = match change.current::<OrgSettingsRecord>(&key, expected_version).await {
+        let before = match change
+            .current::<OrgSettingsRecord>(&key, expected_version)
+            .await
+        {
             Ok(current) => {
                 let values = [("settings", Arg::Str(&json)), ("updated_at", Arg::Int(now))];
                 change.swap(&key, &current, &values, None).await?;
                 current.input()
             }
             Err(StoreError::NotFound) => {
-                crate::repository::check_version(
-                    &OrgSettingsRecord::default(),
-                    expected_version,
-                )?;
+                crate::repository::check_version(&OrgSettingsRecord::default(), expected_version)?;
                 let values = [("settings", Arg::Str(&json)), ("updated_at", Arg::Int(now))];
                 change.insert::<OrgSettingsRecord>(&values, None).await?;
                 OrgSettingsInput::default()
@@ -123,7 +120,8 @@ impl Store {
             (true, false) => "disable_read_only",
             _ => "update",
         };
-        let entry = AuditEntry::success(action, CATEGORY, "orgSettings", view(&before), view(input));
+        let entry =
+            AuditEntry::success(action, CATEGORY, "orgSettings", view(&before), view(input));
         change.commit_read(actor, &entry, &key).await
     }
 

@@ -155,7 +155,7 @@ impl ApiLimiter {
 
 #[cfg(test)]
 mod tests {
-    use portcullis_policy::governance::{Window, WeightLimits};
+    use portcullis_policy::governance::{WeightLimits, Window};
 
     use super::*;
 
@@ -179,10 +179,16 @@ mod tests {
         let rule = rule(2, 60);
         let t0 = 1_000_000;
         let first = limiter.count_short("a", &rule, t0);
-        assert_eq!((first.remaining, first.refused, first.reset_s), (1, false, 60));
+        assert_eq!(
+            (first.remaining, first.refused, first.reset_s),
+            (1, false, 60)
+        );
         assert!(!limiter.count_short("a", &rule, t0 + 1).refused);
         let third = limiter.count_short("a", &rule, t0 + 20_500);
-        assert_eq!((third.remaining, third.refused, third.reset_s), (0, true, 40));
+        assert_eq!(
+            (third.remaining, third.refused, third.reset_s),
+            (0, true, 40)
+        );
         // Another caller has its own window; the window ends exactly at start + length.
         assert!(!limiter.count_short("b", &rule, t0 + 20_500).refused);
         assert!(limiter.count_short("a", &rule, t0 + 59_999).refused);

@@ -37,8 +37,12 @@ pub const WRITABLE_WHEN_READ_ONLY: [(Method, &str); 7] = [
     (Method::DELETE, "/api/v1/authenticatedSession"),
     (Method::POST, "/api/v1/authorizationServers/validate"),
     (Method::POST, "/api/v1/apiKey/reveal"),
-    (Method::PUT, "/api/v1/orgSettings"),
+    (Method::PUT, SETTINGS_PATH),
 ];
+
+/// The settings resource is never rate limited: limits set too low must not lock the Super
+/// Admin out of repairing them.
+pub const SETTINGS_PATH: &str = "/api/v1/orgSettings";
 
 /// The outcome of authenticating in this layer, kept in the request's extensions for the
 /// handler (see `auth.rs`).
@@ -59,11 +63,7 @@ pub fn read_only_error() -> ApiError {
 }
 
 /// The middleware (see the module documentation).
-pub async fn govern(
-    State(state): State<ControlState>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn govern(State(state): State<ControlState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = format!("{}{}", crate::API_PREFIX, request.uri().path());
     let read_only = state.runtime.read_only().is_some();
@@ -92,7 +92,7 @@ async fn limited(
     method: &Method,
     path: &str,
 ) -> Response {
-    if !state.runtime.settings.rate_limits {
+    if !state.runtime.settings.rate_limits || (*method == Method::PUT && path == SETTINGS_PATH) {
         return next.run(request).await;
     }
     let settings = state.runtime.org_settings.load_full();
@@ -104,7 +104,10 @@ async fn limited(
         .await
         .map_err(|e| e.0);
     let (caller, interactive) = match &principal {
-        Ok(p) => (p.caller.clone(), p.kind == crate::principal::CredentialKind::Session),
+        Ok(p) => (
+            p.caller.clone(),
+            p.kind == crate::principal::CredentialKind::Session,
+        ),
         Err(_) => (
             format!("ip:{}", client_ip(&parts).unwrap_or_default()),
             false,
@@ -142,8 +145,7 @@ async fn limited(
             "rate_limited",
             format!(
                 "too many requests: at most {} per {} s for this kind of request ({}); retry in {} s",
-                window.limit, seconds, rule.name,
-                window.reset_s
+                window.limit, seconds, rule.name, window.reset_s
             ),
         );
         error.retry_after = Some(window.reset_s);
