@@ -159,6 +159,13 @@ impl Default for RateLimits {
                 light: WeightLimits::new(Window::new(20, 1), Window::new(20_000, HOUR)),
             },
             exceptions: vec![
+                // The portal's and the CLI's sign-in (by client address: nobody is known yet;
+                // the per-admin lockout is what stops password guessing).
+                exception(
+                    "POST",
+                    "/api/v1/auth/login",
+                    WeightLimits::new(Window::new(5, 1), Window::new(1_000, HOUR)),
+                ),
                 exception(
                     "POST",
                     "/api/v1/authenticatedSession",
@@ -322,6 +329,10 @@ mod tests {
             rule("DELETE", "/api/v1/routes/x", true).name,
             "interactive:heavy"
         );
+        assert_eq!(
+            rule("POST", "/api/v1/auth/login", false).limits.short.limit,
+            5
+        );
         let login = rule("POST", "/api/v1/authenticatedSession", false);
         assert_eq!(login.name, "POST /api/v1/authenticatedSession");
         assert_eq!(login.limits.long.limit, 1_000);
@@ -337,13 +348,13 @@ mod tests {
         assert!(OrgSettingsInput::default().field_errors().is_empty());
         let mut bad = RateLimits::default();
         bad.api.heavy.short.limit = 0;
-        bad.exceptions[0].path = "/elsewhere".to_owned();
+        bad.exceptions[1].path = "/elsewhere".to_owned();
         let fields: Vec<String> = bad.field_errors().into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
             [
                 "rateLimits.api.heavy.short.limit",
-                "rateLimits.exceptions[0].path"
+                "rateLimits.exceptions[1].path"
             ]
         );
     }
