@@ -270,6 +270,15 @@ async fn read_only_is_seen_by(a: &TestServer, b: &TestServer) -> Duration {
         json!({"name": "read-only", "source": "orgSettings"})
     );
 
+    // The portal says so on every page.
+    let page = |client: &Client| {
+        let request = client
+            .raw()
+            .get(format!("{}/portal/org-settings", client.base()));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page(&admin_b).await.contains("id=\"read-only-banner\""));
+
     // The settings resource switches it off (through either node).
     put_settings(&admin_b, json!({"readOnly": false})).await;
     let off = Instant::now();

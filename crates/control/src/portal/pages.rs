@@ -53,28 +53,35 @@ fn access_label(access: Access) -> &'static str {
 
 /// One navigation entry.
 pub struct NavItem {
-    href: &'static str,
-    label: &'static str,
-    current: bool,
+    pub(super) href: &'static str,
+    pub(super) label: &'static str,
+    pub(super) current: bool,
 }
 
 /// The frame every signed-in page shares: title, navigation, the admin, the CSRF token for the
 /// scripts, and the asset URLs.
 pub struct Chrome {
-    title: &'static str,
-    admin_login: String,
-    csrf_token: String,
-    nav: Vec<NavItem>,
-    css: String,
-    common_js: String,
-    page_js: String,
-    favicon: String,
+    /// The read-only banner's text, when writes are refused.
+    pub(super) read_only: Option<&'static str>,
+    pub(super) title: &'static str,
+    pub(super) admin_login: String,
+    pub(super) csrf_token: String,
+    pub(super) nav: Vec<NavItem>,
+    pub(super) css: String,
+    pub(super) common_js: String,
+    pub(super) page_js: String,
+    pub(super) favicon: String,
 }
 
 impl Chrome {
-    fn new(admin: &PortalAdmin, title: &'static str, href: &'static str, script: &str) -> Self {
+    pub(super) fn new(
+        admin: &PortalAdmin,
+        title: &'static str,
+        href: &'static str,
+        script: &str,
+    ) -> Self {
         let permissions = admin.permissions();
-        let entries: [(&'static str, &'static str, Option<Category>); 10] = [
+        let entries: [(&'static str, &'static str, Option<Category>); 11] = [
             (
                 HOME,
                 "Authorization Servers",
@@ -101,6 +108,7 @@ impl Chrome {
                 "Cluster Nodes",
                 Some(Category::AuthorizationServers),
             ),
+            ("/portal/org-settings", "Org Settings", None),
         ];
         let nav = entries
             .into_iter()
@@ -112,6 +120,14 @@ impl Chrome {
             })
             .collect();
         Chrome {
+            read_only: admin.1.map(|source| match source {
+                portcullis_runtime::ReadOnly::Deployment => {
+                    "Read-only mode (set for this node by PORTCULLIS_READ_ONLY): changes are refused; token decisions go on."
+                }
+                portcullis_runtime::ReadOnly::OrgSettings => {
+                    "Read-only mode (switched on in Org Settings): changes are refused; token decisions go on."
+                }
+            }),
             title,
             admin_login: admin.0.admin.login.clone(),
             csrf_token: admin.0.csrf_token.clone(),
@@ -124,7 +140,7 @@ impl Chrome {
     }
 }
 
-fn render(template: &impl Template) -> Result<Response, PageError> {
+pub(super) fn render(template: &impl Template) -> Result<Response, PageError> {
     template
         .render()
         .map(|html| Html(html).into_response())
