@@ -121,10 +121,10 @@ pub struct LimitException {
     pub limits: WeightLimits,
 }
 
-/// The cloud service API's rate limits.
+/// The cloud service API's rate limits (members left out take the documented defaults).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct RateLimits {
     /// `false` switches every limit off for the org.
     pub enabled: bool,

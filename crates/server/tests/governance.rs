@@ -539,3 +539,42 @@ async fn by_default_a_person_in_the_portal_may_delete_rows_in_a_row_and_an_api_c
     let retry: u64 = header(&headers, "retry-after").unwrap().parse().unwrap();
     assert!((58..=60).contains(&retry), "{retry}");
 }
+
+#[tokio::test]
+async fn the_config_file_sets_the_org_settings() {
+    let server = TestServer::start("sqlite").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portcullis.toml");
+    std::fs::write(
+        &path,
+        "[org_settings]\nread_only = true\n\n[org_settings.rate_limits]\nenabled = false\n\n[org_settings.rate_limits.api.heavy]\nshort = { limit = 2, window_seconds = 60 }\nlong = { limit = 8, window_seconds = 3600 }\n",
+    )
+    .unwrap();
+    let report = portcullis_server::declarative::apply_file(&server.state(), &path)
+        .await
+        .unwrap();
+    assert_eq!(report.updated.len(), 1, "{report:?}");
+    let stored = server.store.get_org_settings(server.org).await.unwrap();
+    assert!(stored.read_only && !stored.rate_limits.enabled);
+    assert_eq!(stored.rate_limits.api.heavy.short.limit, 2);
+    assert_eq!(
+        stored.rate_limits.api.medium.long.limit, 400,
+        "defaults kept"
+    );
+    // The same file again changes nothing.
+    let again = portcullis_server::declarative::apply_file(&server.state(), &path)
+        .await
+        .unwrap();
+    assert!(!again.changed_anything(), "{again:?}");
+    // Problems name the section and the field.
+    std::fs::write(
+        &path,
+        "[org_settings]\nactivation = \"staged\"\nreadOnly = true\n",
+    )
+    .unwrap();
+    let err = portcullis_server::declarative::apply_file(&server.state(), &path)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("org_settings"), "{err}");
+}
