@@ -201,15 +201,13 @@ async fn read_only_is_seen_by(a: &TestServer, b: &TestServer) -> Duration {
     let admin_b = b.admin().await;
     put_settings(&admin_a, json!({"readOnly": true})).await;
     let switched = Instant::now();
-    let role = json!({"name": "late", "permissions": {}});
+    // Each attempt under its own name: one made just before B saw the switch stays created.
+    let mut attempt = 0;
     let seen = loop {
-        let (status, headers, body) = send(
-            &admin_b,
-            Method::POST,
-            "/api/v1/apiRoles",
-            Some(role.clone()),
-        )
-        .await;
+        attempt += 1;
+        let role = json!({"name": format!("late-{attempt}"), "permissions": {}});
+        let (status, headers, body) =
+            send(&admin_b, Method::POST, "/api/v1/apiRoles", Some(role)).await;
         if status == StatusCode::FORBIDDEN {
             assert_eq!(body["code"], "STATE_READONLY", "{body}");
             assert_eq!(header(&headers, "x-portcullis-mode").unwrap(), "read-only");
@@ -220,14 +218,7 @@ async fn read_only_is_seen_by(a: &TestServer, b: &TestServer) -> Duration {
             switched.elapsed() < Duration::from_secs(3),
             "never read-only"
         );
-        send(
-            &admin_b,
-            Method::DELETE,
-            &format!("/api/v1/apiRoles/{}", body["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     // Every kind of write, by every kind of caller.
     let client = b.client();
@@ -282,24 +273,22 @@ async fn read_only_is_seen_by(a: &TestServer, b: &TestServer) -> Duration {
     // The settings resource switches it off (through either node).
     put_settings(&admin_b, json!({"readOnly": false})).await;
     let off = Instant::now();
+    let mut attempt = 0;
     loop {
-        let (status, _, body) = send(
-            &admin_a,
-            Method::POST,
-            "/api/v1/apiRoles",
-            Some(role.clone()),
-        )
-        .await;
+        attempt += 1;
+        let role = json!({"name": format!("after-{attempt}"), "permissions": {}});
+        let (status, _, body) = send(&admin_a, Method::POST, "/api/v1/apiRoles", Some(role)).await;
         if status == StatusCode::CREATED {
             break;
         }
-        assert_eq!(body["code"], "STATE_READONLY");
+        assert_eq!(body["code"], "STATE_READONLY", "{body}");
         assert!(
             off.elapsed() < Duration::from_secs(3),
             "never writable again"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(!page(&admin_a).await.contains("read-only-banner"));
     seen
 }
 
@@ -320,6 +309,7 @@ async fn read_only_reaches_the_second_node_within_a_second() {
     let other = portcullis_store::Store::open(&url).await.unwrap();
     let b = TestServer::start_configured(other, tempfile::tempdir().unwrap(), |_| {}).await;
     let seen = read_only_is_seen_by(&a, &b).await;
+    eprintln!("read-only seen by the second node after {seen:?}");
     assert!(
         seen < Duration::from_secs(1),
         "the second node saw read-only after {seen:?}"
