@@ -180,7 +180,7 @@ impl FromRequestParts<ControlState> for Principal {
         state: &ControlState,
     ) -> Result<Self, Self::Rejection> {
         // Already authenticated by the governance layer (rate limits): the same answer.
-        if let Some(crate::governance::Authenticated(done)) = parts.extensions.get() {
+        if let Some(crate::principal::Authenticated(done)) = parts.extensions.get() {
             return done.clone().map_err(ApiErrorWithChallenge);
         }
         if parts.headers.contains_key(header::AUTHORIZATION) {

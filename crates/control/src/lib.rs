@@ -20,6 +20,7 @@ pub mod declarative;
 pub mod extract;
 pub mod governance;
 pub mod keycheck;
+pub mod limiter;
 pub mod openapi;
 pub mod portal;
 pub mod principal;

@@ -81,6 +81,12 @@ impl Principal {
     }
 }
 
+/// The outcome of authenticating in the governance layer (rate limits), kept in the request's
+/// extensions so the handler's [`Principal`] extractor (`auth.rs`) answers the same without
+/// authenticating twice.
+#[derive(Clone)]
+pub struct Authenticated(pub Result<Principal, ApiError>);
+
 /// The client address as seen on the socket.
 pub fn client_ip(parts: &Parts) -> Option<String> {
     parts

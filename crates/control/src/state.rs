@@ -60,7 +60,7 @@ pub struct ControlState {
     /// The live configuration (snapshot, keys, legacy sessions, counters) shared with the gateway.
     pub runtime: Arc<Runtime>,
     /// The cloud service API's rate limiter (short windows in memory, long ones in the store).
-    pub limiter: Arc<crate::governance::ApiLimiter>,
+    pub limiter: Arc<crate::limiter::ApiLimiter>,
 }
 
 impl ControlState {

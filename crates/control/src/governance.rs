@@ -5,25 +5,21 @@
 //!    [`WRITABLE_WHEN_READ_ONLY`]. Reads and every token decision (`/authz`, the proxy: the
 //!    gateway's, not behind this layer) keep working. Every `/api/v1` answer carries
 //!    `X-Portcullis-Mode: read-only` meanwhile.
-//! 2. **Rate limits** ([`limiter`]): the caller is authenticated once here (the result is kept in
+//! 2. **Rate limits** ([`crate::limiter`]): the caller is authenticated once here (the result is kept in
 //!    the request for the handler's [`Principal`] extractor, so nothing is done twice) and the
 //!    request counted under its rule; over a limit it answers 429 `rate_limited` with
 //!    `Retry-After` (header and body); every limited answer carries `X-RateLimit-Limit`,
 //!    `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds) of its tightest window.
-
-pub mod limiter;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::principal::client_ip;
+use crate::principal::{Authenticated, Principal};
 use crate::state::ControlState;
-
-pub use limiter::ApiLimiter;
 
 /// The header that tells clients the API is read-only.
 pub const MODE_HEADER: &str = "x-portcullis-mode";
@@ -43,11 +39,6 @@ pub const WRITABLE_WHEN_READ_ONLY: [(Method, &str); 7] = [
 /// The settings resource is never rate limited: limits set too low must not lock the Super
 /// Admin out of repairing them.
 pub const SETTINGS_PATH: &str = "/api/v1/orgSettings";
-
-/// The outcome of authenticating in this layer, kept in the request's extensions for the
-/// handler (see `auth.rs`).
-#[derive(Clone)]
-pub struct Authenticated(pub Result<Principal, ApiError>);
 
 fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
