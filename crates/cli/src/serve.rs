@@ -78,6 +78,15 @@ pub struct ServeArgs {
     /// Cache verified tokens (`false` verifies every request in full: for benchmarks).
     #[arg(long, env = "PORTCULLIS_TOKEN_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
     token_cache: bool,
+    /// Refuse every change through the cloud service API on this node (403 `STATE_READONLY`;
+    /// sign-in and out still work), whatever the org's `readOnly` says. Token decisions go on.
+    #[arg(long, env = "PORTCULLIS_READ_ONLY", default_value_t = false, action = clap::ArgAction::Set)]
+    read_only: bool,
+    /// Apply the cloud service API's rate limits (the numbers are the org's settings:
+    /// `PUT /api/v1/orgSettings` or `[org_settings]` in the config file). `false` switches them
+    /// off on this node (load tests, the API fuzzer).
+    #[arg(long, env = "PORTCULLIS_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
+    rate_limits: bool,
     /// Reverse proxy: seconds allowed for an upstream's response headers (then 504).
     #[arg(long, env = "PORTCULLIS_UPSTREAM_TIMEOUT_S", default_value_t = 30)]
     upstream_timeout_s: u64,
@@ -244,6 +253,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.cloud_name = args.cloud_name.clone();
     settings.allow_insecure_jwks = args.allow_insecure_jwks;
     settings.token_cache = args.token_cache;
+    settings.read_only = args.read_only;
+    settings.rate_limits = args.rate_limits;
     settings.node_id = args
         .node_id
         .clone()

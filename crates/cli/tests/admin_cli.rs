@@ -53,6 +53,8 @@ fn serve(data_dir: &Path) -> (std::process::Child, String) {
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("serve")
+        // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+        .env("PORTCULLIS_RATE_LIMITS", "false")
         .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
         .env("PORTCULLIS_DATA_DIR", data_dir)
         .env_remove("PORTCULLIS_DATABASE_URL")

@@ -46,6 +46,8 @@ impl Node {
         let data = tempfile::tempdir().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .arg("serve")
+            // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+            .env("PORTCULLIS_RATE_LIMITS", "false")
             .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
             .env("PORTCULLIS_DATABASE_URL", database_url)
             .env("PORTCULLIS_DATA_DIR", data.path())

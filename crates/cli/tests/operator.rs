@@ -91,6 +91,8 @@ fn a_first_start_creates_a_private_data_dir_and_says_where_the_portal_is() {
     let data = dir.path().join("fresh").join("data");
     let mut child = portcullis()
         .arg("serve")
+        // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+        .env("PORTCULLIS_RATE_LIMITS", "false")
         .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
         .env("PORTCULLIS_DATA_DIR", &data)
         .env("PORTCULLIS_ADMIN_PASSWORD", "correct-horse-battery-staple")
@@ -156,6 +158,8 @@ fn a_data_dir_readable_by_others_is_named_in_a_warning() {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut child = portcullis()
         .arg("serve")
+        // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+        .env("PORTCULLIS_RATE_LIMITS", "false")
         .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
         .env("PORTCULLIS_DATA_DIR", &data)
         .env("PORTCULLIS_ADMIN_PASSWORD", "correct-horse-battery-staple")
@@ -184,6 +188,8 @@ fn the_admin_listener_keeps_the_portal_and_the_api_apart() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = portcullis()
         .arg("serve")
+        // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+        .env("PORTCULLIS_RATE_LIMITS", "false")
         .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
         .env("PORTCULLIS_ADMIN_LISTEN", "127.0.0.1:0")
         .env("PORTCULLIS_DATA_DIR", dir.path().join("data"))

@@ -12,6 +12,8 @@ fn serve(data: &std::path::Path, max: &str, max_enabled: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     command
         .arg("serve")
+        // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+        .env("PORTCULLIS_RATE_LIMITS", "false")
         .env_remove("PORTCULLIS_DATABASE_URL")
         .env_remove("PORTCULLIS_LOG")
         .env("PORTCULLIS_LISTEN", "127.0.0.1:0")

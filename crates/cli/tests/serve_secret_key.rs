@@ -12,6 +12,8 @@ fn serve(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     command
         .arg("serve")
+        // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+        .env("PORTCULLIS_RATE_LIMITS", "false")
         .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
         .env("PORTCULLIS_DATA_DIR", data_dir)
         .env("PORTCULLIS_ADMIN_PASSWORD", "correct-horse-battery-staple")

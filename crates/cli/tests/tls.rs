@@ -39,6 +39,8 @@ impl Server {
     fn start(dir: &Path) -> Server {
         let mut child = portcullis()
             .arg("serve")
+            // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+            .env("PORTCULLIS_RATE_LIMITS", "false")
             .env("PORTCULLIS_DATA_DIR", dir.join("data"))
             .env("PORTCULLIS_TLS_CERT", dir.join("cert.pem"))
             .env("PORTCULLIS_TLS_KEY", dir.join("key.pem"))
@@ -278,6 +280,8 @@ fn a_bad_certificate_stops_the_start_with_one_clear_line() {
         prepare(dir.path());
         let output = portcullis()
             .arg("serve")
+            // Rate limits: on by default, off here (tests make bursts of calls; tests/governance.rs holds them).
+            .env("PORTCULLIS_RATE_LIMITS", "false")
             .env("PORTCULLIS_DATA_DIR", dir.path().join("data"))
             .env("PORTCULLIS_TLS_CERT", dir.path().join("cert.pem"))
             .env("PORTCULLIS_TLS_KEY", dir.path().join("key.pem"))

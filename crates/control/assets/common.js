@@ -183,6 +183,12 @@
     if (data.code === "version_conflict") {
       return "Conflict: someone else changed this since the page was loaded. Reload to see the current state, then try again. (" + (data.message || "version conflict") + ")";
     }
+    if (data.code === "rate_limited") {
+      return "Too many changes in a short time: try again in " + (data.retryAfter || 1) + " s. (" + (data.message || "rate limited") + ")";
+    }
+    if (data.code === "STATE_READONLY") {
+      return "Read-only mode: changes are refused until a Super Admin switches it off in Org Settings. (" + (data.message || "read-only") + ")";
+    }
     const fields = data.fields ? Object.keys(data.fields).map(function (f) { return f + ": " + data.fields[f]; }) : [];
     return (data.message || ("Request failed (HTTP " + result.status + ")")) + (fields.length ? " — " + fields.join("; ") : "");
   }

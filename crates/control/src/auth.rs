@@ -165,6 +165,7 @@ async fn legacy_principal(
         name: admin.login,
         permissions: role.permissions,
         client_ip: client_ip(parts),
+        caller: format!("apikey:{}", admin.id),
         admin_id: Some(admin.id),
         session_hash: Some(hash),
         interface: Interface::Api,
@@ -178,6 +179,10 @@ impl FromRequestParts<ControlState> for Principal {
         parts: &mut Parts,
         state: &ControlState,
     ) -> Result<Self, Self::Rejection> {
+        // Already authenticated by the governance layer (rate limits): the same answer.
+        if let Some(crate::principal::Authenticated(done)) = parts.extensions.get() {
+            return done.clone().map_err(ApiErrorWithChallenge);
+        }
         if parts.headers.contains_key(header::AUTHORIZATION) {
             return crate::bearer::authenticate(parts, state)
                 .await
@@ -228,6 +233,7 @@ impl FromRequestParts<ControlState> for Principal {
             name: admin.login,
             permissions,
             client_ip: client_ip(parts),
+            caller: format!("session:{}", admin.id),
             admin_id: Some(admin.id),
             session_hash: Some(hash),
             interface,

@@ -70,6 +70,14 @@ pub async fn authenticate(parts: &Parts, state: &ControlState) -> Result<Princip
         name: format!("oauth-{}$@{}.{cloud}", grant.roles.join(","), state.org),
         permissions: grant.permissions,
         client_ip: client_ip(parts),
+        caller: format!(
+            "client:{}",
+            verified
+                .client_id
+                .as_deref()
+                .or(verified.subject.as_deref())
+                .unwrap_or("unknown")
+        ),
         admin_id: None,
         session_hash: None,
         interface: portcullis_store::Interface::Api,

@@ -18,7 +18,9 @@ pub mod auth;
 pub mod bearer;
 pub mod declarative;
 pub mod extract;
+pub mod governance;
 pub mod keycheck;
+pub mod limiter;
 pub mod openapi;
 pub mod portal;
 pub mod principal;
@@ -136,6 +138,8 @@ fn api_operations() -> Vec<Operation> {
             sandbox_tokens::regenerate
         ),
         (GET, "/cluster/nodes", crate::api::cluster::nodes),
+        (GET, "/orgSettings", crate::api::org_settings::get),
+        (PUT, "/orgSettings", crate::api::org_settings::replace),
     ]
 }
 
@@ -186,6 +190,10 @@ fn api_router(state: &ControlState) -> Router<ControlState> {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             apply_changes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            governance::govern,
         ))
 }
 

@@ -27,8 +27,8 @@ use utoipa::openapi::{KnownFormat, SchemaFormat};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    admins, api_key, audit, cluster, legacy_session, ops, roles, routes, sandbox_tokens, servers,
-    session,
+    admins, api_key, audit, cluster, legacy_session, ops, org_settings, roles, routes,
+    sandbox_tokens, servers, session,
 };
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
 
@@ -95,6 +95,8 @@ pub const BEARER_SCHEME: &str = "bearer";
         sandbox_tokens::delete,
         sandbox_tokens::regenerate,
         cluster::nodes,
+        org_settings::get,
+        org_settings::replace,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Conventions),
@@ -109,6 +111,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         (name = "auditLogs", description = "Who changed what."),
         (name = "apiCredentials", description = "The Cloud Service API Key and the sandbox API tokens."),
         (name = "cluster", description = "The nodes of a deployment and what each has applied."),
+        (name = "orgSettings", description = "The org's governance: read-only mode and rate limits."),
     )
 )]
 pub struct ApiDoc;
@@ -263,8 +266,52 @@ impl Modify for Conventions {
                         "The configuration database cannot be reached right now.",
                     );
                 }
+                governance_answers(path, method, op);
             }
         }
+    }
+}
+
+/// Every operation may answer 429 (rate limits), every write not served in read-only mode 403
+/// `STATE_READONLY` (see `crate::governance`).
+fn governance_answers(path: &str, method: &str, op: &mut Operation) {
+    let seconds = |description: &str| {
+        utoipa::openapi::HeaderBuilder::new()
+            .schema(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .minimum(Some(0)),
+            )
+            .description(Some(description))
+            .build()
+    };
+    let limited = ResponseBuilder::new()
+        .description("Too many requests (`rate_limited`): retry after `retryAfter` seconds (also the `Retry-After` header). `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` describe the tightest window.")
+        .header("Retry-After", seconds("Seconds until the request may be retried."))
+        .header("X-RateLimit-Limit", seconds("The window's limit."))
+        .header("X-RateLimit-Remaining", seconds("Requests left in the window."))
+        .header("X-RateLimit-Reset", seconds("Seconds until the window resets."))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
+                .build(),
+        )
+        .build();
+    op.responses
+        .responses
+        .entry("429".to_owned())
+        .or_insert_with(|| limited.into());
+    let writable = crate::governance::WRITABLE_WHEN_READ_ONLY
+        .iter()
+        .any(|(m, p)| m.as_str().eq_ignore_ascii_case(method) && *p == path);
+    if matches!(method, "get" | "head" | "options") || writable {
+        return;
+    }
+    const READ_ONLY: &str = " In read-only mode (maintenance) every change answers 403 `STATE_READONLY` with the header `X-Portcullis-Mode: read-only`.";
+    match op.responses.responses.get_mut("403") {
+        Some(RefOr::T(response)) => response.description.push_str(READ_ONLY),
+        _ => add_error(op, "403", READ_ONLY.trim_start()),
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Principal {
     pub session_hash: Option<String>,
     /// The interface recorded in the audit log (`API`, or `Admin UI` for the portal's calls).
     pub interface: Interface,
+    /// Who is counted by the rate limits: `session:<admin id>` (portal), `apikey:<admin id>`
+    /// (legacy API-key session) or `client:<client id or subject>` (bearer token).
+    pub caller: String,
 }
 
 impl Principal {
@@ -77,6 +80,12 @@ impl Principal {
         }
     }
 }
+
+/// The outcome of authenticating in the governance layer (rate limits), kept in the request's
+/// extensions so the handler's [`Principal`] extractor (`auth.rs`) answers the same without
+/// authenticating twice.
+#[derive(Clone)]
+pub struct Authenticated(pub Result<Principal, ApiError>);
 
 /// The client address as seen on the socket.
 pub fn client_ip(parts: &Parts) -> Option<String> {

@@ -156,3 +156,17 @@ request_schema!(
         )
     }
 );
+
+request_schema!(
+    /// The body of `PUT /orgSettings`.
+    OrgSettingsRequest,
+    portcullis_policy::governance::OrgSettingsInput,
+    extended::<portcullis_policy::governance::OrgSettingsInput>(
+        "The org's settings; omitted members take their defaults.",
+        vec![
+            ("version", version_property()),
+            ("updatedAt", ignored_property("updatedAt")),
+        ],
+        &[],
+    )
+);

@@ -59,6 +59,8 @@ pub struct ControlState {
     pub settings: Arc<ControlSettings>,
     /// The live configuration (snapshot, keys, legacy sessions, counters) shared with the gateway.
     pub runtime: Arc<Runtime>,
+    /// The cloud service API's rate limiter (short windows in memory, long ones in the store).
+    pub limiter: Arc<crate::limiter::ApiLimiter>,
 }
 
 impl ControlState {
@@ -69,6 +71,7 @@ impl ControlState {
             org: runtime.org,
             settings: Arc::new(settings),
             runtime,
+            limiter: Arc::default(),
         }
     }
 }

@@ -27,6 +27,12 @@ pub async fn readyz(State(state): State<GatewayState>) -> impl IntoResponse {
     if let Some(reason) = state.tls.last_refusal() {
         body["tls"] = json!({"lastRefusedReload": reason});
     }
+    // Read-only does not make a node unready (decisions are served as ever); it is said here
+    // so an operator sees it, with where it comes from.
+    body["mode"] = match state.runtime.read_only() {
+        Some(read_only) => json!({"name": "read-only", "source": read_only.source()}),
+        None => json!({"name": "read-write"}),
+    };
     (status, Json(body))
 }
 

@@ -24,6 +24,9 @@ pub struct ApiError {
     pub fields: BTreeMap<String, String>,
     /// A `WWW-Authenticate` challenge to send (RFC 6750 answers).
     pub www_authenticate: Option<String>,
+    /// Seconds until a refused request may be retried (429 answers): sent as `Retry-After` and
+    /// as `retryAfter` in the body.
+    pub retry_after: Option<u64>,
 }
 
 /// The error body every API failure carries (schema `Error` in the OpenAPI document).
@@ -41,6 +44,11 @@ pub struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(value_type = BTreeMap<String, String>, required = false)]
     pub fields: &'a BTreeMap<String, String>,
+    /// 429 answers only: seconds until the request may be retried (also the `Retry-After`
+    /// header).
+    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>, required = false, example = 42)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -52,6 +60,7 @@ impl ApiError {
             message: message.into(),
             fields: BTreeMap::new(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
     /// 400 `invalid_request`.
@@ -105,8 +114,14 @@ impl IntoResponse for ApiError {
             code: self.code,
             message: &self.message,
             fields: &self.fields,
+            retry_after: self.retry_after,
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
         if let Some(challenge) = self
             .www_authenticate
             .as_deref()

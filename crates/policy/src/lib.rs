@@ -27,6 +27,7 @@ pub mod claims;
 pub mod config;
 pub mod credentials;
 pub mod definition;
+pub mod governance;
 pub mod issuer;
 pub mod limits;
 pub mod permissions;

@@ -32,7 +32,7 @@ use portcullis_keys::fetch::Fetcher;
 use portcullis_keys::manager::KeyManager;
 use portcullis_policy::VerifiedTokenCache;
 use portcullis_policy::snapshot::Snapshot;
-use portcullis_store::Store;
+use portcullis_store::{OrgSettingsRecord, Store};
 
 pub use rebuild::{rebuild, rebuild_or_log};
 
@@ -70,6 +70,30 @@ pub struct RuntimeSettings {
     pub token_cache: bool,
     /// Absolute lifetime of legacy sessions from sign-in, however active.
     pub session_max_lifetime: Duration,
+    /// Read-only by deployment (`PORTCULLIS_READ_ONLY`): on whatever the org's settings say.
+    pub read_only: bool,
+    /// The cloud service API's rate limits may apply (`PORTCULLIS_RATE_LIMITS`; `false` switches
+    /// them off on this node whatever the org's settings say: tests, the API fuzzer).
+    pub rate_limits: bool,
+}
+
+/// Why this node refuses writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOnly {
+    /// `PORTCULLIS_READ_ONLY` on this node.
+    Deployment,
+    /// The org's settings (`readOnly`), switched through the API or the portal.
+    OrgSettings,
+}
+
+impl ReadOnly {
+    /// How `/readyz` and the portal name it.
+    pub fn source(self) -> &'static str {
+        match self {
+            ReadOnly::Deployment => "deployment",
+            ReadOnly::OrgSettings => "orgSettings",
+        }
+    }
 }
 
 /// The live configuration and the handles that keep it current: exactly what both planes share.
@@ -100,6 +124,22 @@ pub struct Runtime {
     pub started_at_ms: i64,
     /// Legacy API-key sessions in front of the store.
     pub legacy_sessions: LegacySessions,
+    /// The org's governance settings (read-only, rate limits), loaded with every rebuild.
+    pub org_settings: ArcSwap<OrgSettingsRecord>,
+}
+
+impl Runtime {
+    /// Whether (and why) writes are refused now: the deployment's flag, else the org's settings
+    /// as last loaded (every node reloads them on the configuration version's change).
+    pub fn read_only(&self) -> Option<ReadOnly> {
+        if self.settings.read_only {
+            Some(ReadOnly::Deployment)
+        } else if self.org_settings.load().read_only {
+            Some(ReadOnly::OrgSettings)
+        } else {
+            None
+        }
+    }
 }
 
 impl Runtime {
@@ -128,6 +168,7 @@ impl Runtime {
             applied_config_version: AtomicI64::new(0),
             started_at_ms: portcullis_store::now_ms(),
             legacy_sessions,
+            org_settings: ArcSwap::from_pointee(OrgSettingsRecord::default()),
         };
         (Arc::new(runtime), key_changes)
     }

@@ -36,6 +36,7 @@ pub async fn rebuild(runtime: &Runtime) -> Result<(), StoreError> {
     let records = runtime.store.list_servers(runtime.org).await?;
     let roles = runtime.store.list_roles(runtime.org, RoleKind::Api).await?;
     let route_records = runtime.store.list_routes(runtime.org).await?;
+    let org_settings = runtime.store.get_org_settings(runtime.org).await?;
     runtime.keys.sync_from_records(&records);
     let now = now_ms();
     let empty = Arc::new(JwkSet::default());
@@ -78,6 +79,7 @@ pub async fn rebuild(runtime: &Runtime) -> Result<(), StoreError> {
         ),
     };
     runtime.snapshot.store(Arc::new(snapshot));
+    runtime.org_settings.store(Arc::new(org_settings));
     runtime
         .applied_config_version
         .fetch_max(config_version, Ordering::SeqCst);

@@ -61,6 +61,11 @@ pub struct Settings {
     /// (`PORTCULLIS_ADMIN_LISTEN`): then the main listener does not serve them and `/` there is
     /// the reverse proxy's or a 404, never a redirect to the portal.
     pub admin_listener: bool,
+    /// Read-only whatever the org's settings say (`PORTCULLIS_READ_ONLY`; off).
+    pub read_only: bool,
+    /// Whether the cloud service API's rate limits apply (`PORTCULLIS_RATE_LIMITS`; on, with the
+    /// numbers from the org's settings). The test harness turns them off unless a test opts in.
+    pub rate_limits: bool,
 }
 
 impl Settings {
@@ -68,6 +73,8 @@ impl Settings {
     pub fn new(public_base_url: &str) -> Self {
         Self {
             admin_listener: false,
+            read_only: false,
+            rate_limits: true,
             cloud_name: "portcullis.local".to_owned(),
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
             allow_insecure_jwks: false,
@@ -143,6 +150,8 @@ impl Settings {
             config_poll: self.config_poll,
             token_cache: self.token_cache,
             session_max_lifetime: self.session_max_lifetime,
+            read_only: self.read_only,
+            rate_limits: self.rate_limits,
         }
     }
 }

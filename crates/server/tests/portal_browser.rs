@@ -1751,3 +1751,57 @@ async fn super_admin_role(api: &support::Client) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// Issue 14: the Org Settings page switches read-only on (banner on every page, a refused change
+/// explained in plain words) and off again.
+#[tokio::test]
+async fn the_org_settings_page_switches_read_only() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let server = TestServer::start("sqlite").await;
+    let api = server.admin().await;
+    let (status, _) = api.post("/api/v1/apiRoles", json!({"name": "keep"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let b = Browser::start(&chromium, &chromedriver, &server.base).await;
+    b.go("/portal/login?next=/portal/org-settings").await;
+    b.type_into("#login", "admin").await;
+    b.type_into("#password", ADMIN_PASSWORD).await;
+    b.click("#login-submit").await;
+    b.until(
+        "document.getElementById('read-only-state') && document.getElementById('read-only-state').textContent === 'off'",
+        "the settings, read-write",
+    )
+    .await;
+    assert!(b.text("#limits-table tbody").await.contains("1 per 1 min"));
+    b.click("#read-only-toggle").await;
+    b.until(
+        "document.getElementById('read-only-banner') && document.getElementById('read-only-state').textContent === 'on'",
+        "the read-only banner",
+    )
+    .await;
+    b.shot("org-settings-read-only").await;
+
+    b.go("/portal/api-roles").await;
+    b.find("#read-only-banner").await;
+    b.click("tr[data-name=\"keep\"] button[data-action=\"delete\"]")
+        .await;
+    b.click("#confirm-ok").await;
+    b.until(
+        "!document.getElementById('alert').hidden && document.getElementById('alert-text').textContent.includes('Read-only mode')",
+        "the read-only explanation",
+    )
+    .await;
+
+    b.go("/portal/org-settings").await;
+    b.click("#read-only-toggle").await;
+    b.until(
+        "!document.getElementById('read-only-banner') && document.getElementById('read-only-state').textContent === 'off'",
+        "read-write again",
+    )
+    .await;
+    let (status, _) = api.post("/api/v1/apiRoles", json!({"name": "after"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    b.close().await;
+    server.stop().await;
+}

@@ -26,6 +26,7 @@ mod credentials;
 mod decisions;
 mod key_history;
 mod limits;
+mod org_settings;
 mod repository;
 mod roles;
 mod routes;
@@ -46,6 +47,7 @@ pub use credentials::{ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTo
 pub use decisions::DecisionMinute;
 pub use key_history::{KeyFetch, KeySeen};
 pub use limits::{Limit, LimitBreach, LimitedChange};
+pub use org_settings::OrgSettingsRecord;
 pub use roles::{RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
@@ -375,6 +377,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         roles::insert_super_admin(&mut tx, id).await?;
+        sqlx::query(
+            "INSERT INTO org_settings (org_id, settings, version, updated_at) VALUES ($1, '{}', 1, $2)",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         self.get_org(id).await?.ok_or(StoreError::NotFound)
     }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cluster;
 pub mod legacy_session;
 pub mod ops;
+pub mod org_settings;
 pub mod roles;
 pub mod routes;
 pub mod sandbox_tokens;

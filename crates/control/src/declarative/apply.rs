@@ -95,7 +95,11 @@ pub async fn apply(
     )
     .await;
 
-    match write_plan(state, plan, checks, &mut report).await {
+    let written = match write_plan(state, plan, checks, &mut report).await {
+        Ok(()) => write_org_settings(state, config, &mut report).await,
+        Err(failed) => Err(failed),
+    };
+    match written {
         Ok(()) => Ok(report),
         Err((resource, error)) => Err(ApplyError::Store {
             file: config.file.clone(),
@@ -104,6 +108,40 @@ pub async fn apply(
             report,
         }),
     }
+}
+
+/// `[org_settings]`: replaces the stored settings when the file's differ (audited like an API
+/// change, by `config`).
+async fn write_org_settings(
+    state: &ControlState,
+    config: &DeclaredConfig,
+    report: &mut ApplyReport,
+) -> Result<(), (Resource, StoreError)> {
+    let Some(declared) = &config.org_settings else {
+        return Ok(());
+    };
+    let resource = Resource {
+        kind: super::ResourceKind::OrgSettings,
+        name: "org_settings".to_owned(),
+    };
+    let failed = |error| (resource.clone(), error);
+    let stored = state
+        .store
+        .get_org_settings(state.org)
+        .await
+        .map_err(failed)?;
+    if stored.input() == *declared {
+        report.unchanged.push(resource);
+        return Ok(());
+    }
+    let actor = Actor::system(ACTOR, Interface::Config);
+    state
+        .store
+        .put_org_settings(state.org, None, declared, &actor)
+        .await
+        .map_err(failed)?;
+    report.updated.push(resource);
+    Ok(())
 }
 
 /// Executes the plan in order, recording each write in `report`; on a store error, stops and

@@ -128,6 +128,8 @@ pub enum ResourceKind {
     ApiRole,
     /// `[[routes]]`.
     Route,
+    /// `[org_settings]` (one per org).
+    OrgSettings,
 }
 
 impl ResourceKind {
@@ -136,6 +138,7 @@ impl ResourceKind {
             ResourceKind::AuthorizationServer => "authorization_servers",
             ResourceKind::ApiRole => "api_roles",
             ResourceKind::Route => "routes",
+            ResourceKind::OrgSettings => "org_settings",
         }
     }
 }
@@ -176,6 +179,7 @@ impl fmt::Display for Resource {
             ResourceKind::AuthorizationServer => write!(f, "authorization server `{}`", self.name),
             ResourceKind::ApiRole => write!(f, "API role `{}`", self.name),
             ResourceKind::Route => write!(f, "route `{}`", self.name),
+            ResourceKind::OrgSettings => write!(f, "org settings"),
         }
     }
 }
@@ -351,6 +355,9 @@ pub struct DeclaredConfig {
     pub routes: Vec<DeclaredRoute>,
     /// Top-level gateway settings (`forward_auth`, `trusted_proxies`), when the file sets them.
     pub gateway: GatewaySettings,
+    /// `[org_settings]` (read-only, rate limits), when the file has it: replaces the stored
+    /// settings when they differ (members left out take their defaults).
+    pub org_settings: Option<portcullis_policy::governance::OrgSettingsInput>,
 }
 
 /// The deployment settings a config file may set beside its resources. An environment variable

@@ -31,6 +31,8 @@ struct RawFile {
     tls_cert: Option<Spanned<String>>,
     #[serde(default)]
     tls_key: Option<Spanned<String>>,
+    #[serde(default)]
+    org_settings: Option<Spanned<toml::Table>>,
 }
 
 /// Which values of an entry are struct-shaped (their keys are snake_case fields, converted to
@@ -54,6 +56,10 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
     })?;
     let mut problems = Vec::new();
     let gateway = gateway_settings(file, text, &raw, &mut problems);
+    let org_settings = raw
+        .org_settings
+        .as_ref()
+        .and_then(|table| org_settings(file, text, table, &mut problems));
 
     let mut servers = Vec::new();
     for (index, raw_entry) in raw.authorization_servers.into_iter().enumerate() {
@@ -166,6 +172,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
             roles,
             routes,
             gateway,
+            org_settings,
         })
     } else {
         problems.sort_by_key(|p| p.line);
@@ -242,6 +249,81 @@ fn gateway_settings(
         forward_auth,
         trusted_proxies,
         tls,
+    }
+}
+
+/// `[org_settings]`: every table in it is struct-shaped, so every key turns camelCase.
+fn org_settings(
+    file: &str,
+    text: &str,
+    table: &Spanned<toml::Table>,
+    problems: &mut Vec<Problem>,
+) -> Option<portcullis_policy::governance::OrgSettingsInput> {
+    fn camel(value: toml::Value) -> serde_json::Value {
+        match value {
+            toml::Value::Table(table) => serde_json::Value::Object(
+                table
+                    .into_iter()
+                    .map(|(key, value)| {
+                        (
+                            super::entry::snake_to_camel(&key)
+                                .unwrap_or_else(|| format!("{key} (not snake_case)")),
+                            camel(value),
+                        )
+                    })
+                    .collect(),
+            ),
+            toml::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(camel).collect())
+            }
+            other => serde_json::to_value(other).unwrap_or(serde_json::Value::Null),
+        }
+    }
+    let line = Some(line_of(text, table.span().start));
+    let mut problem = |field: Option<String>, message: String| {
+        problems.push(Problem {
+            file: file.to_owned(),
+            line,
+            entry: Some("[org_settings]".to_owned()),
+            field,
+            message,
+        });
+    };
+    // Members left out keep the documented defaults, at any depth (one weight's window can be
+    // set alone).
+    fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+        match (base, over) {
+            (serde_json::Value::Object(base), serde_json::Value::Object(over)) => {
+                for (key, value) in over {
+                    match base.get_mut(&key) {
+                        Some(slot) => merge(slot, value),
+                        None => {
+                            base.insert(key, value);
+                        }
+                    }
+                }
+            }
+            (slot, value) => *slot = value,
+        }
+    }
+    let mut json = serde_json::to_value(portcullis_policy::governance::OrgSettingsInput::default())
+        .unwrap_or_default();
+    merge(
+        &mut json,
+        camel(toml::Value::Table(table.get_ref().clone())),
+    );
+    match serde_json::from_value::<portcullis_policy::governance::OrgSettingsInput>(json) {
+        Ok(input) => {
+            let errors = input.field_errors();
+            for error in &errors {
+                problem(Some(error.field.clone()), error.message.clone());
+            }
+            errors.is_empty().then_some(input)
+        }
+        Err(err) => {
+            problem(None, err.to_string());
+            None
+        }
     }
 }
 

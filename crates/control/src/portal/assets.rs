@@ -42,6 +42,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset!("credentials.js", "text/javascript; charset=utf-8"),
         asset!("tester.js", "text/javascript; charset=utf-8"),
         asset!("cluster.js", "text/javascript; charset=utf-8"),
+        asset!("org_settings.js", "text/javascript; charset=utf-8"),
         asset!("favicon.svg", "image/svg+xml"),
     ]
     .into_iter()

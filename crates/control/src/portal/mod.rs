@@ -13,6 +13,7 @@ mod dashboard;
 mod pages;
 mod plain;
 mod server_page;
+mod settings_page;
 mod tester;
 mod view;
 
@@ -70,6 +71,7 @@ pub fn router() -> Router<ControlState> {
             axum::routing::post(tester::evaluate),
         )
         .route("/portal/cluster", get(pages::cluster))
+        .route("/portal/org-settings", get(settings_page::org_settings))
         .route("/portal/assets/{name}", get(assets::serve))
         // The whole prefix is the portal's: an unknown page is the portal's 404, never proxied.
         .route(
@@ -155,7 +157,7 @@ impl IntoResponse for PageError {
 
 /// The signed-in admin of a portal page. A missing or expired session redirects to `/login`.
 #[derive(Debug, Clone)]
-pub struct PortalAdmin(pub AdminSession);
+pub struct PortalAdmin(pub AdminSession, pub Option<portcullis_runtime::ReadOnly>);
 
 impl PortalAdmin {
     /// Fails with a 403 page unless the admin may view `category`.
@@ -195,7 +197,7 @@ impl FromRequestParts<ControlState> for PortalAdmin {
             return Err(PageError::SignIn { next });
         };
         match admin_session(state, &session_id).await? {
-            Some(session) => Ok(PortalAdmin(session)),
+            Some(session) => Ok(PortalAdmin(session, state.runtime.read_only())),
             None => Err(PageError::SignIn { next }),
         }
     }

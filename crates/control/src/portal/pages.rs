@@ -63,7 +63,9 @@ pub struct NavItem {
 
 /// The frame every signed-in page shares: title, navigation, the admin, the CSRF token for the
 /// scripts, and the asset URLs.
-pub(super) struct Chrome {
+pub struct Chrome {
+    /// The read-only banner's text, when writes are refused.
+    pub(super) read_only: Option<&'static str>,
     pub(super) title: &'static str,
     pub(super) admin_login: String,
     pub(super) csrf_token: String,
@@ -83,7 +85,7 @@ impl Chrome {
         script: impl Into<Option<&'static str>>,
     ) -> Self {
         let permissions = admin.permissions();
-        let entries: [(&'static str, &'static str, Option<Category>); 11] = [
+        let entries: [(&'static str, &'static str, Option<Category>); 12] = [
             (HOME, "Dashboard", None),
             (
                 SERVERS,
@@ -115,6 +117,7 @@ impl Chrome {
                 "Cluster Nodes",
                 Some(Category::AuthorizationServers),
             ),
+            ("/portal/org-settings", "Org Settings", None),
         ];
         let nav = entries
             .into_iter()
@@ -126,6 +129,14 @@ impl Chrome {
             })
             .collect();
         Chrome {
+            read_only: admin.1.map(|source| match source {
+                portcullis_runtime::ReadOnly::Deployment => {
+                    "Read-only mode (set for this node by PORTCULLIS_READ_ONLY): changes are refused; token decisions go on."
+                }
+                portcullis_runtime::ReadOnly::OrgSettings => {
+                    "Read-only mode (switched on in Org Settings): changes are refused; token decisions go on."
+                }
+            }),
             title,
             admin_login: admin.0.admin.login.clone(),
             csrf_token: admin.0.csrf_token.clone(),

@@ -135,6 +135,9 @@ impl TestServer {
         let mut settings = Settings::new(&base);
         settings.allow_insecure_jwks = true;
         settings.secret_key = Some(test_secret_key());
+        // Tests make bursts of API calls: rate limits apply only where a test opts in (the
+        // product's default is on).
+        settings.rate_limits = false;
         configure(&mut settings);
         let fetcher = Fetcher::new(FetchPolicy {
             allow_insecure: true,
@@ -531,6 +534,7 @@ pub fn app_state(store: &Store, org: i64, base: &str) -> AppState {
     let mut settings = Settings::new(base);
     settings.allow_insecure_jwks = true;
     settings.secret_key = Some(test_secret_key());
+    settings.rate_limits = false;
     let fetcher = Fetcher::new(FetchPolicy {
         allow_insecure: true,
         ..FetchPolicy::default()

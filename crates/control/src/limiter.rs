@@ -1,0 +1,197 @@
+//! The cloud service API's rate limiter: each request is counted under its rule
+//! ([`portcullis_policy::governance::RateLimits::rule`]) in two fixed windows.
+//!
+//! - The **short** window (1 s, 1 min) is counted here, in memory, per node: a burst limit
+//!   whose job is to bound what one caller makes one node do, and which a store round trip per
+//!   request would cost more than it saves. A cluster of `n` nodes behind a balancer lets a
+//!   caller make up to `n` times the short limit in one window.
+//! - The **long** window (1 h) is counted in the store (`rate_counters`, one atomic upsert per
+//!   request): every node of a cluster shares it, so the hourly quota holds across nodes.
+//!
+//! A short window starts at the caller's first request in it; a long window is aligned on
+//! multiples of its length since the Unix epoch (so every node names the same window). A
+//! request refused by the short window is not counted in the long one. When the store cannot
+//! be reached the long window is not enforced (logged): limits never take the API down.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use portcullis_policy::governance::{Rule, Window};
+use portcullis_store::Store;
+
+/// Most short windows kept in memory before the ended ones are dropped.
+const PRUNE_AT: usize = 10_000;
+/// How often ended long-window counters are deleted from the store.
+const STORE_PRUNE_EVERY_MS: i64 = 10 * 60 * 1000;
+
+/// Where one window stands after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowState {
+    /// The window's limit.
+    pub limit: u32,
+    /// Requests left in it (0 when refused).
+    pub remaining: u32,
+    /// Seconds until it resets (at least 1).
+    pub reset_s: u64,
+    /// Whether this request was over the limit.
+    pub refused: bool,
+}
+
+impl WindowState {
+    fn new(window: Window, count: u64, end_ms: i64, now: i64) -> Self {
+        let limit = u64::from(window.limit);
+        let ms = u64::try_from(end_ms.saturating_sub(now)).unwrap_or(0);
+        Self {
+            limit: window.limit,
+            remaining: u32::try_from(limit.saturating_sub(count)).unwrap_or(0),
+            reset_s: ms.div_ceil(1000).max(1),
+            refused: count > limit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Short {
+    start_ms: i64,
+    length_ms: i64,
+    count: u64,
+}
+
+/// The limiter's in-memory part (short windows) and its store bookkeeping.
+#[derive(Debug, Default)]
+pub struct ApiLimiter {
+    short: Mutex<HashMap<(String, String), Short>>,
+    last_store_prune_ms: AtomicI64,
+}
+
+fn window_ms(window: Window) -> i64 {
+    i64::from(window.window_seconds) * 1000
+}
+
+impl ApiLimiter {
+    /// Counts a request of `caller` under `rule` in its short window at `now` (Unix ms).
+    pub fn count_short(&self, caller: &str, rule: &Rule, now: i64) -> WindowState {
+        let window = rule.limits.short;
+        let length_ms = window_ms(window);
+        let mut map = self.short.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= PRUNE_AT {
+            map.retain(|_, s| s.start_ms + s.length_ms > now);
+        }
+        let entry = map
+            .entry((caller.to_owned(), rule.name.clone()))
+            .or_insert(Short {
+                start_ms: now,
+                length_ms,
+                count: 0,
+            });
+        if entry.start_ms + entry.length_ms <= now || entry.length_ms != length_ms {
+            *entry = Short {
+                start_ms: now,
+                length_ms,
+                count: 0,
+            };
+        }
+        let limit = u64::from(window.limit);
+        // A refused request does not use up the window (it stays at the limit).
+        let count = if entry.count < limit {
+            entry.count += 1;
+            entry.count
+        } else {
+            limit + 1
+        };
+        WindowState::new(window, count, entry.start_ms + entry.length_ms, now)
+    }
+
+    /// Counts a request of `caller` under `rule` in its long window, in the store shared by
+    /// every node. `None` when the store could not count it (not enforced then).
+    pub async fn count_long(
+        &self,
+        store: &Store,
+        org: i64,
+        caller: &str,
+        rule: &Rule,
+        now: i64,
+    ) -> Option<WindowState> {
+        let window = rule.limits.long;
+        let length_ms = window_ms(window);
+        let start = now - now.rem_euclid(length_ms);
+        self.prune_store(store, now);
+        let name = format!("{}/{}s", rule.name, window.window_seconds);
+        match store.count_request(org, caller, &name, start).await {
+            Ok(count) => Some(WindowState::new(
+                window,
+                u64::try_from(count).unwrap_or(0),
+                start + length_ms,
+                now,
+            )),
+            Err(err) => {
+                tracing::warn!(%err, "rate limits: could not count in the store; long window not enforced");
+                None
+            }
+        }
+    }
+
+    /// Deletes ended counters (older than a day, the longest window) now and then, off the
+    /// request's path.
+    fn prune_store(&self, store: &Store, now: i64) {
+        let last = self.last_store_prune_ms.load(Ordering::Relaxed);
+        if now - last < STORE_PRUNE_EVERY_MS
+            || self
+                .last_store_prune_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(err) = store.prune_rate_counters(now - 24 * 3600 * 1000).await {
+                tracing::debug!(%err, "could not prune rate-limit counters");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_policy::governance::{WeightLimits, Window};
+
+    use super::*;
+
+    fn rule(limit: u32, seconds: u32) -> Rule {
+        let window = Window {
+            limit,
+            window_seconds: seconds,
+        };
+        Rule {
+            name: "heavy".to_owned(),
+            limits: WeightLimits {
+                short: window,
+                long: window,
+            },
+        }
+    }
+
+    #[test]
+    fn the_short_window_refuses_past_its_limit_until_it_ends() {
+        let limiter = ApiLimiter::default();
+        let rule = rule(2, 60);
+        let t0 = 1_000_000;
+        let first = limiter.count_short("a", &rule, t0);
+        assert_eq!(
+            (first.remaining, first.refused, first.reset_s),
+            (1, false, 60)
+        );
+        assert!(!limiter.count_short("a", &rule, t0 + 1).refused);
+        let third = limiter.count_short("a", &rule, t0 + 20_500);
+        assert_eq!(
+            (third.remaining, third.refused, third.reset_s),
+            (0, true, 40)
+        );
+        // Another caller has its own window; the window ends exactly at start + length.
+        assert!(!limiter.count_short("b", &rule, t0 + 20_500).refused);
+        assert!(limiter.count_short("a", &rule, t0 + 59_999).refused);
+        assert!(!limiter.count_short("a", &rule, t0 + 60_000).refused);
+    }
+}
