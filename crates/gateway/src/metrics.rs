@@ -120,7 +120,6 @@ impl Endpoint {
     }
 }
 
-
 /// The proxied-request outcomes, sorted.
 const PROXY_OUTCOMES: &[&str] = &["ok", "timeout", "unreachable"];
 

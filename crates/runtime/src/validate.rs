@@ -150,7 +150,11 @@ mod tests {
         for byte in 0..=255u8 {
             let expected = byte.is_ascii_alphanumeric() || b"-._~+/=".contains(&byte);
             assert_eq!(is_token68(&[byte]), expected, "byte {byte:#04x}");
-            assert_eq!(is_token68(&[b'a', byte, b'z']), expected, "byte {byte:#04x}");
+            assert_eq!(
+                is_token68(&[b'a', byte, b'z']),
+                expected,
+                "byte {byte:#04x}"
+            );
         }
         assert!(is_token68(b""));
     }
