@@ -17,9 +17,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::principal::client_ip;
 use crate::principal::{Authenticated, Principal};
 use crate::state::ControlState;
+use portcullis_runtime::deployment::{client_ip, client_key};
 
 /// The header that tells clients the API is read-only.
 pub const MODE_HEADER: &str = "x-portcullis-mode";
@@ -83,7 +83,7 @@ async fn limited(
     method: &Method,
     path: &str,
 ) -> Response {
-    if !state.runtime.settings.rate_limits || (*method == Method::PUT && path == SETTINGS_PATH) {
+    if !state.runtime.settings.rate_limits {
         return next.run(request).await;
     }
     let settings = state.runtime.org_settings.load_full();
@@ -99,13 +99,38 @@ async fn limited(
             p.caller.clone(),
             p.kind == crate::principal::CredentialKind::Session,
         ),
+        // Signed out: by the client's address (what a trusted proxy vouches for, else the
+        // peer), IPv6 by its /64; behind a proxy, every caller would otherwise share its budget.
         Err(_) => (
-            format!("ip:{}", client_ip(&parts).unwrap_or_default()),
+            match parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            {
+                Some(peer) => format!(
+                    "ip:{}",
+                    client_key(client_ip(
+                        &parts.headers,
+                        peer.0,
+                        &state.settings.trusted_proxies
+                    ))
+                ),
+                None => "ip:".to_owned(),
+            },
             false,
         ),
     };
+    // A Super Admin's `PUT /orgSettings` is never limited (limits set too low must not lock out
+    // their repair); anyone else's is, so the exemption is no unthrottled way to try credentials.
+    let settings_repair = *method == Method::PUT
+        && path == SETTINGS_PATH
+        && principal
+            .as_ref()
+            .is_ok_and(|p| p.permissions == portcullis_policy::permissions::Permissions::FULL);
     parts.extensions.insert(Authenticated(principal));
     let request = Request::from_parts(parts, body);
+    if settings_repair {
+        return next.run(request).await;
+    }
     let Some(rule) = settings
         .rate_limits
         .rule(method.as_str(), path, interactive)

@@ -65,8 +65,10 @@ pub struct ApiLimiter {
     last_store_prune_ms: AtomicI64,
 }
 
+/// A window's length; never 0 (stored settings are checked on write, but a zero-length window
+/// read back from an edited row must not divide by zero on the request path).
 fn window_ms(window: Window) -> i64 {
-    i64::from(window.window_seconds) * 1000
+    i64::from(window.window_seconds.max(1)) * 1000
 }
 
 impl ApiLimiter {

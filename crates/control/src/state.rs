@@ -32,6 +32,9 @@ pub struct ControlSettings {
     /// The key that encrypts secrets at rest (the Cloud Service API Key). `None`: the features
     /// that need it answer 503 instead of storing secrets unencrypted (fail closed).
     pub secret_key: Option<Arc<SecretKey>>,
+    /// The proxies whose `X-Forwarded-For` is believed: signed-out callers are rate limited by
+    /// the client address they vouch for, not by the proxy's (`PORTCULLIS_TRUSTED_PROXIES`).
+    pub trusted_proxies: portcullis_runtime::deployment::TrustedProxies,
 }
 
 impl ControlSettings {

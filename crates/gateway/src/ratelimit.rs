@@ -12,7 +12,7 @@
 //! table: a flood of new addresses cannot reset a busy client's bucket, and each check is O(1)
 //! under one short lock.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -42,18 +42,7 @@ impl std::fmt::Debug for RateLimiter {
     }
 }
 
-/// The bucket key of a client address: IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6 by /64.
-pub fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(
-                u128::from(v6) & 0xffff_ffff_ffff_ffff_0000_0000_0000_0000,
-            )),
-        },
-    }
-}
+pub use portcullis_runtime::deployment::client_key;
 
 impl RateLimiter {
     /// `per_second` requests sustained, `burst` at once, for at most [`MAX_CLIENTS`] clients.
@@ -122,6 +111,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv6Addr;
 
     #[test]
     fn burst_then_refusal_per_client() {

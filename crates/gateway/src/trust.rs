@@ -29,51 +29,10 @@
 //! Pure apart from reading the header map: the HTTP handler turns [`OriginalRequestError`] into
 //! the 400 answer.
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::http::{HeaderMap, Method, Uri};
 use portcullis_policy::target::{self, Host, RequestTarget, TargetError};
 
-pub use portcullis_runtime::deployment::{ForwardAuthMode, TrustedProxies};
-
-/// The address of the client a request is from: the TCP peer, or, when the peer is a trusted
-/// proxy, the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (the left
-/// part of the list is whatever the client wrote). An unparsable entry stops the walk at the
-/// last address a trusted proxy vouched for.
-pub fn client_ip(headers: &HeaderMap, peer: SocketAddr, trusted: &TrustedProxies) -> IpAddr {
-    let mut client = peer.ip().to_canonical();
-    if !trusted.contains(client) {
-        return client;
-    }
-    // RFC 9110 §5.3: several header lines are one comma-separated list, in order.
-    let mut hops: Vec<&str> = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else {
-            return client;
-        };
-        hops.extend(text.split(',').map(str::trim));
-    }
-    for hop in hops.iter().rev() {
-        let Some(ip) = parse_hop(hop) else {
-            return client;
-        };
-        client = ip;
-        if !trusted.contains(ip) {
-            break;
-        }
-    }
-    client
-}
-
-/// One `X-Forwarded-For` entry: an address, optionally `[v6]:port` or `v4:port`.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    if let Ok(ip) = hop.parse::<IpAddr>() {
-        return Some(ip.to_canonical());
-    }
-    hop.parse::<SocketAddr>()
-        .ok()
-        .map(|addr| addr.ip().to_canonical())
-}
+pub use portcullis_runtime::deployment::{ForwardAuthMode, TrustedProxies, client_ip};
 
 /// The request a proxy asks `/authz` about, as decided on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 use super::*;
 use axum::http::HeaderValue;
+use std::net::SocketAddr;
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();

@@ -2,10 +2,64 @@
 //! ([`ForwardAuthMode`]) and which proxies' `X-Forwarded-*` headers are believed
 //! ([`TrustedProxies`]). The gateway acts on them; the control plane's declarative file sets them.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use ipnet::IpNet;
+
+/// The address of the client a request is from: the TCP peer, or, when the peer is a trusted
+/// proxy, the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (the left
+/// part of the list is whatever the client wrote). An unparsable entry stops the walk at the
+/// last address a trusted proxy vouched for.
+pub fn client_ip(headers: &http::HeaderMap, peer: SocketAddr, trusted: &TrustedProxies) -> IpAddr {
+    let mut client = peer.ip().to_canonical();
+    if !trusted.contains(client) {
+        return client;
+    }
+    // RFC 9110 §5.3: several header lines are one comma-separated list, in order.
+    let mut hops: Vec<&str> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else {
+            return client;
+        };
+        hops.extend(text.split(',').map(str::trim));
+    }
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop) else {
+            return client;
+        };
+        client = ip;
+        if !trusted.contains(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally `[v6]:port` or `v4:port`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    hop.parse::<SocketAddr>()
+        .ok()
+        .map(|addr| addr.ip().to_canonical())
+}
+
+/// The key that stands for a client address in per-client budgets: IPv4 as is, IPv4-mapped
+/// IPv6 as IPv4, other IPv6 by its /64 (one subscriber usually holds a whole /64, so
+/// per-address keys would hand it 2^64 budgets).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(
+                u128::from(v6) & 0xffff_ffff_ffff_ffff_0000_0000_0000_0000,
+            )),
+        },
+    }
+}
 
 /// Which header family describes the original request at `/authz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

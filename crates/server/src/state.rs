@@ -121,6 +121,7 @@ impl Settings {
             max_admin_roles: self.max_admin_roles,
             legacy_session_idle: self.legacy_session_idle,
             secret_key: self.secret_key.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 

@@ -537,15 +537,22 @@ async fn the_config_file_sets_the_org_settings() {
     let path = dir.path().join("portcullis.toml");
     std::fs::write(
         &path,
-        "[org_settings]\nread_only = true\n\n[org_settings.rate_limits]\nenabled = false\n\n[org_settings.rate_limits.api.heavy]\nshort = { limit = 2, window_seconds = 60 }\nlong = { limit = 8, window_seconds = 3600 }\n",
+        "[org_settings]\n\n[org_settings.rate_limits]\nenabled = false\n\n[org_settings.rate_limits.api.heavy]\nshort = { limit = 2, window_seconds = 60 }\nlong = { limit = 8, window_seconds = 3600 }\n",
     )
     .unwrap();
+    // Read-only was switched on (maintenance) before the file is applied: the file keeps it.
+    let admin = server.admin().await;
+    let (status, body) = admin
+        .put("/api/v1/orgSettings", json!({"readOnly": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let report = portcullis_server::declarative::apply_file(&server.state(), &path)
         .await
         .unwrap();
     assert_eq!(report.updated.len(), 1, "{report:?}");
     let stored = server.store.get_org_settings(server.org).await.unwrap();
-    assert!(stored.read_only && !stored.rate_limits.enabled);
+    assert!(stored.read_only, "the file never switches read-only off");
+    assert!(!stored.rate_limits.enabled);
     assert_eq!(stored.rate_limits.api.heavy.short.limit, 2);
     assert_eq!(
         stored.rate_limits.api.medium.long.limit, 400,
@@ -567,4 +574,84 @@ async fn the_config_file_sets_the_org_settings() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("org_settings"), "{err}");
+    // Nor on: `read_only` in the file is a problem naming the field.
+    std::fs::write(&path, "[org_settings]\nread_only = true\n").unwrap();
+    let err = portcullis_server::declarative::apply_file(&server.state(), &path)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("read_only"), "{err}");
+}
+
+/// Only a Super Admin's `PUT /orgSettings` skips the limits (to repair limits set too low);
+/// anyone else's is counted, so the exemption is no unthrottled way to try credentials.
+#[tokio::test]
+async fn the_settings_exemption_is_for_super_admins_only() {
+    let server = TestServer::start_with_settings("sqlite", |s| s.rate_limits = true).await;
+    let admin = server.admin().await;
+    // A Super Admin's changes go through (and are never refused by the limits).
+    for _ in 0..3 {
+        let (status, body) = admin.put("/api/v1/orgSettings", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Signed out: the first is refused for want of credentials, the second by the limit.
+    let anonymous = server.client();
+    let (status, _, body) = send(
+        &anonymous,
+        Method::PUT,
+        "/api/v1/orgSettings",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, headers, body) = send(
+        &anonymous,
+        Method::PUT,
+        "/api/v1/orgSettings",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(header(&headers, "retry-after").is_some());
+}
+
+/// Signed-out callers behind a trusted proxy (loopback, the default) are counted by the address
+/// the proxy vouches for, not all together by the proxy's.
+#[tokio::test]
+async fn signed_out_callers_behind_a_trusted_proxy_have_their_own_budgets() {
+    let server = TestServer::start_with_settings("sqlite", |s| s.rate_limits = true).await;
+    let client = server.client();
+    let status_from = |address: &'static str| {
+        client
+            .raw()
+            .get(format!("{}/api/v1/status", client.base()))
+            .header("x-forwarded-for", address)
+            .send()
+    };
+    // Light for a signed-out caller: 2 per second.
+    for _ in 0..2 {
+        assert_eq!(
+            status_from("203.0.113.1").await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        status_from("203.0.113.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status_from("203.0.113.2").await.unwrap().status(),
+        StatusCode::OK
+    );
+    // IPv6 clients by their /64: another address in the same /64 shares the budget.
+    for _ in 0..2 {
+        assert_eq!(
+            status_from("2001:db8:1:2::1").await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        status_from("2001:db8:1:2::ffff").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

@@ -130,14 +130,17 @@ async fn write_org_settings(
         .get_org_settings(state.org)
         .await
         .map_err(failed)?;
-    if stored.input() == *declared {
+    // The file never switches read-only mode (`parse.rs`): the stored value is kept.
+    let mut declared = declared.clone();
+    declared.read_only = stored.read_only;
+    if stored.input() == declared {
         report.unchanged.push(resource);
         return Ok(());
     }
     let actor = Actor::system(ACTOR, Interface::Config);
     state
         .store
-        .put_org_settings(state.org, None, declared, &actor)
+        .put_org_settings(state.org, None, &declared, &actor)
         .await
         .map_err(failed)?;
     report.updated.push(resource);

@@ -289,6 +289,15 @@ fn org_settings(
             message,
         });
     };
+    // Read-only mode is an operational switch, not declared configuration: a node restarting
+    // with the file during maintenance would otherwise switch it off (or on) for the whole
+    // cluster. The stored value is always kept (`apply.rs`).
+    if table.get_ref().contains_key("read_only") {
+        problem(
+            Some("read_only".to_owned()),
+            "read-only mode is not set by the configuration file: switch it with PUT /api/v1/orgSettings, the portal's Org Settings page or PORTCULLIS_READ_ONLY".to_owned(),
+        );
+    }
     // Members left out keep the documented defaults, at any depth (one weight's window can be
     // set alone).
     fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
