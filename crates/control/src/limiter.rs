@@ -67,6 +67,9 @@ pub struct ApiLimiter {
 
 /// A window's length; never 0 (stored settings are checked on write, but a zero-length window
 /// read back from an edited row must not divide by zero on the request path).
+/// How long a request waits for the shared hour window's counter.
+const STORE_COUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+
 fn window_ms(window: Window) -> i64 {
     i64::from(window.window_seconds.max(1)) * 1000
 }
@@ -120,15 +123,29 @@ impl ApiLimiter {
         let start = now - now.rem_euclid(length_ms);
         self.prune_store(store, now);
         let name = format!("{}/{}s", rule.name, window.window_seconds);
-        match store.count_request(org, caller, &name, start).await {
-            Ok(count) => Some(WindowState::new(
+        // Bounded: a slow or unreachable store must not hold every API request for the pool's
+        // timeout. The long window then fails open (a fairness control, not an access
+        // control; the per-node short window still bounds bursts).
+        match tokio::time::timeout(
+            STORE_COUNT_TIMEOUT,
+            store.count_request(org, caller, &name, start),
+        )
+        .await
+        {
+            Ok(Ok(count)) => Some(WindowState::new(
                 window,
                 u64::try_from(count).unwrap_or(0),
                 start + length_ms,
                 now,
             )),
-            Err(err) => {
+            Ok(Err(err)) => {
                 tracing::warn!(%err, "rate limits: could not count in the store; long window not enforced");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "rate limits: the store did not count in time; long window not enforced"
+                );
                 None
             }
         }

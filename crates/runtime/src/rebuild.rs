@@ -36,7 +36,16 @@ pub async fn rebuild(runtime: &Runtime) -> Result<(), StoreError> {
     let records = runtime.store.list_servers(runtime.org).await?;
     let roles = runtime.store.list_roles(runtime.org, RoleKind::Api).await?;
     let route_records = runtime.store.list_routes(runtime.org).await?;
-    let org_settings = runtime.store.get_org_settings(runtime.org).await?;
+    // A settings row this version cannot read (written by a newer one, or edited by hand) must
+    // not stop servers, roles and routes from loading: the current settings stay, loudly.
+    let org_settings = match runtime.store.get_org_settings(runtime.org).await {
+        Ok(settings) => Some(settings),
+        Err(StoreError::Corrupt(err)) => {
+            tracing::error!(%err, "the stored org settings cannot be read; keeping the current ones");
+            None
+        }
+        Err(err) => return Err(err),
+    };
     runtime.keys.sync_from_records(&records);
     let now = now_ms();
     let empty = Arc::new(JwkSet::default());
@@ -79,7 +88,9 @@ pub async fn rebuild(runtime: &Runtime) -> Result<(), StoreError> {
         ),
     };
     runtime.snapshot.store(Arc::new(snapshot));
-    runtime.org_settings.store(Arc::new(org_settings));
+    if let Some(org_settings) = org_settings {
+        runtime.org_settings.store(Arc::new(org_settings));
+    }
     runtime
         .applied_config_version
         .fetch_max(config_version, Ordering::SeqCst);
