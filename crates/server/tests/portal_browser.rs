@@ -1794,6 +1794,12 @@ async fn the_org_settings_page_switches_read_only() {
     .await;
 
     b.go("/portal/org-settings").await;
+    // The switch is shown once the settings have loaded.
+    b.until(
+        "document.getElementById('read-only-state') && document.getElementById('read-only-state').textContent === 'on'",
+        "the settings, read-only",
+    )
+    .await;
     b.click("#read-only-toggle").await;
     b.until(
         "!document.getElementById('read-only-banner') && document.getElementById('read-only-state').textContent === 'off'",

@@ -326,6 +326,7 @@ async fn every_page_fits_both_widths_and_passes_axe() {
         ("admin-roles", "/portal/admin-roles"),
         ("audit-log", "/portal/audit-log"),
         ("cluster", "/portal/cluster"),
+        ("org-settings", "/portal/org-settings"),
         ("not-found", "/portal/no-such-page"),
     ];
     let dialogs = [
@@ -388,7 +389,8 @@ async fn every_page_fits_both_widths_and_passes_axe() {
         b.click("#login-submit").await;
         b.find("#main").await;
         let menu = strings(&b.js("return Array.from(document.querySelectorAll('#main-nav a')).map(a => a.textContent.trim())").await);
-        assert_eq!(menu, ["Dashboard", "Audit Log"], "{size}");
+        // Org Settings can be read by every admin (only a Super Admin gets its buttons).
+        assert_eq!(menu, ["Dashboard", "Audit Log", "Org Settings"], "{size}");
         b.go("/portal/authorization-servers").await;
         b.find("#forbidden").await;
         assert!(b.text("#forbidden").await.contains("Authorization servers"));
