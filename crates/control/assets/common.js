@@ -363,6 +363,8 @@
     const signOut = document.getElementById("sign-out");
     if (signOut) {
       signOut.addEventListener("click", async function () {
+        // A pasted token must not outlive the admin's session in this tab.
+        try { sessionStorage.clear(); } catch (_) { /* storage unavailable */ }
         await api("POST", "/api/v1/auth/logout");
         window.location.assign("/portal/login");
       });

@@ -1,6 +1,8 @@
 // Sign-in: posts {login, password} as JSON to the API's login (the one place lockout and session
 // creation live), then continues to the page the server validated as `data-next` (a local path).
 "use strict";
+// Whatever a previous admin left in this tab (a pasted token) goes with their session.
+try { sessionStorage.clear(); } catch (_) { /* storage unavailable */ }
 
 document.addEventListener("DOMContentLoaded", function () {
   const form = document.getElementById("login-form");

@@ -182,7 +182,7 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     let (_, role) = admin
         .post(
             "/api/v1/adminRoles",
-            json!({"name": "auditor", "permissions": {"auditLogs": "view_only"}}),
+            json!({"name": "auditor", "permissions": {"auditLogs": "view_only", "apiCredentials": "view_only"}}),
         )
         .await;
     let (status, body) = admin
@@ -225,8 +225,27 @@ async fn portal_responses_carry_security_headers_and_redirect_to_sign_in() {
     assert!(!html.contains("href=\"/portal/authorization-servers\""));
     assert!(
         !html.contains("href=\"/portal/token-tester\""),
-        "Test a Token needs the API credentials permission"
+        "Test a Token needs Full on API credentials (View only is not enough)"
     );
+    // Neither the page nor the evaluation: the report names routes, roles and servers, and
+    // each evaluation is a signature check on demand (the sandbox token's bar is Full too).
+    let page = auditor
+        .raw()
+        .get(format!("{}/portal/token-tester", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert!(page.text().await.unwrap().contains("(Full)"));
+    let evaluation = auditor
+        .raw()
+        .post(format!("{}/portal/token-tester/evaluate", server.base))
+        .header("x-csrf-token", auditor.csrf())
+        .json(&json!({"token": "a.b.c", "method": "GET", "path": "/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evaluation.status(), StatusCode::FORBIDDEN);
 
     // A route with an upstream that claims `/` gets `/` (the portal keeps only its prefix).
     let upstream = support::EchoUpstream::start().await;

@@ -58,10 +58,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "DELETE FROM decision_minutes WHERE org_id = $1 AND node_id = $2 AND minute < $3",
+            // Every node's old rows, not only this node's: nodes come and go (a new pod name on
+            // every rollout) and a departed node's minutes would otherwise stay for ever.
+            "DELETE FROM decision_minutes WHERE org_id = $1 AND minute < $2",
         )
         .bind(org)
-        .bind(node_id)
         .bind(keep_from)
         .execute(&mut *tx)
         .await?;

@@ -68,7 +68,9 @@ pub fn router() -> Router<ControlState> {
         .route("/portal/token-tester", get(pages::token_tester))
         .route(
             "/portal/token-tester/evaluate",
-            axum::routing::post(tester::evaluate),
+            axum::routing::post(tester::evaluate).layer(axum::extract::DefaultBodyLimit::max(
+                crate::json::MAX_BODY_BYTES,
+            )),
         )
         .route("/portal/cluster", get(pages::cluster))
         .route("/portal/org-settings", get(settings_page::org_settings))
@@ -168,6 +170,17 @@ impl PortalAdmin {
             Err(PageError::Forbidden(Box::new(pages::ForbiddenPage::new(
                 self, category,
             ))))
+        }
+    }
+
+    /// Fails with a 403 page unless the admin has Full on `category`.
+    pub fn require_full(&self, category: Category) -> Result<(), PageError> {
+        if self.0.permissions.allows(category, true) {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden(Box::new(
+                pages::ForbiddenPage::needing(self, category, "Full"),
+            )))
         }
     }
 

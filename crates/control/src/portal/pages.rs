@@ -61,6 +61,9 @@ pub struct NavItem {
     pub(super) current: bool,
 }
 
+/// The Test a Token page.
+const TESTER: &str = "/portal/token-tester";
+
 /// The frame every signed-in page shares: title, navigation, the admin, the CSRF token for the
 /// scripts, and the asset URLs.
 pub struct Chrome {
@@ -104,11 +107,7 @@ impl Chrome {
                 "Sandbox API Token",
                 Some(Category::ApiCredentials),
             ),
-            (
-                "/portal/token-tester",
-                "Test a Token",
-                Some(Category::ApiCredentials),
-            ),
+            (TESTER, "Test a Token", Some(Category::ApiCredentials)),
             ("/portal/admins", "Admins", Some(Category::Admins)),
             ("/portal/admin-roles", "Admin Roles", Some(Category::Admins)),
             ("/portal/audit-log", "Audit Log", Some(Category::AuditLogs)),
@@ -121,7 +120,10 @@ impl Chrome {
         ];
         let nav = entries
             .into_iter()
-            .filter(|(_, _, category)| category.is_none_or(|c| permissions.allows(c, false)))
+            .filter(|(h, _, category)| {
+                // Test a Token needs Full (as minting a sandbox token does); the rest View.
+                category.is_none_or(|c| permissions.allows(c, *h == TESTER))
+            })
             .map(|(h, label, _)| NavItem {
                 href: h,
                 label,
@@ -171,6 +173,7 @@ fn category_name(category: Category) -> &'static str {
 pub struct ForbiddenPage {
     chrome: Chrome,
     permission: &'static str,
+    level: &'static str,
 }
 
 impl std::fmt::Debug for ForbiddenPage {
@@ -184,9 +187,15 @@ impl std::fmt::Debug for ForbiddenPage {
 impl ForbiddenPage {
     /// The page for an admin who may not view `category`.
     pub fn new(admin: &PortalAdmin, category: Category) -> Self {
+        Self::needing(admin, category, "View only or Full")
+    }
+
+    /// The page for an admin whose `category` permission is below `level`.
+    pub fn needing(admin: &PortalAdmin, category: Category, level: &'static str) -> Self {
         ForbiddenPage {
             chrome: Chrome::new(admin, "Not allowed", "", None::<&'static str>),
             permission: category_name(category),
+            level,
         }
     }
 }
@@ -973,7 +982,9 @@ struct TesterPage {
 
 /// `GET /portal/token-tester`: evaluate a token through the sandbox API and show the trace.
 pub async fn token_tester(admin: PortalAdmin) -> Result<Response, PageError> {
-    admin.require_view(Category::ApiCredentials)?;
+    // The same bar as minting a sandbox token (Full): the report names routes, roles and
+    // servers, and an evaluation is a verification oracle.
+    admin.require_full(Category::ApiCredentials)?;
     render(&TesterPage {
         chrome: Chrome::new(&admin, "Test a Token", "/portal/token-tester", "tester.js"),
     })
