@@ -172,6 +172,23 @@ async fn legacy_principal(
     })
 }
 
+/// For public operations that show more to a signed-in caller (`GET /api/v1/status`): any
+/// authentication failure is simply "anonymous".
+impl axum::extract::OptionalFromRequestParts<ControlState> for Principal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ControlState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <Principal as FromRequestParts<ControlState>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
+    }
+}
+
 impl FromRequestParts<ControlState> for Principal {
     type Rejection = ApiErrorWithChallenge;
 

@@ -82,6 +82,13 @@ pub enum Access {
 fn api_operations() -> Vec<Operation> {
     operations![
         (GET, "/status", ops::status, public),
+        (GET, "/status/pending", crate::api::activation::list),
+        (POST, "/status/activate", crate::api::activation::activate),
+        (
+            DELETE,
+            "/status/pending/{id}",
+            crate::api::activation::discard
+        ),
         (GET, "/openapi.json", openapi::openapi_json, public),
         (POST, "/auth/login", session::login, public),
         (POST, "/auth/logout", session::logout),

@@ -27,7 +27,7 @@ use utoipa::openapi::{KnownFormat, SchemaFormat};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    admins, api_key, audit, cluster, legacy_session, ops, org_settings, roles, routes,
+    activation, admins, api_key, audit, cluster, legacy_session, ops, org_settings, roles, routes,
     sandbox_tokens, servers, session,
 };
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
@@ -48,6 +48,9 @@ pub const BEARER_SCHEME: &str = "bearer";
     ),
     paths(
         ops::status,
+        activation::list,
+        activation::activate,
+        activation::discard,
         openapi_json,
         session::login,
         session::logout,
@@ -101,7 +104,7 @@ pub const BEARER_SCHEME: &str = "bearer";
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Conventions),
     tags(
-        (name = "meta", description = "Status and this document."),
+        (name = "meta", description = "Status, staged changes and their activation, and this document."),
         (name = "session", description = "Admin sign-in."),
         (name = "authorizationServers", description = "Trusted OAuth 2.0 authorization servers and their keys."),
         (name = "apiRoles", description = "Permission sets granted to OAuth clients through scopes."),
@@ -111,7 +114,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         (name = "auditLogs", description = "Who changed what."),
         (name = "apiCredentials", description = "The Cloud Service API Key and the sandbox API tokens."),
         (name = "cluster", description = "The nodes of a deployment and what each has applied."),
-        (name = "orgSettings", description = "The org's governance: read-only mode and rate limits."),
+        (name = "orgSettings", description = "The org's governance: activation (immediate or staged), read-only mode and rate limits."),
     )
 )]
 pub struct ApiDoc;

@@ -154,6 +154,9 @@ impl From<StoreError> for ApiError {
                 "version_conflict",
                 conflict.to_string(),
             ),
+            StoreError::Conflict(Conflict::Pending(message)) => {
+                ApiError::new(StatusCode::CONFLICT, "pending_conflict", message)
+            }
             StoreError::Conflict(conflict) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", conflict.to_string())
             }

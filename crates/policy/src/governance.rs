@@ -19,7 +19,8 @@ pub enum Activation {
     /// Every change is live as soon as it is saved.
     #[default]
     Immediate,
-    /// Changes are saved as pending and go live on activation (not supported yet: refused).
+    /// Changes to servers, routes and roles are saved as pending and go live together when
+    /// activated (`POST /api/v1/status/activate`).
     Staged,
 }
 
@@ -284,7 +285,8 @@ impl RateLimits {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgSettingsInput {
-    /// How changes take effect (`immediate`; `staged` is refused until it is supported).
+    /// How changes take effect: `immediate`, or `staged` (saved as pending changes until
+    /// activated).
     #[serde(default)]
     pub activation: Activation,
     /// Every write of the cloud service API is refused (403 `STATE_READONLY`), except signing
@@ -299,14 +301,7 @@ pub struct OrgSettingsInput {
 impl OrgSettingsInput {
     /// What is wrong, field by field.
     pub fn field_errors(&self) -> Vec<FieldError> {
-        let mut errors = self.rate_limits.field_errors();
-        if self.activation == Activation::Staged {
-            errors.push(FieldError::new(
-                "activation",
-                "staged activation is not supported yet; use `immediate`".to_owned(),
-            ));
-        }
-        errors
+        self.rate_limits.field_errors()
     }
 }
 

@@ -136,16 +136,15 @@ async fn org_settings_are_versioned_audited_and_changed_by_a_super_admin_only() 
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!(body["code"], "version_conflict");
 
-        // Bad values are named; `staged` is refused until it exists.
+        // Bad values are named.
         let (status, body) = admin
             .put(
                 "/api/v1/orgSettings",
-                json!({"activation": "staged", "rateLimits": uniform_limits(window(0, 1), window(1, 90_000))}),
+                json!({"rateLimits": uniform_limits(window(0, 1), window(1, 90_000))}),
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         for field in [
-            "activation",
             "rateLimits.api.heavy.short.limit",
             "rateLimits.interactive.light.long.windowSeconds",
         ] {
@@ -300,14 +299,9 @@ async fn read_only_refuses_writes_and_keeps_reads_and_decisions() {
 
 #[tokio::test]
 async fn read_only_reaches_the_second_node_within_a_second() {
-    let Some((store, name, admin_url)) = support::postgres_store().await else {
-        portcullis_testkit::skip::whole("two nodes need PostgreSQL (PORTCULLIS_TEST_DATABASE_URL)");
+    let Some((a, b)) = support::two_postgres_nodes().await else {
         return;
     };
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-    let a = TestServer::start_configured(store, tempfile::tempdir().unwrap(), |_| {}).await;
-    let other = portcullis_store::Store::open(&url).await.unwrap();
-    let b = TestServer::start_configured(other, tempfile::tempdir().unwrap(), |_| {}).await;
     let seen = read_only_is_seen_by(&a, &b).await;
     eprintln!("read-only seen by the second node after {seen:?}");
     assert!(

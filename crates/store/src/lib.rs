@@ -22,11 +22,13 @@
 mod admins;
 mod audit;
 pub mod cluster;
+mod configuration;
 mod credentials;
 mod decisions;
 mod key_history;
 mod limits;
 mod org_settings;
+mod pending;
 mod repository;
 mod roles;
 mod routes;
@@ -43,11 +45,16 @@ use sqlx::{AnyPool, Executor};
 pub use admins::{AdminRecord, NewAdmin};
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, AuditResult, Interface};
 pub use cluster::{ConfigEvent, ConfigListener, NodeKeyStatus, NodeRecord};
+pub use configuration::Configuration;
 pub use credentials::{ApiKeyChange, ApiKeyRecord, LegacySessionRecord, SandboxTokenRecord};
 pub use decisions::DecisionMinute;
 pub use key_history::{KeyFetch, KeySeen};
 pub use limits::{Limit, LimitBreach, LimitedChange};
 pub use org_settings::OrgSettingsRecord;
+pub use pending::{
+    ACTIVATION_CATEGORY, ActivationReport, PendingAction, PendingChange, PendingCounts,
+    PendingKind, RoleCaps, StagedObject, StagedWrite,
+};
 pub use roles::{RoleRecord, SUPER_ADMIN_ROLE};
 pub use routes::RouteRecord;
 pub use servers::{FetchOutcome, FetchStatus, ServerRecord};
@@ -122,6 +129,10 @@ pub enum Conflict {
     /// A resource that exists at most once already exists (e.g. the org's API key).
     #[error("{0}")]
     Exists(String),
+    /// Staged configuration: another admin's pending change holds the object, the object moved
+    /// on since the change was staged, or the org's activation mode does not allow the write.
+    #[error("{0}")]
+    Pending(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -115,6 +115,20 @@ impl Store {
             }
             Err(other) => return Err(other),
         };
+        if before.activation == Activation::Staged && input.activation == Activation::Immediate {
+            // Pending changes would otherwise sit there with no way to apply them, while new
+            // writes went live around them.
+            let (pending,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM pending_changes WHERE org_id = $1")
+                    .bind(org)
+                    .fetch_one(&mut **change.tx())
+                    .await?;
+            if pending > 0 {
+                return Err(StoreError::Conflict(crate::Conflict::Pending(format!(
+                    "{pending} change(s) are pending: activate or discard them before switching activation to `immediate`"
+                ))));
+            }
+        }
         let action = match (before.read_only, input.read_only) {
             (false, true) => "enable_read_only",
             (true, false) => "disable_read_only",

@@ -173,12 +173,35 @@ impl Store {
     }
 
     /// Starts an audited change of `org`'s rows.
+    ///
+    /// (Reads that must agree with each other use [`Store::read_consistent`] instead.)
     pub(crate) async fn change(&self, org: i64) -> Result<Change, StoreError> {
         Ok(Change {
             tx: self.begin_write().await?,
             org,
         })
     }
+}
+
+/// The rows under `key`, ordered by `order_by`, read on `conn` (inside a transaction).
+pub(crate) async fn list_rows_on<R: Stored>(
+    conn: &mut sqlx::AnyConnection,
+    key: &Key<'_>,
+    order_by: &str,
+) -> Result<Vec<R>, StoreError> {
+    let sql = format!("{} ORDER BY {order_by}", select_sql::<R>(key));
+    let rows = key.bind(sqlx::query(&sql)).fetch_all(conn).await?;
+    rows.iter().map(R::from_row).collect()
+}
+
+/// The row under `key`, if any, read on `conn` (inside a transaction).
+pub(crate) async fn find_row_on<R: Stored>(
+    conn: &mut sqlx::AnyConnection,
+    key: &Key<'_>,
+) -> Result<Option<R>, StoreError> {
+    let sql = select_sql::<R>(key);
+    let row = key.bind(sqlx::query(&sql)).fetch_optional(conn).await?;
+    row.as_ref().map(R::from_row).transpose()
 }
 
 /// An audited write transaction on one org's rows (see the module documentation). Dropped
@@ -278,6 +301,16 @@ impl Change {
         let sql = format!("DELETE FROM {} WHERE {}", R::TABLE, key.clause(1));
         let done = key.bind(sqlx::query(&sql)).execute(&mut *self.tx).await?;
         Ok(done.rows_affected())
+    }
+
+    /// Appends `entry` (by `actor`) now; the change still needs its own entry at commit (for
+    /// changes made of several, like an activation: one entry per object, then the summary).
+    pub(crate) async fn record(
+        &mut self,
+        actor: &Actor,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        append_in(&mut self.tx, self.org, actor, entry).await
     }
 
     /// Appends `entry` (by `actor`), reads the row under `key` as committed, and commits.

@@ -8,7 +8,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::audit::AuditEntry;
 use crate::limits::{self, LimitedChange};
-use crate::repository::{Arg, Key, Stored, check_version};
+use crate::repository::{Arg, Change, Key, Stored, check_version};
 use crate::{Actor, Conflict, RoleKind, Store, StoreError, from_json, new_id, now_ms, to_json};
 
 /// Name of the built-in admin role with every permission.
@@ -132,30 +132,8 @@ impl Store {
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
         let mut change = self.change(org).await?;
-        limits::enforce(
-            &mut change,
-            LimitedChange::CreateRole {
-                kind,
-                max: max_roles,
-            },
-        )
-        .await?;
         let id = new_id();
-        let now = now_ms();
-        let values = [
-            ("id", Arg::Str(&id)),
-            ("kind", Arg::Str(kind.name())),
-            ("name", Arg::Str(&input.name)),
-            ("permissions", Arg::Owned(to_json(&input.permissions)?)),
-            ("builtin", Arg::Bool(false)),
-            ("created_at", Arg::Int(now)),
-            ("updated_at", Arg::Int(now)),
-        ];
-        change
-            .insert::<RoleRecord>(&values, Some(("name", &input.name)))
-            .await?;
-        let after = view(&input.name, input.permissions);
-        let entry = AuditEntry::success("create", kind.category(), &input.name, None, after);
+        let entry = create_role_in(&mut change, kind, &id, input, max_roles).await?;
         change
             .commit_read(actor, &entry, &key(org, kind).and("id", &id))
             .await
@@ -171,23 +149,11 @@ impl Store {
         input: &RoleInput,
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
-        let key = key(org, kind).and("id", id);
         let mut change = self.change(org).await?;
-        let current: RoleRecord = change.current(&key, None).await?;
-        not_builtin(&current, "changed")?;
-        check_version(&current, expected_version)?;
-        let values = [
-            ("name", Arg::Str(&input.name)),
-            ("permissions", Arg::Owned(to_json(&input.permissions)?)),
-            ("updated_at", Arg::Int(now_ms())),
-        ];
+        let entry = update_role_in(&mut change, kind, id, expected_version, input).await?;
         change
-            .swap(&key, &current, &values, Some(("name", &input.name)))
-            .await?;
-        let before = view(&current.name, current.permissions);
-        let after = view(&input.name, input.permissions);
-        let entry = AuditEntry::success("update", kind.category(), &input.name, before, after);
-        change.commit_read(actor, &entry, &key).await
+            .commit_read(actor, &entry, &key(org, kind).and("id", id))
+            .await
     }
 
     /// Deletes a role; built-in roles and admin roles still assigned to admins are refused.
@@ -198,27 +164,111 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<RoleRecord, StoreError> {
-        let key = key(org, kind).and("id", id);
         let mut change = self.change(org).await?;
-        let current: RoleRecord = change.current(&key, None).await?;
-        not_builtin(&current, "deleted")?;
-        if kind == RoleKind::Admin {
-            let (users,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM admins WHERE org_id = $1 AND role_id = $2")
-                    .bind(org)
-                    .bind(id)
-                    .fetch_one(&mut **change.tx())
-                    .await?;
-            if users > 0 {
-                return Err(StoreError::Conflict(Conflict::InUse(format!(
-                    "the role is assigned to {users} admin(s)"
-                ))));
-            }
-        }
-        change.delete::<RoleRecord>(&key).await?;
-        let before = view(&current.name, current.permissions);
-        let entry = AuditEntry::success("delete", kind.category(), &current.name, before, None);
+        let (current, entry) = delete_role_in(&mut change, kind, id, None).await?;
         change.commit(actor, &entry).await?;
         Ok(current)
     }
+}
+
+/// Inserts role `id` of `kind` inside `change` (at most `max_roles` of the kind).
+pub(crate) async fn create_role_in(
+    change: &mut Change,
+    kind: RoleKind,
+    id: &str,
+    input: &RoleInput,
+    max_roles: i64,
+) -> Result<AuditEntry, StoreError> {
+    limits::enforce(
+        change,
+        LimitedChange::CreateRole {
+            kind,
+            max: max_roles,
+        },
+    )
+    .await?;
+    let now = now_ms();
+    let values = [
+        ("id", Arg::Str(id)),
+        ("kind", Arg::Str(kind.name())),
+        ("name", Arg::Str(&input.name)),
+        ("permissions", Arg::Owned(to_json(&input.permissions)?)),
+        ("builtin", Arg::Bool(false)),
+        ("created_at", Arg::Int(now)),
+        ("updated_at", Arg::Int(now)),
+    ];
+    change
+        .insert::<RoleRecord>(&values, Some(("name", &input.name)))
+        .await?;
+    let after = view(&input.name, input.permissions);
+    Ok(AuditEntry::success(
+        "create",
+        kind.category(),
+        &input.name,
+        None,
+        after,
+    ))
+}
+
+/// Replaces role `id` of `kind` inside `change` (built-in roles cannot change).
+pub(crate) async fn update_role_in(
+    change: &mut Change,
+    kind: RoleKind,
+    id: &str,
+    expected_version: Option<i64>,
+    input: &RoleInput,
+) -> Result<AuditEntry, StoreError> {
+    let key = key(change.org(), kind).and("id", id);
+    let current: RoleRecord = change.current(&key, None).await?;
+    not_builtin(&current, "changed")?;
+    check_version(&current, expected_version)?;
+    let values = [
+        ("name", Arg::Str(&input.name)),
+        ("permissions", Arg::Owned(to_json(&input.permissions)?)),
+        ("updated_at", Arg::Int(now_ms())),
+    ];
+    change
+        .swap(&key, &current, &values, Some(("name", &input.name)))
+        .await?;
+    let before = view(&current.name, current.permissions);
+    let after = view(&input.name, input.permissions);
+    Ok(AuditEntry::success(
+        "update",
+        kind.category(),
+        &input.name,
+        before,
+        after,
+    ))
+}
+
+/// Deletes role `id` of `kind` inside `change` (if still at `expected_version`, when given);
+/// built-in roles and admin roles still assigned to admins are refused.
+pub(crate) async fn delete_role_in(
+    change: &mut Change,
+    kind: RoleKind,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(RoleRecord, AuditEntry), StoreError> {
+    let org = change.org();
+    let key = key(org, kind).and("id", id);
+    let current: RoleRecord = change.current(&key, None).await?;
+    not_builtin(&current, "deleted")?;
+    check_version(&current, expected_version)?;
+    if kind == RoleKind::Admin {
+        let (users,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM admins WHERE org_id = $1 AND role_id = $2")
+                .bind(org)
+                .bind(id)
+                .fetch_one(&mut **change.tx())
+                .await?;
+        if users > 0 {
+            return Err(StoreError::Conflict(Conflict::InUse(format!(
+                "the role is assigned to {users} admin(s)"
+            ))));
+        }
+    }
+    change.delete::<RoleRecord>(&key).await?;
+    let before = view(&current.name, current.permissions);
+    let entry = AuditEntry::success("delete", kind.category(), &current.name, before, None);
+    Ok((current, entry))
 }

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::audit::AuditEntry;
-use crate::repository::{Arg, Key, Stored};
+use crate::repository::{Arg, Change, Key, Stored};
 use crate::{Actor, Store, StoreError, from_json, new_id, now_ms, to_json};
 
 /// A stored route.
@@ -31,7 +31,7 @@ pub struct RouteRecord {
 const COLUMNS: &str = "id, definition, version, created_at, updated_at";
 
 /// The audit category of routes.
-const CATEGORY: &str = "routes";
+pub(crate) const CATEGORY: &str = "routes";
 
 fn view(definition: &RouteDefinition) -> Option<serde_json::Value> {
     serde_json::to_value(definition).ok()
@@ -75,19 +75,7 @@ impl Store {
     ) -> Result<RouteRecord, StoreError> {
         let mut change = self.change(org).await?;
         let id = new_id();
-        let now = now_ms();
-        let values = [
-            ("id", Arg::Str(&id)),
-            ("name", Arg::Str(&definition.name)),
-            ("definition", Arg::Owned(to_json(definition)?)),
-            ("created_at", Arg::Int(now)),
-            ("updated_at", Arg::Int(now)),
-        ];
-        change
-            .insert::<RouteRecord>(&values, Some(("name", &definition.name)))
-            .await?;
-        let entry =
-            AuditEntry::success("create", CATEGORY, &definition.name, None, view(definition));
+        let entry = create_route_in(&mut change, &id, definition).await?;
         change.commit_read(actor, &entry, &Key::id(org, &id)).await
     }
 
@@ -100,20 +88,9 @@ impl Store {
         definition: &RouteDefinition,
         actor: &Actor,
     ) -> Result<RouteRecord, StoreError> {
-        let key = Key::id(org, id);
         let mut change = self.change(org).await?;
-        let current: RouteRecord = change.current(&key, expected_version).await?;
-        let values = [
-            ("name", Arg::Str(&definition.name)),
-            ("definition", Arg::Owned(to_json(definition)?)),
-            ("updated_at", Arg::Int(now_ms())),
-        ];
-        change
-            .swap(&key, &current, &values, Some(("name", &definition.name)))
-            .await?;
-        let (before, after) = (view(&current.definition), view(definition));
-        let entry = AuditEntry::success("update", CATEGORY, &definition.name, before, after);
-        change.commit_read(actor, &entry, &key).await
+        let entry = update_route_in(&mut change, id, expected_version, definition).await?;
+        change.commit_read(actor, &entry, &Key::id(org, id)).await
     }
 
     /// Deletes a route.
@@ -123,13 +100,76 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<RouteRecord, StoreError> {
-        let key = Key::id(org, id);
         let mut change = self.change(org).await?;
-        let current: RouteRecord = change.current(&key, None).await?;
-        change.delete::<RouteRecord>(&key).await?;
-        let name = &current.definition.name;
-        let entry = AuditEntry::success("delete", CATEGORY, name, view(&current.definition), None);
+        let (current, entry) = delete_route_in(&mut change, id, None).await?;
         change.commit(actor, &entry).await?;
         Ok(current)
     }
+}
+
+/// Inserts route `id` inside `change`; the audit entry to commit with it.
+pub(crate) async fn create_route_in(
+    change: &mut Change,
+    id: &str,
+    definition: &RouteDefinition,
+) -> Result<AuditEntry, StoreError> {
+    let now = now_ms();
+    let values = [
+        ("id", Arg::Str(id)),
+        ("name", Arg::Str(&definition.name)),
+        ("definition", Arg::Owned(to_json(definition)?)),
+        ("created_at", Arg::Int(now)),
+        ("updated_at", Arg::Int(now)),
+    ];
+    change
+        .insert::<RouteRecord>(&values, Some(("name", &definition.name)))
+        .await?;
+    Ok(AuditEntry::success(
+        "create",
+        CATEGORY,
+        &definition.name,
+        None,
+        view(definition),
+    ))
+}
+
+/// Replaces route `id` inside `change` (compare-and-swap on `expected_version` when given).
+pub(crate) async fn update_route_in(
+    change: &mut Change,
+    id: &str,
+    expected_version: Option<i64>,
+    definition: &RouteDefinition,
+) -> Result<AuditEntry, StoreError> {
+    let key = Key::id(change.org(), id);
+    let current: RouteRecord = change.current(&key, expected_version).await?;
+    let values = [
+        ("name", Arg::Str(&definition.name)),
+        ("definition", Arg::Owned(to_json(definition)?)),
+        ("updated_at", Arg::Int(now_ms())),
+    ];
+    change
+        .swap(&key, &current, &values, Some(("name", &definition.name)))
+        .await?;
+    let (before, after) = (view(&current.definition), view(definition));
+    Ok(AuditEntry::success(
+        "update",
+        CATEGORY,
+        &definition.name,
+        before,
+        after,
+    ))
+}
+
+/// Deletes route `id` inside `change` (if still at `expected_version`, when given).
+pub(crate) async fn delete_route_in(
+    change: &mut Change,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(RouteRecord, AuditEntry), StoreError> {
+    let key = Key::id(change.org(), id);
+    let current: RouteRecord = change.current(&key, expected_version).await?;
+    change.delete::<RouteRecord>(&key).await?;
+    let name = &current.definition.name;
+    let entry = AuditEntry::success("delete", CATEGORY, name, view(&current.definition), None);
+    Ok((current, entry))
 }

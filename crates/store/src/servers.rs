@@ -8,11 +8,11 @@ use sqlx::any::AnyRow;
 
 use crate::audit::AuditEntry;
 use crate::limits::{self, LimitedChange};
-use crate::repository::{Arg, Key, Stored};
+use crate::repository::{Arg, Change, Key, Stored};
 use crate::{Actor, Store, StoreError, from_json, new_id, now_ms, to_json};
 
 /// The audit category of servers.
-const CATEGORY: &str = "authorizationServers";
+pub(crate) const CATEGORY: &str = "authorizationServers";
 
 /// Read-only key status of a server (DESIGN.md §1.1 "status").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -131,40 +131,8 @@ impl Store {
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
         let mut change = self.change(org).await?;
-        limits::enforce(
-            &mut change,
-            LimitedChange::CreateServer {
-                enabled: definition.enabled,
-            },
-        )
-        .await?;
         let id = new_id();
-        let now = now_ms();
-        let (success_at, error, key_ids, jwks) = match initial {
-            Some(FetchOutcome::Success { jwks, key_ids }) => {
-                (Some(now), None, key_ids.as_slice(), Some(jwks.as_str()))
-            }
-            Some(FetchOutcome::Failure { error }) => (None, Some(error.as_str()), &[][..], None),
-            None => (None, None, &[][..], None),
-        };
-        let values = [
-            ("id", Arg::Str(&id)),
-            ("name", Arg::Str(&definition.name)),
-            ("enabled", Arg::Bool(definition.enabled)),
-            ("definition", Arg::Owned(to_json(definition)?)),
-            ("created_at", Arg::Int(now)),
-            ("updated_at", Arg::Int(now)),
-            ("last_successful_fetch_at", Arg::OptInt(success_at)),
-            ("last_fetch_attempt_at", Arg::OptInt(initial.map(|_| now))),
-            ("last_fetch_error", Arg::OptStr(error)),
-            ("key_ids", Arg::Owned(to_json(&key_ids)?)),
-            ("last_good_jwks", Arg::OptStr(jwks)),
-        ];
-        change
-            .insert::<ServerRecord>(&values, Some(("name", &definition.name)))
-            .await?;
-        let after = Some(audit_view(definition));
-        let entry = AuditEntry::success("create", CATEGORY, &definition.name, None, after);
+        let entry = create_server_in(&mut change, &id, definition, initial).await?;
         change.commit_read(actor, &entry, &Key::id(org, &id)).await
     }
 
@@ -179,40 +147,10 @@ impl Store {
         refreshed: Option<&FetchOutcome>,
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
-        let key = Key::id(org, id);
         let mut change = self.change(org).await?;
-        let current: ServerRecord = change.current(&key, expected_version).await?;
-        let (was_enabled, enabled) = (current.definition.enabled, definition.enabled);
-        limits::enforce(
-            &mut change,
-            LimitedChange::UpdateServer {
-                was_enabled,
-                enabled,
-            },
-        )
-        .await?;
-        let now = now_ms();
-        let values = [
-            ("name", Arg::Str(&definition.name)),
-            ("enabled", Arg::Bool(enabled)),
-            ("definition", Arg::Owned(to_json(definition)?)),
-            ("updated_at", Arg::Int(now)),
-        ];
-        change
-            .swap(&key, &current, &values, Some(("name", &definition.name)))
-            .await?;
-        if let Some(outcome) = refreshed {
-            record_fetch_in(change.tx(), org, id, outcome, now).await?;
-        }
-        let action = match (was_enabled, enabled) {
-            (false, true) => "enable",
-            (true, false) => "disable",
-            _ => "update",
-        };
-        let before = Some(audit_view(&current.definition));
-        let after = Some(audit_view(definition));
-        let entry = AuditEntry::success(action, CATEGORY, &definition.name, before, after);
-        change.commit_read(actor, &entry, &key).await
+        let entry =
+            update_server_in(&mut change, id, expected_version, definition, refreshed).await?;
+        change.commit_read(actor, &entry, &Key::id(org, id)).await
     }
 
     /// Deletes a server, with its audit entry.
@@ -222,13 +160,8 @@ impl Store {
         id: &str,
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
-        let key = Key::id(org, id);
         let mut change = self.change(org).await?;
-        let current: ServerRecord = change.current(&key, None).await?;
-        change.delete::<ServerRecord>(&key).await?;
-        let before = Some(audit_view(&current.definition));
-        let name = &current.definition.name;
-        let entry = AuditEntry::success("delete", CATEGORY, name, before, None);
+        let (current, entry) = delete_server_in(&mut change, id, None).await?;
         change.commit(actor, &entry).await?;
         Ok(current)
     }
@@ -246,6 +179,119 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Inserts server `id` (limits enforced) inside `change`; the audit entry to commit with it.
+pub(crate) async fn create_server_in(
+    change: &mut Change,
+    id: &str,
+    definition: &ServerDefinition,
+    initial: Option<&FetchOutcome>,
+) -> Result<AuditEntry, StoreError> {
+    limits::enforce(
+        change,
+        LimitedChange::CreateServer {
+            enabled: definition.enabled,
+        },
+    )
+    .await?;
+    let now = now_ms();
+    let (success_at, error, key_ids, jwks) = match initial {
+        Some(FetchOutcome::Success { jwks, key_ids }) => {
+            (Some(now), None, key_ids.as_slice(), Some(jwks.as_str()))
+        }
+        Some(FetchOutcome::Failure { error }) => (None, Some(error.as_str()), &[][..], None),
+        None => (None, None, &[][..], None),
+    };
+    let values = [
+        ("id", Arg::Str(id)),
+        ("name", Arg::Str(&definition.name)),
+        ("enabled", Arg::Bool(definition.enabled)),
+        ("definition", Arg::Owned(to_json(definition)?)),
+        ("created_at", Arg::Int(now)),
+        ("updated_at", Arg::Int(now)),
+        ("last_successful_fetch_at", Arg::OptInt(success_at)),
+        ("last_fetch_attempt_at", Arg::OptInt(initial.map(|_| now))),
+        ("last_fetch_error", Arg::OptStr(error)),
+        ("key_ids", Arg::Owned(to_json(&key_ids)?)),
+        ("last_good_jwks", Arg::OptStr(jwks)),
+    ];
+    change
+        .insert::<ServerRecord>(&values, Some(("name", &definition.name)))
+        .await?;
+    let after = Some(audit_view(definition));
+    Ok(AuditEntry::success(
+        "create",
+        CATEGORY,
+        &definition.name,
+        None,
+        after,
+    ))
+}
+
+/// Replaces server `id`'s definition inside `change` (limits enforced, compare-and-swap on
+/// `expected_version` when given); the audit entry to commit with it.
+pub(crate) async fn update_server_in(
+    change: &mut Change,
+    id: &str,
+    expected_version: Option<i64>,
+    definition: &ServerDefinition,
+    refreshed: Option<&FetchOutcome>,
+) -> Result<AuditEntry, StoreError> {
+    let org = change.org();
+    let key = Key::id(org, id);
+    let current: ServerRecord = change.current(&key, expected_version).await?;
+    let (was_enabled, enabled) = (current.definition.enabled, definition.enabled);
+    limits::enforce(
+        change,
+        LimitedChange::UpdateServer {
+            was_enabled,
+            enabled,
+        },
+    )
+    .await?;
+    let now = now_ms();
+    let values = [
+        ("name", Arg::Str(&definition.name)),
+        ("enabled", Arg::Bool(enabled)),
+        ("definition", Arg::Owned(to_json(definition)?)),
+        ("updated_at", Arg::Int(now)),
+    ];
+    change
+        .swap(&key, &current, &values, Some(("name", &definition.name)))
+        .await?;
+    if let Some(outcome) = refreshed {
+        record_fetch_in(change.tx(), org, id, outcome, now).await?;
+    }
+    let action = match (was_enabled, enabled) {
+        (false, true) => "enable",
+        (true, false) => "disable",
+        _ => "update",
+    };
+    let before = Some(audit_view(&current.definition));
+    let after = Some(audit_view(definition));
+    Ok(AuditEntry::success(
+        action,
+        CATEGORY,
+        &definition.name,
+        before,
+        after,
+    ))
+}
+
+/// Deletes server `id` inside `change` (if still at `expected_version`, when given); the
+/// server as it was and the audit entry to commit with it.
+pub(crate) async fn delete_server_in(
+    change: &mut Change,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(ServerRecord, AuditEntry), StoreError> {
+    let key = Key::id(change.org(), id);
+    let current: ServerRecord = change.current(&key, expected_version).await?;
+    change.delete::<ServerRecord>(&key).await?;
+    let before = Some(audit_view(&current.definition));
+    let entry = AuditEntry::success("delete", CATEGORY, &current.definition.name, before, None);
+    Ok((current, entry))
 }
 
 async fn record_fetch_in(

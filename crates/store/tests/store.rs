@@ -628,3 +628,159 @@ async fn fetch_history_keys_seen_and_decision_minutes() {
         assert!(store.decision_minutes(org + 1, 0).await.unwrap().is_empty());
     }
 }
+
+fn route(name: &str, prefix: &str) -> portcullis_policy::routes::RouteDefinition {
+    serde_json::from_value(json!({"name": name, "match": {"pathPrefix": prefix}})).unwrap()
+}
+
+fn actor_named(name: &str) -> Actor {
+    Actor {
+        name: name.into(),
+        client_ip: None,
+        interface: Interface::Api,
+    }
+}
+
+#[tokio::test]
+async fn activation_applies_all_pending_changes_or_none() {
+    use portcullis_policy::governance::{Activation, OrgSettingsInput};
+    use portcullis_store::{PendingKind, RoleCaps, StagedObject, StagedWrite};
+    let caps = RoleCaps { api: 10, admin: 10 };
+    for (backend, store, _dir) in stores().await {
+        let org = store.ensure_org(Some(272_378)).await.unwrap().id;
+        let first = store
+            .create_route(org, &route("first", "/a"), &admin_actor())
+            .await
+            .unwrap();
+        let staged = OrgSettingsInput {
+            activation: Activation::Staged,
+            ..OrgSettingsInput::default()
+        };
+        // Staging is refused while the org is immediate.
+        let create = StagedWrite::Create(StagedObject::Route(route("second", "/b")));
+        assert!(matches!(
+            store.stage(org, &create, &admin_actor()).await,
+            Err(StoreError::Conflict(Conflict::Pending(_)))
+        ));
+        store
+            .put_org_settings(org, None, &staged, &admin_actor())
+            .await
+            .unwrap();
+        let second = store
+            .stage(org, &create, &admin_actor())
+            .await
+            .unwrap()
+            .unwrap();
+        let replace = StagedWrite::Replace {
+            id: first.id.clone(),
+            expected_version: Some(first.version),
+            object: StagedObject::Route(route("first", "/a2")),
+        };
+        store.stage(org, &replace, &admin_actor()).await.unwrap();
+        // Another author's edit of the same object is refused; the same author's is merged.
+        assert!(matches!(
+            store.stage(org, &replace, &actor_named("bob")).await,
+            Err(StoreError::Conflict(Conflict::Pending(_)))
+        ));
+        let again = store
+            .stage(org, &replace, &admin_actor())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.version, 2, "{backend}");
+        assert_eq!(store.pending_counts(org).await.unwrap().routes, 2);
+        assert_eq!(store.list_routes(org).await.unwrap().len(), 1, "{backend}");
+
+        // The object moves on underneath (a declarative apply): nothing is applied.
+        store
+            .update_route(org, &first.id, None, &route("first", "/a3"), &admin_actor())
+            .await
+            .unwrap();
+        let refused = store.activate(org, None, caps, &admin_actor()).await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict(Conflict::Pending(_)))),
+            "{backend}: {refused:?}"
+        );
+        assert_eq!(store.list_routes(org).await.unwrap().len(), 1, "{backend}");
+        assert_eq!(store.pending_counts(org).await.unwrap().total, 2);
+
+        // Withdrawn by its author, the rest applies, in one configuration version.
+        let pending = store.list_pending(org).await.unwrap();
+        let stale = pending
+            .iter()
+            .find(|c| c.target_id == first.id)
+            .unwrap()
+            .id
+            .clone();
+        assert!(
+            store
+                .discard_pending(org, &stale, false, &actor_named("bob"))
+                .await
+                .is_err()
+        );
+        store
+            .discard_pending(org, &stale, false, &admin_actor())
+            .await
+            .unwrap();
+        let before = store.config_version().await.unwrap();
+        let report = store
+            .activate(org, None, caps, &admin_actor())
+            .await
+            .unwrap();
+        assert_eq!(report.applied.len(), 1, "{backend}");
+        assert!(report.config_version > before, "{backend}");
+        let routes = store.list_routes(org).await.unwrap();
+        assert_eq!(routes.len(), 2, "{backend}");
+        assert!(routes.iter().any(|r| r.id == second.target_id));
+        assert_eq!(store.pending_counts(org).await.unwrap().total, 0);
+
+        // A delete of a pending create cancels it; a delete of an active object waits.
+        let temp = StagedWrite::Create(StagedObject::Route(route("temp", "/t")));
+        let temp = store
+            .stage(org, &temp, &admin_actor())
+            .await
+            .unwrap()
+            .unwrap();
+        let cancel = StagedWrite::Delete {
+            kind: PendingKind::Routes,
+            id: temp.target_id.clone(),
+            expected_version: None,
+        };
+        assert!(
+            store
+                .stage(org, &cancel, &admin_actor())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let delete = StagedWrite::Delete {
+            kind: PendingKind::Routes,
+            id: first.id.clone(),
+            expected_version: None,
+        };
+        store.stage(org, &delete, &admin_actor()).await.unwrap();
+        let configuration = store.read_configuration(org).await.unwrap();
+        assert_eq!(configuration.routes.len(), 2, "{backend}");
+        // Only the author's changes at their sign-out.
+        let none = store
+            .activate(org, Some("bob"), caps, &actor_named("bob"))
+            .await
+            .unwrap();
+        assert!(none.applied.is_empty());
+        let report = store
+            .activate(org, Some("admin"), caps, &admin_actor())
+            .await
+            .unwrap();
+        assert_eq!(report.applied.len(), 1);
+        assert_eq!(store.list_routes(org).await.unwrap().len(), 1, "{backend}");
+        let audit = store
+            .query_audit(org, &AuditFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            audit.iter().filter(|e| e.action == "activate").count(),
+            2,
+            "{backend}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! The cloud service API (`/api/v1`) handlers, one module per resource.
 
+pub mod activation;
 pub mod admins;
 pub mod api_key;
 pub mod audit;

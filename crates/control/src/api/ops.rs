@@ -6,6 +6,11 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use serde::Serialize;
 
+use portcullis_policy::governance::Activation;
+use portcullis_store::PendingCounts;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
 use crate::state::ControlState;
 
 /// The answer of `GET /api/v1/status`.
@@ -21,9 +26,20 @@ pub struct StatusView {
     org_id: i64,
     /// Base URL of this API.
     api_base_url: String,
+    /// Signed-in callers only: `PENDING` when staged changes wait for activation, else `ACTIVE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "ACTIVE")]
+    activation: Option<&'static str>,
+    /// Signed-in callers only: how changes take effect (`immediate` or `staged`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activation_mode: Option<Activation>,
+    /// Signed-in callers only: how many changes are pending, by kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_changes: Option<PendingCounts>,
 }
 
-/// Version, cloud name, org id and the API base URL.
+/// Version, cloud name, org id and the API base URL; for a signed-in caller also whether
+/// changes are pending activation (anonymous callers learn nothing of the org's activity).
 #[utoipa::path(
     get,
     path = "/api/v1/status",
@@ -32,13 +48,31 @@ pub struct StatusView {
     security(()),
     responses((status = 200, description = "What this deployment is.", body = StatusView))
 )]
-pub async fn status(State(state): State<ControlState>) -> impl IntoResponse {
-    Json(StatusView {
+pub async fn status(
+    State(state): State<ControlState>,
+    principal: Option<Principal>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut view = StatusView {
         version: env!("CARGO_PKG_VERSION"),
         cloud_name: state.settings.cloud_name.clone(),
         org_id: state.org,
         api_base_url: api_base_url(&state.settings),
-    })
+        activation: None,
+        activation_mode: None,
+        pending_changes: None,
+    };
+    if principal.is_some() {
+        let counts = state.store.pending_counts(state.org).await?;
+        let settings = state.store.get_org_settings(state.org).await?;
+        view.activation = Some(if counts.total > 0 {
+            "PENDING"
+        } else {
+            "ACTIVE"
+        });
+        view.activation_mode = Some(settings.activation);
+        view.pending_changes = Some(counts);
+    }
+    Ok(Json(view))
 }
 
 /// The cloud service API's base URL as clients reach it (the portal shows the same).

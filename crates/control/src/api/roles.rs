@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use portcullis_policy::permissions::RoleInput;
-use portcullis_store::{RoleKind, RoleRecord, StoreError};
+use portcullis_store::{PendingKind, RoleKind, RoleRecord, StagedObject, StagedWrite, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::api::activation;
 use crate::auth::{Principal, category_for_kind};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::IdPath;
@@ -105,14 +106,19 @@ macro_rules! role_handlers {
                 request_body = RoleRequest,
                 responses(
                     (status = 201, description = "Created.", body = RoleRecord),
+                    (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
                     (status = 409, description = "The name is in use (`conflict`) or the org's role limit is reached (`limit_exceeded`).", body = ErrorBody),
                 )
             )]
-            pub async fn create(State(state): State<ControlState>, principal: Principal, ApiJson(body): ApiJson<Value>) -> Result<impl IntoResponse, ApiError> {
+            pub async fn create(State(state): State<ControlState>, principal: Principal, ApiJson(body): ApiJson<Value>) -> Result<Response, ApiError> {
                 principal.require(category_for_kind($kind), true)?;
                 let (input, _) = parse_role(body)?;
+                if activation::is_staged(&state).await? {
+                    let write = StagedWrite::Create(StagedObject::Role { kind: $kind, input });
+                    return activation::stage(&state, &principal, write, not_found).await;
+                }
                 let role = state.store.create_role(state.org, $kind, &input, max_roles(&state, $kind), &principal.actor()).await?;
-                Ok((StatusCode::CREATED, Json(role)))
+                Ok((StatusCode::CREATED, Json(role)).into_response())
             }
 
             /// Replace.
@@ -125,6 +131,7 @@ macro_rules! role_handlers {
                 request_body = RoleRequest,
                 responses(
                     (status = 200, description = "Replaced.", body = RoleRecord),
+                    (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
                     (status = 409, description = "The name is in use, the role is built in, or `version` is stale (`version_conflict`).", body = ErrorBody),
                 )
             )]
@@ -133,11 +140,15 @@ macro_rules! role_handlers {
                 principal: Principal,
                 IdPath(id): IdPath,
                 ApiJson(body): ApiJson<Value>,
-            ) -> Result<impl IntoResponse, ApiError> {
+            ) -> Result<Response, ApiError> {
                 principal.require(category_for_kind($kind), true)?;
                 let (input, version) = parse_role(body)?;
+                if activation::is_staged(&state).await? {
+                    let write = StagedWrite::Replace { id, expected_version: version, object: StagedObject::Role { kind: $kind, input } };
+                    return activation::stage(&state, &principal, write, not_found).await;
+                }
                 let role = state.store.update_role(state.org, $kind, &id, version, &input, &principal.actor()).await.map_err(not_found)?;
-                Ok(Json(role))
+                Ok(Json(role).into_response())
             }
 
             /// Delete.
@@ -149,13 +160,19 @@ macro_rules! role_handlers {
                 params(("id" = String, Path, description = "The role's id.")),
                 responses(
                     (status = 204, description = "Deleted."),
+                    (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
                     (status = 409, description = "The role is built in or still assigned.", body = ErrorBody),
                 )
             )]
-            pub async fn delete(State(state): State<ControlState>, principal: Principal, IdPath(id): IdPath) -> Result<impl IntoResponse, ApiError> {
+            pub async fn delete(State(state): State<ControlState>, principal: Principal, IdPath(id): IdPath) -> Result<Response, ApiError> {
                 principal.require(category_for_kind($kind), true)?;
+                if activation::is_staged(&state).await? {
+                    let kind = if $kind == RoleKind::Api { PendingKind::ApiRoles } else { PendingKind::AdminRoles };
+                    let write = StagedWrite::Delete { kind, id, expected_version: None };
+                    return activation::stage(&state, &principal, write, not_found).await;
+                }
                 state.store.delete_role(state.org, $kind, &id, &principal.actor()).await.map_err(not_found)?;
-                Ok(StatusCode::NO_CONTENT)
+                Ok(StatusCode::NO_CONTENT.into_response())
             }
         }
     };

@@ -3,13 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use portcullis_policy::permissions::Category;
 use portcullis_policy::routes::RouteDefinition;
-use portcullis_store::{RouteRecord, StoreError};
+use portcullis_store::{PendingKind, RouteRecord, StagedObject, StagedWrite, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::api::activation;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::IdPath;
@@ -105,6 +106,7 @@ pub async fn get(
     request_body = RouteRequest,
     responses(
         (status = 201, description = "Created: it applies from the next request on.", body = RouteRecord),
+        (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
         (status = 409, description = "The name is in use.", body = ErrorBody),
     )
 )]
@@ -112,14 +114,18 @@ pub async fn create(
     State(state): State<ControlState>,
     principal: Principal,
     ApiJson(body): ApiJson<Value>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     principal.require(Category::Routes, true)?;
     let (definition, _) = parse(body)?;
+    if activation::is_staged(&state).await? {
+        let write = StagedWrite::Create(StagedObject::Route(definition));
+        return activation::stage(&state, &principal, write, not_found).await;
+    }
     let record = state
         .store
         .create_route(state.org, &definition, &principal.actor())
         .await?;
-    Ok((StatusCode::CREATED, Json(record)))
+    Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
 /// Replace.
@@ -132,6 +138,7 @@ pub async fn create(
     request_body = RouteRequest,
     responses(
         (status = 200, description = "Replaced.", body = RouteRecord),
+        (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
         (status = 409, description = "The name is in use, or `version` is stale (`version_conflict`).", body = ErrorBody),
     )
 )]
@@ -140,15 +147,23 @@ pub async fn replace(
     principal: Principal,
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<Value>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     principal.require(Category::Routes, true)?;
     let (definition, version) = parse(body)?;
+    if activation::is_staged(&state).await? {
+        let write = StagedWrite::Replace {
+            id,
+            expected_version: version,
+            object: StagedObject::Route(definition),
+        };
+        return activation::stage(&state, &principal, write, not_found).await;
+    }
     let record = state
         .store
         .update_route(state.org, &id, version, &definition, &principal.actor())
         .await
         .map_err(not_found)?;
-    Ok(Json(record))
+    Ok(Json(record).into_response())
 }
 
 /// Delete.
@@ -158,18 +173,29 @@ pub async fn replace(
     tag = "routes",
     operation_id = "deleteRoute",
     params(("id" = String, Path, description = "The route's id.")),
-    responses((status = 204, description = "Deleted."))
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
+    )
 )]
 pub async fn delete(
     State(state): State<ControlState>,
     principal: Principal,
     IdPath(id): IdPath,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     principal.require(Category::Routes, true)?;
+    if activation::is_staged(&state).await? {
+        let write = StagedWrite::Delete {
+            kind: PendingKind::Routes,
+            id,
+            expected_version: None,
+        };
+        return activation::stage(&state, &principal, write, not_found).await;
+    }
     state
         .store
         .delete_route(state.org, &id, &principal.actor())
         .await
         .map_err(not_found)?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

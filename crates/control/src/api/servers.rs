@@ -4,11 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use portcullis_keys::validate::ValidationReport;
 use portcullis_policy::permissions::Category;
 use portcullis_policy::{ServerDefinition, ServerInput};
-use portcullis_store::{FetchOutcome, ServerRecord};
+use portcullis_store::{FetchOutcome, PendingKind, ServerRecord, StagedObject, StagedWrite};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -16,6 +16,7 @@ use crate::error::ErrorBody;
 use crate::extract::IdPath;
 use crate::request_schemas::{ServerRequest, ServerValidateRequest};
 
+use crate::api::activation;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::json::{self, ApiJson};
@@ -278,6 +279,7 @@ pub async fn get(
     request_body = ServerRequest,
     responses(
         (status = 201, description = "Saved, with the outcome of the key check in `status`.", body = ServerView),
+        (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
         (status = 409, description = "The name is in use (`conflict`), or the org's server limit is reached (`limit_exceeded`).", body = ErrorBody),
         (status = 422, description = "A field is invalid, or the key check failed without `skipValidation` (the reason on `jwksUri` or `metadataUrl`).", body = ErrorBody),
     )
@@ -286,14 +288,21 @@ pub async fn create(
     State(state): State<ControlState>,
     principal: Principal,
     ApiJson(body): ApiJson<Value>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     principal.require(Category::AuthorizationServers, true)?;
     let (definition, outcome) = prepare(&state, split_flags(body)?).await?;
+    if activation::is_staged(&state).await? {
+        let object = StagedObject::Server {
+            definition,
+            fetch: Some(outcome),
+        };
+        return activation::stage(&state, &principal, StagedWrite::Create(object), not_found).await;
+    }
     let record = state
         .store
         .create_server(state.org, &definition, Some(&outcome), &principal.actor())
         .await?;
-    Ok((StatusCode::CREATED, Json(view(record))))
+    Ok((StatusCode::CREATED, Json(view(record))).into_response())
 }
 
 /// `PUT /api/v1/authorizationServers/{id}`: replaces the definition. With `version`, a
@@ -307,6 +316,7 @@ pub async fn create(
     request_body = ServerRequest,
     responses(
         (status = 200, description = "Replaced.", body = ServerView),
+        (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
         (status = 409, description = "The name is in use, the org's enabled-server limit is reached, or `version` is stale (`version_conflict`).", body = ErrorBody),
         (status = 422, description = "A field is invalid, or the key check failed without `skipValidation`.", body = ErrorBody),
     )
@@ -316,16 +326,30 @@ pub async fn replace(
     principal: Principal,
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<Value>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     principal.require(Category::AuthorizationServers, true)?;
-    state
-        .store
-        .get_server(state.org, &id)
-        .await
-        .map_err(not_found)?;
+    let staged = activation::is_staged(&state).await?;
+    if !staged {
+        state
+            .store
+            .get_server(state.org, &id)
+            .await
+            .map_err(not_found)?;
+    }
     let submitted = split_flags(body)?;
     let version = submitted.version;
     let (definition, outcome) = prepare(&state, submitted).await?;
+    if staged {
+        let write = StagedWrite::Replace {
+            id,
+            expected_version: version,
+            object: StagedObject::Server {
+                definition,
+                fetch: Some(outcome),
+            },
+        };
+        return activation::stage(&state, &principal, write, not_found).await;
+    }
     let record = state
         .store
         .update_server(
@@ -337,7 +361,7 @@ pub async fn replace(
             &principal.actor(),
         )
         .await?;
-    Ok(Json(view(record)))
+    Ok(Json(view(record)).into_response())
 }
 
 /// `DELETE /api/v1/authorizationServers/{id}`.
@@ -347,20 +371,31 @@ pub async fn replace(
     tag = "authorizationServers",
     operation_id = "deleteAuthorizationServer",
     params(("id" = String, Path, description = "The server's id.")),
-    responses((status = 204, description = "Deleted: its tokens are rejected from the next request on."))
+    responses(
+        (status = 204, description = "Deleted: its tokens are rejected from the next request on."),
+        (status = 202, description = "Staged (the org's `activation` is `staged`): the pending change, live once activated.", body = activation::PendingView),
+    )
 )]
 pub async fn delete(
     State(state): State<ControlState>,
     principal: Principal,
     IdPath(id): IdPath,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     principal.require(Category::AuthorizationServers, true)?;
+    if activation::is_staged(&state).await? {
+        let write = StagedWrite::Delete {
+            kind: PendingKind::AuthorizationServers,
+            id,
+            expected_version: None,
+        };
+        return activation::stage(&state, &principal, write, not_found).await;
+    }
     state
         .store
         .delete_server(state.org, &id, &principal.actor())
         .await
         .map_err(not_found)?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/v1/authorizationServers/validate`: fetch and report, save nothing.

@@ -353,13 +353,15 @@ pub async fn login(
     path = "/api/v1/auth/logout",
     tag = "session",
     operation_id = "logout",
-    responses((status = 204, description = "Signed out: the session is deleted and its cookies cleared."))
+    responses((status = 204, description = "Signed out: the session is deleted and its cookies cleared. With staged activation, the changes this admin left pending are activated first (a refusal leaves them pending and does not stop the sign-out)."))
 )]
 pub async fn logout(
     State(state): State<ControlState>,
     principal: Principal,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
+    // Staged configuration: what this admin left pending goes live as they leave (issue 14).
+    crate::api::activation::activate_at_sign_out(&state, &principal).await;
     if let Some(hash) = &principal.session_hash {
         match principal.kind {
             CredentialKind::ApiKeySession => {

@@ -93,6 +93,21 @@ pub async fn postgres_store() -> Option<(Store, String, String)> {
     Some((Store::open(&url).await.unwrap(), name, admin_url))
 }
 
+/// Two nodes sharing one fresh PostgreSQL database (a cluster), or `None` (said loudly) when
+/// PostgreSQL is not configured.
+#[allow(dead_code)]
+pub async fn two_postgres_nodes() -> Option<(TestServer, TestServer)> {
+    let Some((store, name, admin_url)) = postgres_store().await else {
+        portcullis_testkit::skip::whole("two nodes need PostgreSQL (PORTCULLIS_TEST_DATABASE_URL)");
+        return None;
+    };
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let a = TestServer::start_configured(store, tempfile::tempdir().unwrap(), |_| {}).await;
+    let other = Store::open(&url).await.unwrap();
+    let b = TestServer::start_configured(other, tempfile::tempdir().unwrap(), |_| {}).await;
+    Some((a, b))
+}
+
 impl TestServer {
     pub async fn start(backend: &str) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
