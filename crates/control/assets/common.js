@@ -16,6 +16,9 @@
     window.location.assign("/portal/login?next=" + encodeURIComponent(here));
   }
 
+  // Set when the API answered 202 (a staged change): see flashAfterReload.
+  let stagedChange = false;
+
   // Calls the cloud service API as the signed-in admin. Resolves to {status, ok, data}; data is
   // the parsed JSON body (or null). A 401 means the session is gone: back to the sign-in page.
   async function api(method, path, body) {
@@ -44,6 +47,8 @@
     if (response.status === 401) {
       signInAgain();
     }
+    // 202: the org stages its changes; the next message says it is not live yet.
+    if (response.status === 202) stagedChange = true;
     return { status: response.status, ok: response.ok, data: data };
   }
 
@@ -115,6 +120,9 @@
   // A message that survives the reload that follows a change.
   // `kind` "warn" marks a message about something that did not work as hoped.
   function flashAfterReload(message, kind) {
+    if (stagedChange) {
+      message += " It is pending: it goes live when the configuration is activated (see the bar above).";
+    }
     try {
       sessionStorage.setItem("portcullis.flash", JSON.stringify({ message: message, kind: kind || "ok" }));
     } catch (_) { /* private mode */ }

@@ -1,4 +1,4 @@
-// Org settings: read-only mode and rate limits, from GET /api/v1/orgSettings; changed with
+// Org settings: activation, read-only mode and rate limits, from GET /api/v1/orgSettings; changed with
 // PUT /api/v1/orgSettings (with the version read, so a concurrent change is a conflict).
 "use strict";
 
@@ -17,6 +17,9 @@
     document.getElementById("settings-loading").hidden = true;
     document.getElementById("settings-body").hidden = false;
     document.getElementById("read-only-state").textContent = settings.readOnly ? "on" : "off";
+    document.getElementById("activation-state").textContent = settings.activation;
+    const activationToggle = document.getElementById("activation-toggle");
+    if (activationToggle) activationToggle.textContent = settings.activation === "staged" ? "Switch to immediate activation" : "Switch to staged activation";
     const toggle = document.getElementById("read-only-toggle");
     if (toggle) toggle.textContent = settings.readOnly ? "Switch read-only off" : "Switch read-only on";
     const limits = settings.rateLimits;
@@ -49,7 +52,7 @@
     if (!result.ok) return P.errorText(result);
     render(result.data);
     // The banner is part of every page: reload so it shows the new mode.
-    if ("readOnly" in change) window.location.reload();
+    if ("readOnly" in change || "activation" in change) window.location.reload();
     return null;
   }
 
@@ -60,6 +63,10 @@
   }
 
   if (canWrite) {
+    document.getElementById("activation-toggle").addEventListener("click", async function () {
+      const error = await save({ activation: current.activation === "staged" ? "immediate" : "staged" });
+      if (error) P.showAlert(error, false);
+    });
     document.getElementById("read-only-toggle").addEventListener("click", async function () {
       const error = await save({ readOnly: !current.readOnly });
       if (error) P.showAlert(error, false);

@@ -1830,3 +1830,129 @@ async fn the_org_settings_page_switches_read_only() {
     b.close().await;
     server.stop().await;
 }
+
+/// Issue 14: staged activation in the portal. A delete made in the portal is pending (the flash
+/// says so, the bar appears on every page, the route is still there and still decides); the
+/// review page shows each change with its diff; Discard withdraws one; Activate applies the rest
+/// and the bar goes.
+#[tokio::test]
+async fn the_pending_changes_bar_reviews_and_activates() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let server = TestServer::start("sqlite").await;
+    let api = server.admin().await;
+    let route = |name: &str, scope: &str| {
+        json!({"name": name, "match": {"pathPrefix": format!("/{name}")},
+               "policy": {"scopes": {"allOf": [scope]}}})
+    };
+    for name in ["orders", "billing", "legacy"] {
+        let (status, body) = api.post("/api/v1/routes", route(name, "read")).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = api
+        .put("/api/v1/orgSettings", json!({"activation": "staged"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Two changes staged through the API by the same admin: a new scope, and a route to drop.
+    let (_, routes) = api.get("/api/v1/routes").await;
+    let id_of = |name: &str| {
+        routes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (status, body) = api
+        .put(
+            &format!("/api/v1/routes/{}", id_of("orders")),
+            route("orders", "write"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body) = api
+        .put(
+            &format!("/api/v1/routes/{}", id_of("billing")),
+            route("billing", "pay"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    let b = Browser::start(&chromium, &chromedriver, &server.base).await;
+    b.go("/portal/login?next=/portal/routes").await;
+    b.type_into("#login", "admin").await;
+    b.type_into("#password", ADMIN_PASSWORD).await;
+    b.click("#login-submit").await;
+    b.until(
+        "document.getElementById('pending-bar') && document.getElementById('pending-bar').textContent.includes('2 pending changes')",
+        "the pending-changes bar",
+    )
+    .await;
+    // A delete in the portal is staged too: the flash says it is not live yet.
+    b.click("#routes-table tr[data-name=\"legacy\"] button[data-action=\"delete\"]")
+        .await;
+    b.click("#confirm-ok").await;
+    b.flash("It is pending").await;
+    assert!(b.text("#pending-bar").await.contains("3 pending changes"));
+    assert!(
+        b.text("#routes-table").await.contains("legacy"),
+        "a staged delete must leave the route in place until activation"
+    );
+
+    b.click("#pending-bar a").await;
+    b.until(
+        "document.querySelectorAll('#pending-list section.change').length === 3",
+        "the three pending changes",
+    )
+    .await;
+    let list = b.text("#pending-list").await;
+    assert!(list.contains("Change route “orders”"), "{list}");
+    assert!(list.contains("Delete route “legacy”"), "{list}");
+    assert!(list.contains("/policy/scopes/allOf"), "{list}");
+    assert!(list.contains("[\"write\"]"), "{list}");
+    b.shot("pending-changes").await;
+
+    // Discard the billing change: it never applies.
+    b.click("section.change:nth-of-type(2) button[data-action=\"discard\"]")
+        .await;
+    b.click("#confirm-ok").await;
+    b.flash("Discarded").await;
+    b.until(
+        "document.querySelectorAll('#pending-list section.change').length === 2",
+        "two changes left",
+    )
+    .await;
+
+    b.click("#activate-all").await;
+    b.flash("Activated 2 changes").await;
+    b.until(
+        "!document.getElementById('pending-bar') && document.getElementById('no-pending')",
+        "nothing pending, no bar",
+    )
+    .await;
+    let (_, routes) = api.get("/api/v1/routes").await;
+    let names: Vec<&str> = routes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["billing", "orders"], "{routes}");
+    let scopes = |name: &str| {
+        routes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["policy"]["scopes"]["allOf"]
+            .clone()
+    };
+    assert_eq!(scopes("orders"), json!(["write"]));
+    assert_eq!(scopes("billing"), json!(["read"]));
+    b.close().await;
+    server.stop().await;
+}

@@ -43,6 +43,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset!("tester.js", "text/javascript; charset=utf-8"),
         asset!("cluster.js", "text/javascript; charset=utf-8"),
         asset!("org_settings.js", "text/javascript; charset=utf-8"),
+        asset!("pending.js", "text/javascript; charset=utf-8"),
         asset!("favicon.svg", "image/svg+xml"),
     ]
     .into_iter()

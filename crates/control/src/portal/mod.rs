@@ -74,6 +74,7 @@ pub fn router() -> Router<ControlState> {
         )
         .route("/portal/cluster", get(pages::cluster))
         .route("/portal/org-settings", get(settings_page::org_settings))
+        .route(settings_page::PENDING, get(settings_page::pending_changes))
         .route("/portal/assets/{name}", get(assets::serve))
         // The whole prefix is the portal's: an unknown page is the portal's 404, never proxied.
         .route(
@@ -159,7 +160,12 @@ impl IntoResponse for PageError {
 
 /// The signed-in admin of a portal page. A missing or expired session redirects to `/login`.
 #[derive(Debug, Clone)]
-pub struct PortalAdmin(pub AdminSession, pub Option<portcullis_runtime::ReadOnly>);
+pub struct PortalAdmin(
+    pub AdminSession,
+    pub Option<portcullis_runtime::ReadOnly>,
+    /// How many configuration changes wait for activation (the pending-changes bar).
+    pub i64,
+);
 
 impl PortalAdmin {
     /// Fails with a 403 page unless the admin may view `category`.
@@ -210,7 +216,17 @@ impl FromRequestParts<ControlState> for PortalAdmin {
             return Err(PageError::SignIn { next });
         };
         match admin_session(state, &session_id).await? {
-            Some(session) => Ok(PortalAdmin(session, state.runtime.read_only())),
+            Some(session) => {
+                // The bar is a convenience: a store that cannot count must not take the page.
+                let pending = match state.store.pending_counts(state.org).await {
+                    Ok(counts) => counts.total,
+                    Err(err) => {
+                        tracing::warn!(%err, "pending changes could not be counted");
+                        0
+                    }
+                };
+                Ok(PortalAdmin(session, state.runtime.read_only(), pending))
+            }
             None => Err(PageError::SignIn { next }),
         }
     }

@@ -69,6 +69,8 @@ const TESTER: &str = "/portal/token-tester";
 pub struct Chrome {
     /// The read-only banner's text, when writes are refused.
     pub(super) read_only: Option<&'static str>,
+    /// How many changes wait for activation, when any do (the pending-changes bar).
+    pub(super) pending: Option<i64>,
     pub(super) title: &'static str,
     pub(super) admin_login: String,
     pub(super) csrf_token: String,
@@ -139,6 +141,7 @@ impl Chrome {
                     "Read-only mode (switched on in Org Settings): changes are refused; token decisions go on."
                 }
             }),
+            pending: (admin.2 > 0).then_some(admin.2),
             title,
             admin_login: admin.0.admin.login.clone(),
             csrf_token: admin.0.csrf_token.clone(),

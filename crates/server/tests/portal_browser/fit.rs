@@ -327,6 +327,7 @@ async fn every_page_fits_both_widths_and_passes_axe() {
         ("audit-log", "/portal/audit-log"),
         ("cluster", "/portal/cluster"),
         ("org-settings", "/portal/org-settings"),
+        ("pending-changes", "/portal/pending-changes"),
         ("not-found", "/portal/no-such-page"),
     ];
     let dialogs = [
