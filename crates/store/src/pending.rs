@@ -157,10 +157,8 @@ pub struct PendingChange {
     /// The object's name after the change (before it, for a delete).
     pub name: String,
     /// The active object now (`null` for a create).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub before: Option<Value>,
     /// The object once activated (`null` for a delete).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub after: Option<Value>,
     /// The active version it was staged against (`null` for a create).
     pub base_version: Option<i64>,
@@ -763,15 +761,33 @@ impl Store {
     /// is audited, then one `activate` entry lists them. All or nothing: any refusal (an object
     /// moved on since staging, a limit, a name in use) applies none of them. Nothing pending:
     /// nothing is written.
+    ///
+    /// `reviewed`, when given, is the set of pending change ids (with their versions) the caller
+    /// checked (permissions, a review): if what is pending differs in any way, nothing is
+    /// applied, so nobody activates a change they never saw.
     pub async fn activate(
         &self,
         org: i64,
         by: Option<&str>,
+        reviewed: Option<&[(String, i64)]>,
         caps: RoleCaps,
         actor: &Actor,
     ) -> Result<ActivationReport, StoreError> {
         let mut change = self.change(org).await?;
         let mut applied = pending_in(&mut change, by).await?;
+        if let Some(reviewed) = reviewed {
+            let mut now: Vec<(&str, i64)> =
+                applied.iter().map(|c| (c.id.as_str(), c.version)).collect();
+            let mut seen: Vec<(&str, i64)> =
+                reviewed.iter().map(|(id, v)| (id.as_str(), *v)).collect();
+            now.sort_unstable();
+            seen.sort_unstable();
+            if now != seen {
+                return Err(pending(
+                    "the pending changes changed while you were activating them: review them and activate again",
+                ));
+            }
+        }
         if applied.is_empty() {
             return Ok(ActivationReport {
                 applied,

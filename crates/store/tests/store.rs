@@ -696,7 +696,7 @@ async fn activation_applies_all_pending_changes_or_none() {
             .update_route(org, &first.id, None, &route("first", "/a3"), &admin_actor())
             .await
             .unwrap();
-        let refused = store.activate(org, None, caps, &admin_actor()).await;
+        let refused = store.activate(org, None, None, caps, &admin_actor()).await;
         assert!(
             matches!(refused, Err(StoreError::Conflict(Conflict::Pending(_)))),
             "{backend}: {refused:?}"
@@ -722,9 +722,18 @@ async fn activation_applies_all_pending_changes_or_none() {
             .discard_pending(org, &stale, false, &admin_actor())
             .await
             .unwrap();
+        // Activating a set other than the one pending (the discarded change was reviewed, or a
+        // change was staged after the review) is refused whole.
+        let reviewed = vec![(stale.clone(), 2)];
+        assert!(matches!(
+            store
+                .activate(org, None, Some(&reviewed), caps, &admin_actor())
+                .await,
+            Err(StoreError::Conflict(Conflict::Pending(_)))
+        ));
         let before = store.config_version().await.unwrap();
         let report = store
-            .activate(org, None, caps, &admin_actor())
+            .activate(org, None, None, caps, &admin_actor())
             .await
             .unwrap();
         assert_eq!(report.applied.len(), 1, "{backend}");
@@ -763,12 +772,12 @@ async fn activation_applies_all_pending_changes_or_none() {
         assert_eq!(configuration.routes.len(), 2, "{backend}");
         // Only the author's changes at their sign-out.
         let none = store
-            .activate(org, Some("bob"), caps, &actor_named("bob"))
+            .activate(org, Some("bob"), None, caps, &actor_named("bob"))
             .await
             .unwrap();
         assert!(none.applied.is_empty());
         let report = store
-            .activate(org, Some("admin"), caps, &admin_actor())
+            .activate(org, Some("admin"), None, caps, &admin_actor())
             .await
             .unwrap();
         assert_eq!(report.applied.len(), 1);

@@ -77,11 +77,9 @@ pub struct FieldChange {
     pub path: String,
     /// The active value (absent: the field is added).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
     pub before: Option<Value>,
     /// The pending value (absent: the field is removed).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
     pub after: Option<Value>,
 }
 
@@ -230,9 +228,18 @@ pub async fn activate(
     for change in &pending {
         principal.require(category(change.kind), true)?;
     }
+    // Exactly what was checked: a change staged meanwhile (of a category this caller may not
+    // change, say) makes the activation a 409 instead of riding along.
+    let checked: Vec<(String, i64)> = pending.iter().map(|c| (c.id.clone(), c.version)).collect();
     let report = state
         .store
-        .activate(state.org, None, caps(&state), &principal.actor())
+        .activate(
+            state.org,
+            None,
+            Some(&checked),
+            caps(&state),
+            &principal.actor(),
+        )
         .await?;
     if !report.applied.is_empty() {
         tracing::info!(
@@ -278,11 +285,17 @@ pub async fn discard(
 /// must not keep anyone signed in: it is logged, and the changes stay pending for someone to
 /// activate or discard.
 pub async fn activate_at_sign_out(state: &ControlState, principal: &Principal) {
+    if state.runtime.read_only().is_some() {
+        // Read-only refuses every change, activations included; signing out still works.
+        tracing::info!(by = %principal.name, "read-only: pending changes not activated at sign-out");
+        return;
+    }
     let result = state
         .store
         .activate(
             state.org,
             Some(&principal.name),
+            None,
             caps(state),
             &principal.actor(),
         )

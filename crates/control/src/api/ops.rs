@@ -28,14 +28,23 @@ pub struct StatusView {
     api_base_url: String,
     /// Signed-in callers only: `PENDING` when staged changes wait for activation, else `ACTIVE`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "ACTIVE")]
-    activation: Option<&'static str>,
+    activation: Option<ActivationState>,
     /// Signed-in callers only: how changes take effect (`immediate` or `staged`).
     #[serde(skip_serializing_if = "Option::is_none")]
     activation_mode: Option<Activation>,
     /// Signed-in callers only: how many changes are pending, by kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pending_changes: Option<PendingCounts>,
+}
+
+/// Whether the active configuration is all there is.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ActivationState {
+    /// Nothing waits for activation.
+    Active,
+    /// Staged changes wait for activation.
+    Pending,
 }
 
 /// Version, cloud name, org id and the API base URL; for a signed-in caller also whether
@@ -65,9 +74,9 @@ pub async fn status(
         let counts = state.store.pending_counts(state.org).await?;
         let settings = state.store.get_org_settings(state.org).await?;
         view.activation = Some(if counts.total > 0 {
-            "PENDING"
+            ActivationState::Pending
         } else {
-            "ACTIVE"
+            ActivationState::Active
         });
         view.activation_mode = Some(settings.activation);
         view.pending_changes = Some(counts);

@@ -119,7 +119,11 @@ pub async fn pending_changes(
                     .diff
                     .iter()
                     .map(|d| FieldRow {
-                        path: if d.path.is_empty() { "(whole object)".to_owned() } else { d.path.clone() },
+                        path: if d.path.is_empty() {
+                            "(whole object)".to_owned()
+                        } else {
+                            d.path.clone()
+                        },
                         before: show(d.before.as_ref()),
                         after: show(d.after.as_ref()),
                     })
