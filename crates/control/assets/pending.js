@@ -7,8 +7,13 @@
   const activate = document.getElementById("activate-all");
   if (activate) {
     activate.addEventListener("click", async function () {
+      // Exactly the changes on this page, at the versions shown: one edited or staged since is
+      // refused (409) or left pending, never applied unseen.
+      const changes = Array.prototype.map.call(
+        document.querySelectorAll('section.change[data-activate="true"]'),
+        function (section) { return { id: section.dataset.id, version: Number(section.dataset.version) }; });
       activate.disabled = true;
-      const result = await P.api("POST", "/api/v1/status/activate", {});
+      const result = await P.api("POST", "/api/v1/status/activate", { changes: changes });
       activate.disabled = false;
       if (result.ok) {
         const n = (result.data.activated || []).length;

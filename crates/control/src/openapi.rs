@@ -101,7 +101,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         org_settings::get,
         org_settings::replace,
     ),
-    components(schemas(crate::error::ErrorBody)),
+    components(schemas(crate::error::ErrorBody, activation::ActivateRequest)),
     modifiers(&Conventions),
     tags(
         (name = "meta", description = "Status, staged changes and their activation, and this document."),

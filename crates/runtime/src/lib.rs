@@ -126,6 +126,9 @@ pub struct Runtime {
     pub legacy_sessions: LegacySessions,
     /// The org's governance settings (read-only, rate limits), loaded with every rebuild.
     pub org_settings: ArcSwap<OrgSettingsRecord>,
+    /// One rebuild at a time: two overlapping rebuilds could finish out of order and publish
+    /// the older configuration last (a deleted server trusted again until the next change).
+    pub rebuild_lock: tokio::sync::Mutex<()>,
 }
 
 impl Runtime {
@@ -169,6 +172,7 @@ impl Runtime {
             started_at_ms: portcullis_store::now_ms(),
             legacy_sessions,
             org_settings: ArcSwap::from_pointee(OrgSettingsRecord::default()),
+            rebuild_lock: tokio::sync::Mutex::new(()),
         };
         (Arc::new(runtime), key_changes)
     }

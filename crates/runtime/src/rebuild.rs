@@ -30,6 +30,9 @@ fn generation(version: i64, key_fingerprint: u64) -> u64 {
 
 /// Rebuilds the snapshot from the store and the key manager, and swaps it in.
 pub async fn rebuild(runtime: &Runtime) -> Result<(), StoreError> {
+    // Serialised: each rebuild reads after the previous one published, so the last to finish
+    // is always the newest (waiting rebuilds are cheap: they only re-read what is there).
+    let _one_at_a_time = runtime.rebuild_lock.lock().await;
     // One consistent read: a rebuild overlapping an activation sees all of it or none of it,
     // and the version read with the rows is the version of those rows.
     let configuration = runtime.store.read_configuration(runtime.org).await?;

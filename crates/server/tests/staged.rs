@@ -373,3 +373,81 @@ async fn activation_reaches_the_second_node() {
         "node B applied the activation after {on_b:?}"
     );
 }
+
+#[tokio::test]
+async fn sign_out_activates_only_what_the_admin_may_still_change() {
+    let server = TestServer::start("sqlite").await;
+    let admin = server.admin().await;
+    let (status, role) = admin
+        .post(
+            "/api/v1/adminRoles",
+            json!({"name": "router", "permissions": {"routes": "full"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let (status, body) = admin
+        .post(
+            "/api/v1/admins",
+            json!({"login": "carol", "name": "Carol", "roleId": role["id"],
+                   "password": "a-long-enough-password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    staged_mode(&admin).await;
+    let carol = server.client();
+    assert_eq!(
+        carol.login("carol", "a-long-enough-password").await.0,
+        StatusCode::OK
+    );
+    let (status, staged) = carol.post("/api/v1/routes", route_body("a")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{staged}");
+    // Carol may neither activate nor see what she may not change.
+    let (status, body) = admin
+        .put(
+            &format!("/api/v1/adminRoles/{}", role["id"].as_str().unwrap()),
+            json!({"name": "router", "permissions": {"routes": "view_only"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body) = carol.post("/api/v1/status/activate", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, list) = carol.get("/api/v1/status/pending").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let (_, status) = carol.get("/api/v1/status").await;
+    assert_eq!(status["pendingChanges"]["total"], 1, "{status}");
+
+    // The admin activates the role change alone; a stale version of it is refused first.
+    let (_, list) = admin.get("/api/v1/status/pending").await;
+    let role_change = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "adminRoles")
+        .unwrap()
+        .clone();
+    let (status, body) = admin
+        .post(
+            "/api/v1/status/activate",
+            json!({"changes": [{"id": role_change["id"], "version": 99}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = admin
+        .post(
+            "/api/v1/status/activate",
+            json!({"changes": [{"id": role_change["id"], "version": role_change["version"]}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["activated"].as_array().unwrap().len(), 1, "{body}");
+
+    // Carol, now view-only on routes, signs out: her route change does not go live.
+    assert_eq!(
+        carol.post("/api/v1/auth/logout", json!({})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, status) = admin.get("/api/v1/status").await;
+    assert_eq!(status["pendingChanges"]["total"], 1, "{status}");
+    let (_, routes) = admin.get("/api/v1/routes").await;
+    assert_eq!(routes["items"], json!([]), "{routes}");
+}

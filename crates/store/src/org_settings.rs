@@ -96,6 +96,9 @@ impl Store {
     ) -> Result<OrgSettingsRecord, StoreError> {
         let key = Key::org(org);
         let mut change = self.change(org).await?;
+        // Serialised with staging (`pending.rs`): a switch to immediate cannot miss a change
+        // being staged at the same moment.
+        crate::lock_org(change.tx(), org).await?;
         let json = to_json(input)?;
         let now = now_ms();
         let before = match change

@@ -171,6 +171,9 @@ pub struct PendingChange {
     /// Servers: the key check made when staging, recorded on activation.
     #[serde(skip)]
     fetch: Option<String>,
+    /// The stored body (the definition applied on activation, exactly as staged).
+    #[serde(skip)]
+    body: Option<String>,
 }
 
 /// How many changes are pending, by kind.
@@ -243,12 +246,12 @@ impl StagedObject {
         }
     }
 
-    fn fetch(&self) -> Result<Option<String>, StoreError> {
+    fn fetch(&self, at: i64) -> Result<Option<String>, StoreError> {
         match self {
             StagedObject::Server {
                 fetch: Some(outcome),
                 ..
-            } => Ok(Some(fetch_to_json(outcome)?)),
+            } => Ok(Some(fetch_to_json(outcome, at)?)),
             _ => Ok(None),
         }
     }
@@ -323,6 +326,7 @@ impl Stored for PendingRow {
             .as_deref()
             .map(|text| from_json::<Value>(text).map(|value| public_view(kind, value)))
             .transpose()?;
+        let body = body.clone();
         Ok(Self(PendingChange {
             id: row.try_get("id")?,
             kind,
@@ -336,6 +340,7 @@ impl Stored for PendingRow {
             staged_at: row.try_get("staged_at")?,
             version: row.try_get("version")?,
             fetch: row.try_get("key_check")?,
+            body,
         }))
     }
     fn version(&self) -> i64 {
@@ -355,29 +360,34 @@ fn public_view(kind: PendingKind, mut value: Value) -> Value {
     value
 }
 
-fn fetch_to_json(outcome: &FetchOutcome) -> Result<String, StoreError> {
+/// The key check as kept with a staged server, with when it was made: activation records it
+/// at that time, not as a fresh fetch, so the key manager refreshes keys that are already old
+/// instead of trusting them for another full interval.
+fn fetch_to_json(outcome: &FetchOutcome, at: i64) -> Result<String, StoreError> {
     let value = match outcome {
         FetchOutcome::Success { jwks, key_ids } => {
-            json!({"ok": true, "jwks": jwks, "keyIds": key_ids})
+            json!({"ok": true, "jwks": jwks, "keyIds": key_ids, "at": at})
         }
-        FetchOutcome::Failure { error } => json!({"ok": false, "error": error}),
+        FetchOutcome::Failure { error } => json!({"ok": false, "error": error, "at": at}),
     };
     to_json(&value)
 }
 
-fn fetch_from_json(text: &str) -> Result<FetchOutcome, StoreError> {
+fn fetch_from_json(text: &str) -> Result<(FetchOutcome, i64), StoreError> {
     let value: Value = from_json(text)?;
     let corrupt = || StoreError::Corrupt("unreadable staged key check".to_owned());
-    if value["ok"].as_bool().ok_or_else(corrupt)? {
-        Ok(FetchOutcome::Success {
+    let at = value["at"].as_i64().ok_or_else(corrupt)?;
+    let outcome = if value["ok"].as_bool().ok_or_else(corrupt)? {
+        FetchOutcome::Success {
             jwks: value["jwks"].as_str().ok_or_else(corrupt)?.to_owned(),
             key_ids: serde_json::from_value(value["keyIds"].clone()).map_err(|_| corrupt())?,
-        })
+        }
     } else {
-        Ok(FetchOutcome::Failure {
+        FetchOutcome::Failure {
             error: value["error"].as_str().ok_or_else(corrupt)?.to_owned(),
-        })
-    }
+        }
+    };
+    Ok((outcome, at))
 }
 
 fn pending(message: impl Into<String>) -> StoreError {
@@ -486,34 +496,14 @@ async fn mode_in(change: &mut Change) -> Result<ActivationMode, StoreError> {
     }
 }
 
-/// The org's pending changes in staging order (`by`: only that author's).
-async fn pending_in(
-    change: &mut Change,
-    by: Option<&str>,
-) -> Result<Vec<PendingChange>, StoreError> {
-    let org = change.org();
-    let rows = match by {
-        None => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM pending_changes WHERE org_id = $1 ORDER BY staged_at, id"
-            );
-            sqlx::query(&sql)
-                .bind(org)
-                .fetch_all(&mut **change.tx())
-                .await?
-        }
-        Some(author) => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM pending_changes WHERE org_id = $1 AND staged_by = $2 \
-                 ORDER BY staged_at, id"
-            );
-            sqlx::query(&sql)
-                .bind(org)
-                .bind(author)
-                .fetch_all(&mut **change.tx())
-                .await?
-        }
-    };
+/// The org's pending changes in staging order, read inside `change`.
+async fn pending_in(change: &mut Change) -> Result<Vec<PendingChange>, StoreError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM pending_changes WHERE org_id = $1 ORDER BY staged_at, id");
+    let rows = sqlx::query(&sql)
+        .bind(change.org())
+        .fetch_all(&mut **change.tx())
+        .await?;
     rows.iter()
         .map(|row| PendingRow::from_row(row).map(|r| r.0))
         .collect()
@@ -570,6 +560,9 @@ impl Store {
         actor: &Actor,
     ) -> Result<Option<PendingChange>, StoreError> {
         let mut change = self.change(org).await?;
+        // Serialises stagers, activators and mode switches on PostgreSQL: two admins staging
+        // the same object at once get the 409, not a unique-constraint failure.
+        crate::lock_org(change.tx(), org).await?;
         if mode_in(&mut change).await? != ActivationMode::Staged {
             return Err(pending(
                 "the org's activation is not `staged` (it changed meanwhile): send the write again",
@@ -649,7 +642,7 @@ impl Store {
         let before = active.as_ref().map(|a| a.view.clone());
         let (body, fetch) = match write {
             StagedWrite::Create(object) | StagedWrite::Replace { object, .. } => {
-                (Some(object.body()?), object.fetch()?)
+                (Some(object.body()?), object.fetch(now_ms())?)
             }
             StagedWrite::Delete { .. } => (None, None),
         };
@@ -731,6 +724,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<PendingChange, StoreError> {
         let mut change = self.change(org).await?;
+        crate::lock_org(change.tx(), org).await?;
         let key = Key::org(org).and("id", id);
         let PendingRow(current) = change.current(&key, None).await?;
         if !any_author && current.staged_by != actor.name {
@@ -756,37 +750,39 @@ impl Store {
         Ok(current)
     }
 
-    /// Applies the pending changes (`by`: only that author's, as at their sign-out) in one
-    /// transaction, in staging order, through the same steps as immediate writes; each object
-    /// is audited, then one `activate` entry lists them. All or nothing: any refusal (an object
-    /// moved on since staging, a limit, a name in use) applies none of them. Nothing pending:
-    /// nothing is written.
-    ///
-    /// `reviewed`, when given, is the set of pending change ids (with their versions) the caller
-    /// checked (permissions, a review): if what is pending differs in any way, nothing is
-    /// applied, so nobody activates a change they never saw.
+    /// Applies pending changes in one transaction through the same steps as immediate writes:
+    /// every pending change (`selection` `None`), or exactly the `(id, version)` pairs selected
+    /// (what the caller reviewed and may change; the rest stay pending). Deletes first, then
+    /// replaces, then creates, each in staging order, so a rename or delete frees its name before
+    /// a create takes it. Each object is audited, then one `activate` entry (with `detail`) lists
+    /// them. All or nothing: a selected change that is gone or was changed since it was selected,
+    /// an object that moved on since staging, a limit or a name in use applies none of them.
+    /// Nothing selected or pending: nothing is written.
     pub async fn activate(
         &self,
         org: i64,
-        by: Option<&str>,
-        reviewed: Option<&[(String, i64)]>,
+        selection: Option<&[(String, i64)]>,
         caps: RoleCaps,
         actor: &Actor,
+        detail: Option<String>,
     ) -> Result<ActivationReport, StoreError> {
         let mut change = self.change(org).await?;
-        let mut applied = pending_in(&mut change, by).await?;
-        if let Some(reviewed) = reviewed {
-            let mut now: Vec<(&str, i64)> =
-                applied.iter().map(|c| (c.id.as_str(), c.version)).collect();
-            let mut seen: Vec<(&str, i64)> =
-                reviewed.iter().map(|(id, v)| (id.as_str(), *v)).collect();
-            now.sort_unstable();
-            seen.sort_unstable();
-            if now != seen {
-                return Err(pending(
-                    "the pending changes changed while you were activating them: review them and activate again",
-                ));
+        // Serialises with staging, discarding and mode switches on PostgreSQL (SQLite write
+        // transactions are exclusive anyway).
+        crate::lock_org(change.tx(), org).await?;
+        let mut applied = pending_in(&mut change).await?;
+        if let Some(selection) = selection {
+            for (id, version) in selection {
+                match applied.iter().find(|c| &c.id == id) {
+                    Some(found) if found.version == *version => {}
+                    _ => {
+                        return Err(pending(
+                            "a pending change you selected was changed, discarded or activated meanwhile: review them and activate again",
+                        ));
+                    }
+                }
             }
+            applied.retain(|c| selection.iter().any(|(id, _)| id == &c.id));
         }
         if applied.is_empty() {
             return Ok(ActivationReport {
@@ -794,13 +790,33 @@ impl Store {
                 config_version: self.config_version().await?,
             });
         }
+        applied.sort_by_key(|c| {
+            let rank = match c.action {
+                PendingAction::Delete => 0,
+                PendingAction::Replace => 1,
+                PendingAction::Create => 2,
+            };
+            (rank, c.staged_at, c.id.clone())
+        });
         for pending_change in &mut applied {
+            // Claim the row at the version read: a concurrent activation (or a re-stage) makes
+            // this touch no row, and the whole activation is refused instead of applying twice.
+            let claimed = sqlx::query(
+                "DELETE FROM pending_changes WHERE org_id = $1 AND id = $2 AND version = $3",
+            )
+            .bind(org)
+            .bind(&pending_change.id)
+            .bind(pending_change.version)
+            .execute(&mut **change.tx())
+            .await?;
+            if claimed.rows_affected() != 1 {
+                return Err(pending(
+                    "the pending changes were activated or changed concurrently: review them and activate again",
+                ));
+            }
             let mut entry = apply_one(&mut change, pending_change, caps).await?;
             entry.detail = Some(format!("activated; staged by {}", pending_change.staged_by));
             change.record(actor, &entry).await?;
-            change
-                .delete::<PendingRow>(&Key::org(org).and("id", &pending_change.id))
-                .await?;
         }
         let listed: Vec<Value> = applied
             .iter()
@@ -822,7 +838,7 @@ impl Store {
             None,
             Some(json!(listed)),
         );
-        entry.detail = by.map(|author| format!("at the sign-out of {author}"));
+        entry.detail = detail;
         let version_row = sqlx::query("SELECT version FROM config_version WHERE id = 1")
             .fetch_one(&mut **change.tx())
             .await?;
@@ -866,7 +882,7 @@ async fn check_name_free(
             value: name.to_owned(),
         })
     };
-    let others = pending_in(change, None).await?;
+    let others = pending_in(change).await?;
     if others.iter().any(|other| {
         other.kind == kind
             && other.target_id != target_id
@@ -934,6 +950,10 @@ async fn apply_one(
         .as_deref()
         .map(fetch_from_json)
         .transpose()?;
+    let (fetch, fetched_at) = match fetch {
+        Some((outcome, at)) => (Some(outcome), at),
+        None => (None, now_ms()),
+    };
     match (kind, pending_change.action) {
         (_, PendingAction::Delete) => match kind.role_kind() {
             Some(role_kind) => Ok(roles::delete_role_in(change, role_kind, &id, base).await?.1),
@@ -944,15 +964,24 @@ async fn apply_one(
         },
         (PendingKind::AuthorizationServers, action) => {
             // The stored body, not the API view: the CA bundle must be applied whole.
-            let definition: ServerDefinition = stored_body(change, &pending_change.id).await?;
+            let definition: ServerDefinition = stored_body(pending_change)?;
             if action == PendingAction::Create {
-                servers::create_server_in(change, &id, &definition, fetch.as_ref()).await
+                servers::create_server_in(change, &id, &definition, fetch.as_ref(), fetched_at)
+                    .await
             } else {
-                servers::update_server_in(change, &id, base, &definition, fetch.as_ref()).await
+                servers::update_server_in(
+                    change,
+                    &id,
+                    base,
+                    &definition,
+                    fetch.as_ref(),
+                    fetched_at,
+                )
+                .await
             }
         }
         (PendingKind::Routes, action) => {
-            let definition: RouteDefinition = stored_body(change, &pending_change.id).await?;
+            let definition: RouteDefinition = stored_body(pending_change)?;
             if action == PendingAction::Create {
                 routes::create_route_in(change, &id, &definition).await
             } else {
@@ -960,7 +989,7 @@ async fn apply_one(
             }
         }
         (PendingKind::ApiRoles | PendingKind::AdminRoles, action) => {
-            let input: RoleInput = stored_body(change, &pending_change.id).await?;
+            let input: RoleInput = stored_body(pending_change)?;
             let Some(role_kind) = kind.role_kind() else {
                 return Err(StoreError::Corrupt(
                     "a role change without a role kind".to_owned(),
@@ -979,16 +1008,13 @@ async fn apply_one(
     }
 }
 
-/// The stored body of pending change `id`, decoded.
-async fn stored_body<T: serde::de::DeserializeOwned>(
-    change: &mut Change,
-    id: &str,
+/// The body of `pending_change` as stored (read with the row the activation claimed).
+fn stored_body<T: serde::de::DeserializeOwned>(
+    pending_change: &PendingChange,
 ) -> Result<T, StoreError> {
-    let row = sqlx::query("SELECT body FROM pending_changes WHERE org_id = $1 AND id = $2")
-        .bind(change.org())
-        .bind(id)
-        .fetch_one(&mut **change.tx())
-        .await?;
-    let body: Option<String> = row.try_get("body")?;
-    from_json(body.as_deref().unwrap_or("null"))
+    let body = pending_change
+        .body
+        .as_deref()
+        .ok_or_else(|| StoreError::Corrupt("a pending change without a body".to_owned()))?;
+    from_json(body)
 }

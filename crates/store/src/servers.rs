@@ -132,7 +132,7 @@ impl Store {
     ) -> Result<ServerRecord, StoreError> {
         let mut change = self.change(org).await?;
         let id = new_id();
-        let entry = create_server_in(&mut change, &id, definition, initial).await?;
+        let entry = create_server_in(&mut change, &id, definition, initial, now_ms()).await?;
         change.commit_read(actor, &entry, &Key::id(org, &id)).await
     }
 
@@ -148,8 +148,15 @@ impl Store {
         actor: &Actor,
     ) -> Result<ServerRecord, StoreError> {
         let mut change = self.change(org).await?;
-        let entry =
-            update_server_in(&mut change, id, expected_version, definition, refreshed).await?;
+        let entry = update_server_in(
+            &mut change,
+            id,
+            expected_version,
+            definition,
+            refreshed,
+            now_ms(),
+        )
+        .await?;
         change.commit_read(actor, &entry, &Key::id(org, id)).await
     }
 
@@ -182,11 +189,13 @@ impl Store {
 }
 
 /// Inserts server `id` (limits enforced) inside `change`; the audit entry to commit with it.
+/// `initial` is the key check made before saving, at `fetched_at`.
 pub(crate) async fn create_server_in(
     change: &mut Change,
     id: &str,
     definition: &ServerDefinition,
     initial: Option<&FetchOutcome>,
+    fetched_at: i64,
 ) -> Result<AuditEntry, StoreError> {
     limits::enforce(
         change,
@@ -197,9 +206,12 @@ pub(crate) async fn create_server_in(
     .await?;
     let now = now_ms();
     let (success_at, error, key_ids, jwks) = match initial {
-        Some(FetchOutcome::Success { jwks, key_ids }) => {
-            (Some(now), None, key_ids.as_slice(), Some(jwks.as_str()))
-        }
+        Some(FetchOutcome::Success { jwks, key_ids }) => (
+            Some(fetched_at),
+            None,
+            key_ids.as_slice(),
+            Some(jwks.as_str()),
+        ),
         Some(FetchOutcome::Failure { error }) => (None, Some(error.as_str()), &[][..], None),
         None => (None, None, &[][..], None),
     };
@@ -211,7 +223,10 @@ pub(crate) async fn create_server_in(
         ("created_at", Arg::Int(now)),
         ("updated_at", Arg::Int(now)),
         ("last_successful_fetch_at", Arg::OptInt(success_at)),
-        ("last_fetch_attempt_at", Arg::OptInt(initial.map(|_| now))),
+        (
+            "last_fetch_attempt_at",
+            Arg::OptInt(initial.map(|_| fetched_at)),
+        ),
         ("last_fetch_error", Arg::OptStr(error)),
         ("key_ids", Arg::Owned(to_json(&key_ids)?)),
         ("last_good_jwks", Arg::OptStr(jwks)),
@@ -230,13 +245,15 @@ pub(crate) async fn create_server_in(
 }
 
 /// Replaces server `id`'s definition inside `change` (limits enforced, compare-and-swap on
-/// `expected_version` when given); the audit entry to commit with it.
+/// `expected_version` when given); the audit entry to commit with it. `refreshed` is the key
+/// check made before saving, at `fetched_at`.
 pub(crate) async fn update_server_in(
     change: &mut Change,
     id: &str,
     expected_version: Option<i64>,
     definition: &ServerDefinition,
     refreshed: Option<&FetchOutcome>,
+    fetched_at: i64,
 ) -> Result<AuditEntry, StoreError> {
     let org = change.org();
     let key = Key::id(org, id);
@@ -261,7 +278,7 @@ pub(crate) async fn update_server_in(
         .swap(&key, &current, &values, Some(("name", &definition.name)))
         .await?;
     if let Some(outcome) = refreshed {
-        record_fetch_in(change.tx(), org, id, outcome, now).await?;
+        record_fetch_in(change.tx(), org, id, outcome, fetched_at).await?;
     }
     let action = match (was_enabled, enabled) {
         (false, true) => "enable",

@@ -696,7 +696,7 @@ async fn activation_applies_all_pending_changes_or_none() {
             .update_route(org, &first.id, None, &route("first", "/a3"), &admin_actor())
             .await
             .unwrap();
-        let refused = store.activate(org, None, None, caps, &admin_actor()).await;
+        let refused = store.activate(org, None, caps, &admin_actor(), None).await;
         assert!(
             matches!(refused, Err(StoreError::Conflict(Conflict::Pending(_)))),
             "{backend}: {refused:?}"
@@ -727,13 +727,13 @@ async fn activation_applies_all_pending_changes_or_none() {
         let reviewed = vec![(stale.clone(), 2)];
         assert!(matches!(
             store
-                .activate(org, None, Some(&reviewed), caps, &admin_actor())
+                .activate(org, Some(&reviewed), caps, &admin_actor(), None)
                 .await,
             Err(StoreError::Conflict(Conflict::Pending(_)))
         ));
         let before = store.config_version().await.unwrap();
         let report = store
-            .activate(org, None, None, caps, &admin_actor())
+            .activate(org, None, caps, &admin_actor(), None)
             .await
             .unwrap();
         assert_eq!(report.applied.len(), 1, "{backend}");
@@ -770,18 +770,37 @@ async fn activation_applies_all_pending_changes_or_none() {
         store.stage(org, &delete, &admin_actor()).await.unwrap();
         let configuration = store.read_configuration(org).await.unwrap();
         assert_eq!(configuration.routes.len(), 2, "{backend}");
-        // Only the author's changes at their sign-out.
-        let none = store
-            .activate(org, Some("bob"), None, caps, &actor_named("bob"))
+        // Another author's change elsewhere; a selection applies exactly what it names.
+        let bobs = StagedWrite::Create(StagedObject::Route(route("bobs", "/bobs")));
+        let bobs = store
+            .stage(org, &bobs, &actor_named("bob"))
             .await
+            .unwrap()
             .unwrap();
-        assert!(none.applied.is_empty());
+        let mine: Vec<(String, i64)> = store
+            .list_pending(org)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.staged_by == "admin")
+            .map(|c| (c.id, c.version))
+            .collect();
+        assert_eq!(mine.len(), 1, "{backend}");
         let report = store
-            .activate(org, Some("admin"), None, caps, &admin_actor())
+            .activate(org, Some(&mine), caps, &admin_actor(), None)
             .await
             .unwrap();
         assert_eq!(report.applied.len(), 1);
         assert_eq!(store.list_routes(org).await.unwrap().len(), 1, "{backend}");
+        assert_eq!(store.list_pending(org).await.unwrap()[0].id, bobs.id);
+        // The same selection again: already applied, so refused, and Bob's change untouched.
+        assert!(matches!(
+            store
+                .activate(org, Some(&mine), caps, &admin_actor(), None)
+                .await,
+            Err(StoreError::Conflict(Conflict::Pending(_)))
+        ));
+        assert_eq!(store.pending_counts(org).await.unwrap().total, 1);
         let audit = store
             .query_audit(org, &AuditFilter::default())
             .await
@@ -791,5 +810,67 @@ async fn activation_applies_all_pending_changes_or_none() {
             2,
             "{backend}"
         );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_activations_apply_each_change_once() {
+    use portcullis_policy::governance::{Activation, OrgSettingsInput};
+    use portcullis_store::{PendingKind, RoleCaps, StagedObject, StagedWrite};
+    let caps = RoleCaps { api: 10, admin: 10 };
+    for (backend, store, _dir) in stores().await {
+        let org = store.ensure_org(Some(272_378)).await.unwrap().id;
+        let doomed = store
+            .create_route(org, &route("doomed", "/d"), &admin_actor())
+            .await
+            .unwrap();
+        let staged = OrgSettingsInput {
+            activation: Activation::Staged,
+            ..OrgSettingsInput::default()
+        };
+        store
+            .put_org_settings(org, None, &staged, &admin_actor())
+            .await
+            .unwrap();
+        let delete = StagedWrite::Delete {
+            kind: PendingKind::Routes,
+            id: doomed.id.clone(),
+            expected_version: None,
+        };
+        store.stage(org, &delete, &admin_actor()).await.unwrap();
+        let create = StagedWrite::Create(StagedObject::Route(route("fresh", "/f")));
+        store.stage(org, &create, &admin_actor()).await.unwrap();
+        let (admin, bob) = (admin_actor(), actor_named("bob"));
+        let (a, b) = tokio::join!(
+            store.activate(org, None, caps, &admin, None),
+            store.activate(org, None, caps, &bob, None),
+        );
+        let applied: usize = [&a, &b]
+            .iter()
+            .map(|r| r.as_ref().map_or(0, |report| report.applied.len()))
+            .sum();
+        assert_eq!(applied, 2, "{backend}: {a:?} / {b:?}");
+        let audit = store
+            .query_audit(org, &AuditFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            audit.iter().filter(|e| e.action == "activate").count(),
+            1,
+            "{backend}"
+        );
+        assert_eq!(
+            audit.iter().filter(|e| e.action == "delete").count(),
+            1,
+            "{backend}"
+        );
+        let names: Vec<String> = store
+            .list_routes(org)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.definition.name)
+            .collect();
+        assert_eq!(names, ["fresh"], "{backend}");
     }
 }

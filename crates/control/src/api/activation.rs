@@ -18,7 +18,7 @@ use portcullis_policy::permissions::{Category, Permissions};
 use portcullis_store::{
     ActivationReport, PendingChange, PendingKind, RoleCaps, StagedWrite, StoreError,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::Principal;
@@ -208,37 +208,77 @@ pub async fn list(
     Ok(Json(PendingList { items }))
 }
 
-/// Apply every pending change, atomically.
+/// One pending change chosen for activation, at the version the caller reviewed.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectedChange {
+    /// The pending change's id.
+    pub id: String,
+    /// Its `version` as reviewed (a change edited since is refused with 409).
+    pub version: i64,
+}
+
+/// The body of `POST /api/v1/status/activate` (optional: no body or `{}` activates everything
+/// pending).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// Exactly these changes (the rest stay pending); omitted: every pending change.
+    #[serde(default)]
+    pub changes: Option<Vec<SelectedChange>>,
+}
+
+/// Apply pending changes, atomically.
 #[utoipa::path(
     post,
     path = "/api/v1/status/activate",
     tag = "meta",
     operation_id = "activate",
+    request_body = ActivateRequest,
     responses(
-        (status = 200, description = "Every pending change applied in one transaction (one configuration version on every node); audited as `activate` with the objects it changed. `activated` is empty when nothing was pending.", body = ActivationResult),
-        (status = 403, description = "The caller may not change every category with pending changes.", body = ErrorBody),
-        (status = 409, description = "An object changed since its change was staged, a name is in use or a limit is reached (`pending_conflict`, `conflict`, `limit_exceeded`): nothing was applied.", body = ErrorBody),
+        (status = 200, description = "The changes applied in one transaction (one configuration version on every node); audited per object and as `activate` with the objects it changed. `activated` is empty when nothing was pending.", body = ActivationResult),
+        (status = 403, description = "The caller may not change a category with a selected (or, without a selection, any) pending change.", body = ErrorBody),
+        (status = 409, description = "A selected change was edited, discarded or activated meanwhile, an object changed since its change was staged, a name is in use or a limit is reached (`pending_conflict`, `conflict`, `limit_exceeded`): nothing was applied.", body = ErrorBody),
     )
 )]
 pub async fn activate(
     State(state): State<ControlState>,
     principal: Principal,
+    body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
+    let request: ActivateRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ActivateRequest::default()
+    } else {
+        crate::json::parse(&body)?
+    };
     let pending = state.store.list_pending(state.org).await?;
-    for change in &pending {
-        principal.require(category(change.kind), true)?;
-    }
-    // Exactly what was checked: a change staged meanwhile (of a category this caller may not
-    // change, say) makes the activation a 409 instead of riding along.
-    let checked: Vec<(String, i64)> = pending.iter().map(|c| (c.id.clone(), c.version)).collect();
+    // What is activated is exactly what was checked here (and, with a selection, what the
+    // caller reviewed): a change staged or edited meanwhile makes it a 409 or stays pending,
+    // never rides along unseen.
+    let selection: Vec<(String, i64)> = match request.changes {
+        None => {
+            for change in &pending {
+                principal.require(category(change.kind), true)?;
+            }
+            pending.iter().map(|c| (c.id.clone(), c.version)).collect()
+        }
+        Some(chosen) => {
+            for selected in &chosen {
+                if let Some(change) = pending.iter().find(|c| c.id == selected.id) {
+                    principal.require(category(change.kind), true)?;
+                }
+            }
+            chosen.into_iter().map(|c| (c.id, c.version)).collect()
+        }
+    };
     let report = state
         .store
         .activate(
             state.org,
-            None,
-            Some(&checked),
+            Some(&selection),
             caps(&state),
             &principal.actor(),
+            None,
         )
         .await?;
     if !report.applied.is_empty() {
@@ -281,23 +321,42 @@ pub async fn discard(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// At sign-out: activates what the admin left pending. A refusal (an object moved on, a limit)
-/// must not keep anyone signed in: it is logged, and the changes stay pending for someone to
-/// activate or discard.
+/// At sign-out: activates what the admin left pending, as far as their permissions *now*
+/// allow (a role reduced since staging keeps those changes pending). A refusal (an object moved
+/// on, a limit) must not keep anyone signed in: it is logged, and the changes stay pending for
+/// someone to activate or discard.
 pub async fn activate_at_sign_out(state: &ControlState, principal: &Principal) {
     if state.runtime.read_only().is_some() {
         // Read-only refuses every change, activations included; signing out still works.
         tracing::info!(by = %principal.name, "read-only: pending changes not activated at sign-out");
         return;
     }
+    let pending = match state.store.list_pending(state.org).await {
+        Ok(pending) => pending,
+        Err(err) => {
+            tracing::warn!(%err, by = %principal.name, "pending changes could not be read at sign-out; they stay pending");
+            return;
+        }
+    };
+    let (mine, kept): (Vec<_>, Vec<_>) = pending
+        .iter()
+        .filter(|c| c.staged_by == principal.name)
+        .partition(|c| principal.permissions.allows(category(c.kind), true));
+    if !kept.is_empty() {
+        tracing::warn!(changes = kept.len(), by = %principal.name, "pending changes the admin may no longer make stay pending at sign-out");
+    }
+    if mine.is_empty() {
+        return;
+    }
+    let selection: Vec<(String, i64)> = mine.iter().map(|c| (c.id.clone(), c.version)).collect();
     let result = state
         .store
         .activate(
             state.org,
-            Some(&principal.name),
-            None,
+            Some(&selection),
             caps(state),
             &principal.actor(),
+            Some(format!("at the sign-out of {}", principal.name)),
         )
         .await;
     match result {

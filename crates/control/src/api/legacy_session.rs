@@ -252,8 +252,17 @@ pub async fn delete(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
+    principal: Option<crate::auth::Principal>,
 ) -> Result<impl IntoResponse, ApiErrorWithChallenge> {
     let session = current(&state, &headers).await?;
+    // Staged configuration: what this admin left pending goes live as they leave (issue 14),
+    // as through `/auth/logout`.
+    if let Some(principal) = principal.filter(|p| {
+        p.kind == crate::principal::CredentialKind::ApiKeySession
+            && p.session_hash.as_deref() == Some(session.id_hash.as_str())
+    }) {
+        crate::api::activation::activate_at_sign_out(&state, &principal).await;
+    }
     let result = state
         .store
         .delete_legacy_session(state.org, &session.id_hash)

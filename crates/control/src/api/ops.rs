@@ -70,8 +70,29 @@ pub async fn status(
         activation_mode: None,
         pending_changes: None,
     };
-    if principal.is_some() {
-        let counts = state.store.pending_counts(state.org).await?;
+    if let Some(principal) = principal {
+        let mut counts = state.store.pending_counts(state.org).await?;
+        // Only what the caller may see; the rest is not theirs to know about.
+        let may_view = |kind| {
+            principal
+                .permissions
+                .allows(crate::api::activation::category(kind), false)
+        };
+        use portcullis_store::PendingKind;
+        if !may_view(PendingKind::AuthorizationServers) {
+            counts.authorization_servers = 0;
+        }
+        if !may_view(PendingKind::Routes) {
+            counts.routes = 0;
+        }
+        if !may_view(PendingKind::ApiRoles) {
+            counts.api_roles = 0;
+        }
+        if !may_view(PendingKind::AdminRoles) {
+            counts.admin_roles = 0;
+        }
+        counts.total =
+            counts.authorization_servers + counts.routes + counts.api_roles + counts.admin_roles;
         let settings = state.store.get_org_settings(state.org).await?;
         view.activation = Some(if counts.total > 0 {
             ActivationState::Pending

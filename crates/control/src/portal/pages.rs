@@ -794,7 +794,7 @@ struct AuditPage {
     form: HashMap<String, String>,
     csv_url: String,
     error: Option<String>,
-    actions: [&'static str; 9],
+    actions: [&'static str; 14],
     categories: Vec<(&'static str, &'static str)>,
     interfaces: [&'static str; 4],
     results: [&'static str; 2],
@@ -925,8 +925,23 @@ pub async fn audit_log(
             "reveal",
             "sign_in",
             "sign_out",
+            "stage_create",
+            "stage_update",
+            "stage_delete",
+            "discard",
+            "activate",
         ],
-        categories: CATEGORIES.iter().map(|(c, l)| (c.name(), *l)).collect(),
+        categories: CATEGORIES
+            .iter()
+            .map(|(c, l)| (c.name(), *l))
+            .chain([
+                (
+                    portcullis_store::ACTIVATION_CATEGORY,
+                    "Configuration (activations)",
+                ),
+                ("orgSettings", "Org settings"),
+            ])
+            .collect(),
         interfaces: ["Admin UI", "API", "Config", "System"],
         results: ["success", "failure"],
     })

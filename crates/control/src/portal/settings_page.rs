@@ -48,6 +48,11 @@ struct FieldRow {
 /// One pending change, as the page shows it.
 struct ChangeRow {
     id: String,
+    /// The version shown: Activate sends it, so a change edited since is refused, not applied
+    /// unseen.
+    version: i64,
+    /// The admin has Full on its category.
+    can_activate: bool,
     heading: String,
     staged_by: String,
     staged_at: String,
@@ -88,8 +93,9 @@ fn heading(change: &PendingChange) -> String {
     format!("{verb} {what} “{}”", change.name)
 }
 
-/// Every pending change with its diff, Discard for its author (or a Super Admin), and Activate
-/// for an admin with Full on every category that has changes.
+/// Every pending change the admin may view, with its diff; Discard for its author (or a Super
+/// Admin); Activate applies the shown changes of the categories the admin has Full on, at the
+/// versions shown.
 pub async fn pending_changes(
     State(state): State<ControlState>,
     admin: PortalAdmin,
@@ -101,16 +107,13 @@ pub async fn pending_changes(
         .list_pending(state.org)
         .await
         .map_err(|e| PageError::Api(e.into()))?;
-    let can_activate = !all.is_empty()
-        && all
-            .iter()
-            .all(|c| permissions.allows(activation::category(c.kind), true));
     let total = all.len();
     let changes: Vec<ChangeRow> = all
         .into_iter()
         .filter(|c| permissions.allows(activation::category(c.kind), false))
         .map(|change| {
             let can_discard = super_admin || change.staged_by == admin.0.admin.login;
+            let can_activate = permissions.allows(activation::category(change.kind), true);
             let view = activation::PendingView::new(change);
             ChangeRow {
                 heading: heading(&view.change),
@@ -129,11 +132,14 @@ pub async fn pending_changes(
                     })
                     .collect(),
                 id: view.change.id,
+                version: view.change.version,
+                can_activate,
                 staged_by: view.change.staged_by,
                 can_discard,
             }
         })
         .collect();
+    let can_activate = changes.iter().any(|c| c.can_activate);
     render(&PendingPage {
         hidden: total - changes.len(),
         changes,
