@@ -641,21 +641,27 @@ fn actor_named(name: &str) -> Actor {
     }
 }
 
+/// The org's settings with staged activation.
+fn staged_settings() -> portcullis_policy::governance::OrgSettingsInput {
+    portcullis_policy::governance::OrgSettingsInput {
+        activation: portcullis_policy::governance::Activation::Staged,
+        ..Default::default()
+    }
+}
+
+const CAPS: portcullis_store::RoleCaps = portcullis_store::RoleCaps { api: 10, admin: 10 };
+
 #[tokio::test]
 async fn activation_applies_all_pending_changes_or_none() {
-    use portcullis_policy::governance::{Activation, OrgSettingsInput};
-    use portcullis_store::{PendingKind, RoleCaps, StagedObject, StagedWrite};
-    let caps = RoleCaps { api: 10, admin: 10 };
+    use portcullis_store::{PendingKind, StagedObject, StagedWrite};
+    let caps = CAPS;
     for (backend, store, _dir) in stores().await {
         let org = store.ensure_org(Some(272_378)).await.unwrap().id;
         let first = store
             .create_route(org, &route("first", "/a"), &admin_actor())
             .await
             .unwrap();
-        let staged = OrgSettingsInput {
-            activation: Activation::Staged,
-            ..OrgSettingsInput::default()
-        };
+        let staged = staged_settings();
         // Staging is refused while the org is immediate.
         let create = StagedWrite::Create(StagedObject::Route(route("second", "/b")));
         assert!(matches!(
@@ -815,21 +821,16 @@ async fn activation_applies_all_pending_changes_or_none() {
 
 #[tokio::test]
 async fn concurrent_activations_apply_each_change_once() {
-    use portcullis_policy::governance::{Activation, OrgSettingsInput};
-    use portcullis_store::{PendingKind, RoleCaps, StagedObject, StagedWrite};
-    let caps = RoleCaps { api: 10, admin: 10 };
+    use portcullis_store::{PendingKind, StagedObject, StagedWrite};
+    let caps = CAPS;
     for (backend, store, _dir) in stores().await {
         let org = store.ensure_org(Some(272_378)).await.unwrap().id;
         let doomed = store
             .create_route(org, &route("doomed", "/d"), &admin_actor())
             .await
             .unwrap();
-        let staged = OrgSettingsInput {
-            activation: Activation::Staged,
-            ..OrgSettingsInput::default()
-        };
         store
-            .put_org_settings(org, None, &staged, &admin_actor())
+            .put_org_settings(org, None, &staged_settings(), &admin_actor())
             .await
             .unwrap();
         let delete = StagedWrite::Delete {
