@@ -285,8 +285,9 @@ impl RateLimits {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgSettingsInput {
-    /// How changes take effect: `immediate`, or `staged` (saved as pending changes until
-    /// activated).
+    /// How changes take effect: `immediate`, or `staged` (changes to servers, routes and roles
+    /// are saved as pending changes until activated; credentials stay immediate, so revoking a
+    /// secret never waits and a secret shown once works when shown).
     #[serde(default)]
     pub activation: Activation,
     /// Every write of the cloud service API is refused (403 `STATE_READONLY`), except signing
