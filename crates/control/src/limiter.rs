@@ -20,8 +20,12 @@ use std::sync::{Mutex, PoisonError};
 use portcullis_policy::governance::{Rule, Window};
 use portcullis_store::Store;
 
-/// Most short windows kept in memory before the ended ones are dropped.
+/// Short windows kept in memory before the ended ones are first dropped.
 const PRUNE_AT: usize = 10_000;
+/// Most short windows kept at all (about 100 bytes each). Past it, callers without a window are
+/// not counted in the short window (their long window still is): a flood of distinct callers
+/// must neither exhaust memory nor lock everyone else out.
+const MAX_SHORT_WINDOWS: usize = 200_000;
 /// How often ended long-window counters are deleted from the store.
 const STORE_PRUNE_EVERY_MS: i64 = 10 * 60 * 1000;
 
@@ -61,8 +65,21 @@ struct Short {
 /// The limiter's in-memory part (short windows) and its store bookkeeping.
 #[derive(Debug, Default)]
 pub struct ApiLimiter {
-    short: Mutex<HashMap<(String, String), Short>>,
+    short: Mutex<ShortWindows>,
     last_store_prune_ms: AtomicI64,
+}
+
+/// The short windows, and the size at which ended ones are next dropped. The threshold doubles
+/// past what a prune leaves, so pruning stays amortised O(1) per request even when most windows
+/// are live (a scan on every request would let a flood of callers cost everyone).
+#[derive(Debug, Default)]
+struct ShortWindows {
+    windows: HashMap<(String, String), Short>,
+    prune_at: usize,
+    /// The cap was reported (once per time it is reached, not once per request).
+    warned: bool,
+    /// When a full map was last pruned (at most once a second: windows end, room comes back).
+    full_pruned_ms: i64,
 }
 
 /// A window's length; never 0 (stored settings are checked on write, but a zero-length window
@@ -79,17 +96,35 @@ impl ApiLimiter {
     pub fn count_short(&self, caller: &str, rule: &Rule, now: i64) -> WindowState {
         let window = rule.limits.short;
         let length_ms = window_ms(window);
-        let mut map = self.short.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= PRUNE_AT {
-            map.retain(|_, s| s.start_ms + s.length_ms > now);
+        let mut guard = self.short.lock().unwrap_or_else(PoisonError::into_inner);
+        let short = &mut *guard;
+        let full = short.windows.len() >= MAX_SHORT_WINDOWS;
+        if short.windows.len() >= short.prune_at.max(PRUNE_AT)
+            || (full && now - short.full_pruned_ms >= 1000)
+        {
+            if full {
+                short.full_pruned_ms = now;
+            }
+            short.windows.retain(|_, s| s.start_ms + s.length_ms > now);
+            short.prune_at = (short.windows.len() * 2).max(PRUNE_AT);
+            short.warned = short.windows.len() >= MAX_SHORT_WINDOWS && short.warned;
         }
-        let entry = map
-            .entry((caller.to_owned(), rule.name.clone()))
-            .or_insert(Short {
-                start_ms: now,
-                length_ms,
-                count: 0,
-            });
+        let key = (caller.to_owned(), rule.name.clone());
+        if short.windows.len() >= MAX_SHORT_WINDOWS && !short.windows.contains_key(&key) {
+            if !short.warned {
+                short.warned = true;
+                tracing::warn!(
+                    windows = short.windows.len(),
+                    "rate limits: too many callers at once; new callers' burst windows are not counted until some end"
+                );
+            }
+            return WindowState::new(window, 0, now + length_ms, now);
+        }
+        let entry = short.windows.entry(key).or_insert(Short {
+            start_ms: now,
+            length_ms,
+            count: 0,
+        });
         if entry.start_ms + entry.length_ms <= now || entry.length_ms != length_ms {
             *entry = Short {
                 start_ms: now,
@@ -212,5 +247,29 @@ mod tests {
         assert!(!limiter.count_short("b", &rule, t0 + 20_500).refused);
         assert!(limiter.count_short("a", &rule, t0 + 59_999).refused);
         assert!(!limiter.count_short("a", &rule, t0 + 60_000).refused);
+    }
+
+    #[test]
+    fn a_flood_of_callers_is_bounded_and_known_callers_stay_counted() {
+        let limiter = ApiLimiter::default();
+        let rule = rule(1, 60);
+        let t0 = 1_000_000;
+        assert!(!limiter.count_short("known", &rule, t0).refused);
+        for n in 0..MAX_SHORT_WINDOWS {
+            limiter.count_short(&format!("flood-{n}"), &rule, t0);
+        }
+        let windows = limiter.short.lock().unwrap().windows.len();
+        assert_eq!(
+            windows, MAX_SHORT_WINDOWS,
+            "the map stops growing at its cap"
+        );
+        // A caller already counted is still refused; a new one is let through uncounted.
+        assert!(limiter.count_short("known", &rule, t0 + 1).refused);
+        assert!(!limiter.count_short("late", &rule, t0 + 1).refused);
+        assert!(!limiter.count_short("late", &rule, t0 + 2).refused);
+        // Once the windows end, the next prune makes room again.
+        assert!(!limiter.count_short("later", &rule, t0 + 60_000).refused);
+        assert!(limiter.count_short("later", &rule, t0 + 60_001).refused);
+        assert!(limiter.short.lock().unwrap().windows.len() < 10);
     }
 }

@@ -80,6 +80,14 @@ impl WeightLimits {
     fn field_errors(&self, field: &str, errors: &mut Vec<FieldError>) {
         self.short.field_errors(&format!("{field}.short"), errors);
         self.long.field_errors(&format!("{field}.long"), errors);
+        // Swapped windows would count the burst across the cluster's store and the quota per
+        // node: almost certainly a mistake, and one that silently weakens the hourly quota.
+        if self.short.window_seconds > self.long.window_seconds {
+            errors.push(FieldError::new(
+                &format!("{field}.short.windowSeconds"),
+                "must not be longer than the long window".to_owned(),
+            ));
+        }
     }
 }
 
@@ -252,6 +260,16 @@ impl RateLimits {
         }
         for (n, e) in self.exceptions.iter().enumerate() {
             let field = format!("rateLimits.exceptions[{n}]");
+            // Only the first of two exceptions for one operation would ever apply.
+            if self.exceptions[..n]
+                .iter()
+                .any(|earlier| earlier.method == e.method && earlier.path == e.path)
+            {
+                errors.push(FieldError::new(
+                    &field,
+                    format!("a second exception for {} {}", e.method, e.path),
+                ));
+            }
             let method_ok = (3..=7).contains(&e.method.len())
                 && e.method.bytes().all(|b| b.is_ascii_uppercase());
             if !method_ok {
@@ -309,6 +327,24 @@ impl OrgSettingsInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn swapped_windows_and_duplicate_exceptions_are_named() {
+        let mut limits = RateLimits::default();
+        assert!(limits.field_errors().is_empty(), "the defaults are valid");
+        limits.api.heavy.short.window_seconds = 7200;
+        let first = limits.exceptions[0].clone();
+        limits.exceptions.push(first);
+        let fields: Vec<String> = limits.field_errors().into_iter().map(|e| e.field).collect();
+        let last = limits.exceptions.len() - 1;
+        assert_eq!(
+            fields,
+            [
+                "rateLimits.api.heavy.short.windowSeconds".to_owned(),
+                format!("rateLimits.exceptions[{last}]"),
+            ]
+        );
+    }
 
     #[test]
     fn weights_by_method_and_exceptions_first() {
