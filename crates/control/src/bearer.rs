@@ -70,8 +70,11 @@ pub async fn authenticate(parts: &Parts, state: &ControlState) -> Result<Princip
         name: format!("oauth-{}$@{}.{cloud}", grant.roles.join(","), state.org),
         permissions: grant.permissions,
         client_ip: client_ip(parts),
+        // Keyed by the issuing server too: two IdPs may hand out the same client id, and one
+        // partner's automation must not spend another's budget.
         caller: format!(
-            "client:{}",
+            "client:{}:{}",
+            verified.server_id,
             verified
                 .client_id
                 .as_deref()

@@ -42,7 +42,7 @@ pub struct Principal {
     /// The interface recorded in the audit log (`API`, or `Admin UI` for the portal's calls).
     pub interface: Interface,
     /// Who is counted by the rate limits: `session:<admin id>` (portal), `apikey:<admin id>`
-    /// (legacy API-key session) or `client:<client id or subject>` (bearer token).
+    /// (legacy API-key session) or `client:<server id>:<client id or subject>` (bearer token).
     pub caller: String,
 }
 
