@@ -69,7 +69,7 @@ pub async fn authenticate(parts: &Parts, state: &ControlState) -> Result<Princip
         kind: CredentialKind::Bearer,
         name: format!("oauth-{}$@{}.{cloud}", grant.roles.join(","), state.org),
         permissions: grant.permissions,
-        client_ip: client_ip(parts),
+        client_ip: client_ip(parts, &state.settings.trusted_proxies),
         // Keyed by the issuing server too: two IdPs may hand out the same client id, and one
         // partner's automation must not spend another's budget.
         caller: format!(

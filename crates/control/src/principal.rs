@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use portcullis_http::Challenge;
 use portcullis_http::challenge::REALM;
 use portcullis_policy::permissions::{Category, Permissions};
+use portcullis_runtime::deployment::TrustedProxies;
 use portcullis_store::{Actor, Interface};
 
 use crate::error::ApiError;
@@ -87,10 +88,20 @@ impl Principal {
 #[derive(Clone)]
 pub struct Authenticated(pub Result<Principal, ApiError>);
 
-/// The client address as seen on the socket.
-pub fn client_ip(parts: &Parts) -> Option<String> {
+/// The client's address for the audit log: what a trusted proxy vouches for, else the socket
+/// peer (the same reading the rate limits and forward auth use, `runtime::deployment`).
+pub fn client_ip(parts: &Parts, trusted: &TrustedProxies) -> Option<String> {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string())
+        .map(|ci| peer_client_ip(&parts.headers, ci.0, trusted))
+}
+
+/// [`client_ip`] for handlers that hold the peer and headers themselves.
+pub fn peer_client_ip(
+    headers: &axum::http::HeaderMap,
+    peer: SocketAddr,
+    trusted: &TrustedProxies,
+) -> String {
+    portcullis_runtime::deployment::client_ip(headers, peer, trusted).to_string()
 }

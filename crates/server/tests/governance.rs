@@ -649,3 +649,29 @@ async fn signed_out_callers_behind_a_trusted_proxy_have_their_own_budgets() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// Behind a trusted proxy (the harness trusts loopback), the audit log names the client the
+/// proxy vouches for, not the proxy: the same reading as the rate limits and forward auth.
+#[tokio::test]
+async fn the_audit_log_names_the_client_behind_a_trusted_proxy() {
+    let server = TestServer::start("sqlite").await;
+    let client = server.client();
+    let response = client
+        .raw()
+        .post(format!("{}/api/v1/auth/login", client.base()))
+        .header("x-forwarded-for", "198.51.100.7")
+        .json(&json!({"login": "admin", "password": support::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let admin = server.admin().await;
+    let (_, audit) = admin.get("/api/v1/auditLogs?action=sign_in").await;
+    let addresses: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["clientIp"].as_str())
+        .collect();
+    assert!(addresses.contains(&"198.51.100.7"), "{audit}");
+}

@@ -146,6 +146,7 @@ async fn check_api_key_sent(
 pub async fn create(
     State(state): State<ControlState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
     ApiJson(request): ApiJson<LegacyLoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -154,7 +155,11 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(&errors));
     }
-    let ip = Some(peer.ip().to_string());
+    let ip = Some(crate::principal::peer_client_ip(
+        &headers,
+        peer,
+        &state.settings.trusted_proxies,
+    ));
     let key_check = check_api_key_sent(&state, &request.api_key, &request.timestamp).await?;
     let admin = check_credentials(
         &state,
@@ -271,7 +276,11 @@ pub async fn delete(
     result.map_err(|e| ApiErrorWithChallenge(e.into()))?;
     let (actor, entry) = audit(
         &session.login,
-        Some(peer.ip().to_string()),
+        Some(crate::principal::peer_client_ip(
+            &headers,
+            peer,
+            &state.settings.trusted_proxies,
+        )),
         Interface::Api,
         "sign_out",
         AuditResult::Success,

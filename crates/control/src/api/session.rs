@@ -293,7 +293,11 @@ pub async fn login(
     jar: CookieJar,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ip = Some(peer.ip().to_string());
+    let ip = Some(crate::principal::peer_client_ip(
+        &headers,
+        peer,
+        &state.settings.trusted_proxies,
+    ));
     let interface = session_interface(&headers);
     let admin = check_credentials(
         &state,
