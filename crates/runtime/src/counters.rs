@@ -164,6 +164,11 @@ pub struct Counters {
     pub snapshot_rebuilds: AtomicU64,
     /// Failed snapshot rebuilds (store unreachable).
     pub snapshot_rebuild_failures: AtomicU64,
+    /// Full rebuilds from the store timed (read, keys, compile, swap), and their total and last
+    /// duration in microseconds: what a configuration change costs a node at its size.
+    full_rebuilds: AtomicU64,
+    full_rebuild_micros: AtomicU64,
+    last_rebuild_micros: AtomicU64,
     rejections: LabelCounters,
     fetches: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
@@ -175,6 +180,9 @@ impl Default for Counters {
             token_cache_hits: AtomicU64::new(0),
             snapshot_rebuilds: AtomicU64::new(0),
             snapshot_rebuild_failures: AtomicU64::new(0),
+            full_rebuilds: AtomicU64::new(0),
+            full_rebuild_micros: AtomicU64::new(0),
+            last_rebuild_micros: AtomicU64::new(0),
             rejections: LabelCounters::new(REJECTION_LABELS),
             fetches: Mutex::default(),
         }
@@ -182,6 +190,15 @@ impl Default for Counters {
 }
 
 impl Counters {
+    /// Records how long one full rebuild from the store took.
+    pub fn rebuild_took(&self, took: std::time::Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.full_rebuilds.fetch_add(1, Ordering::Relaxed);
+        self.full_rebuild_micros
+            .fetch_add(micros, Ordering::Relaxed);
+        self.last_rebuild_micros.store(micros, Ordering::Relaxed);
+    }
+
     /// Counts a rejected token by reason code (lock-free).
     pub fn reject(&self, code: &'static str) {
         self.rejections.add(code);
@@ -234,6 +251,18 @@ impl Counters {
             "portcullis_snapshot_rebuild_failures_total",
             "Configuration refreshes (rebuilds and version checks) that failed because the store was unreachable; the current snapshot stays.",
             self.snapshot_rebuild_failures.load(Ordering::Relaxed),
+        );
+        let seconds = |micros: &AtomicU64| micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_snapshot_rebuild_duration_seconds Full snapshot rebuilds from the store (read, keys, compile, swap).\n# TYPE portcullis_snapshot_rebuild_duration_seconds summary\nportcullis_snapshot_rebuild_duration_seconds_sum {}\nportcullis_snapshot_rebuild_duration_seconds_count {}",
+            seconds(&self.full_rebuild_micros),
+            self.full_rebuilds.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_snapshot_rebuild_last_seconds How long the last full snapshot rebuild took.\n# TYPE portcullis_snapshot_rebuild_last_seconds gauge\nportcullis_snapshot_rebuild_last_seconds {}",
+            seconds(&self.last_rebuild_micros),
         );
         let _ = writeln!(
             out,

@@ -33,6 +33,7 @@ pub async fn rebuild(runtime: &Runtime) -> Result<(), StoreError> {
     // Serialised: each rebuild reads after the previous one published, so the last to finish
     // is always the newest (waiting rebuilds are cheap: they only re-read what is there).
     let _one_at_a_time = runtime.rebuild_lock.lock().await;
+    let started = std::time::Instant::now();
     // One consistent read: a rebuild overlapping an activation sees all of it or none of it,
     // and the version read with the rows is the version of those rows.
     let configuration = runtime.store.read_configuration(runtime.org).await?;
@@ -118,6 +119,7 @@ pub async fn rebuild(runtime: &Runtime) -> Result<(), StoreError> {
         .counters
         .snapshot_rebuilds
         .fetch_add(1, Ordering::Relaxed);
+    runtime.counters.rebuild_took(started.elapsed());
     Ok(())
 }
 

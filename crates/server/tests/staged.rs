@@ -79,6 +79,17 @@ async fn allowed(http: &reqwest::Client, base: &str, token: &str) -> bool {
         == StatusCode::OK
 }
 
+/// Full rebuilds counted in `/metrics` (`portcullis_snapshot_rebuild_duration_seconds_count`).
+async fn timed_rebuilds(server: &TestServer) -> u64 {
+    let metrics = server.metrics().await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("portcullis_snapshot_rebuild_duration_seconds_count "))
+        .expect("the rebuild duration is exported")
+        .parse()
+        .unwrap()
+}
+
 async fn staged_mode(admin: &Client) {
     let (status, body) = admin
         .put("/api/v1/orgSettings", json!({"activation": "staged"}))
@@ -187,11 +198,13 @@ async fn staged_edits_are_invisible_until_one_atomic_activation() {
             })
         };
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let rebuilds_before = timed_rebuilds(&server).await;
         let (status, activated) = admin.post("/api/v1/status/activate", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{backend}: {activated}");
         assert_eq!(activated["activated"].as_array().unwrap().len(), 2);
         assert!(activated["configVersion"].as_i64().unwrap() > 0);
-        // The answer comes after this node applied it.
+        // The answer comes after this node applied it, through a timed full rebuild.
+        assert!(timed_rebuilds(&server).await > rebuilds_before, "{backend}");
         assert!(allowed(&http, &server.base, &tokens.new).await, "{backend}");
         assert!(
             !allowed(&http, &server.base, &tokens.old).await,
