@@ -484,3 +484,44 @@ servers = ["a"]
         );
     }
 }
+
+/// Key checks are shared only between servers whose checks read the same inputs: the same JWKS
+/// URL (whatever their issuers), the same TLS settings; through metadata, also the same issuer.
+#[test]
+fn key_checks_are_shared_only_between_identical_inputs() {
+    use portcullis_policy::UrlRules;
+    // (name, extra lines); every server also gets its own issuer and audience.
+    let servers = [
+        ("a", "jwks_uri = \"https://idp.example/keys\""),
+        ("b", "jwks_uri = \"https://idp.example/keys\""),
+        ("c", "jwks_uri = \"https://other.example/keys\""),
+        (
+            "d",
+            "jwks_uri = \"https://idp.example/keys\"\nverify_tls = false",
+        ),
+        (
+            "e",
+            "metadata_url = \"https://idp.example/.well-known/openid-configuration\"",
+        ),
+        (
+            "f",
+            "metadata_url = \"https://idp.example/.well-known/openid-configuration\"",
+        ),
+        ("g", "jwks_uri = \"https://idp.example/keys\""),
+    ];
+    let text: String = servers
+        .iter()
+        .map(|(name, extra)| {
+            format!(
+                "[[authorization_servers]]\nname = \"{name}\"\nissuer = \"https://{name}.example\"\naudiences = [\"api\"]\n{extra}\n\n"
+            )
+        })
+        .collect();
+    let config = super::parse::parse("g.toml", &text, UrlRules::default()).unwrap();
+    let definitions: Vec<_> = config.servers.into_iter().map(|s| s.definition).collect();
+    let (firsts, group_of) = super::apply::check_groups(&definitions);
+    // a, b and g share one check; c (other URL), d (TLS off), e and f (metadata, issuers differ)
+    // each have their own.
+    assert_eq!(firsts, [0, 2, 3, 4, 5]);
+    assert_eq!(group_of, [0, 0, 1, 2, 3, 4, 0]);
+}
