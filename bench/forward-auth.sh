@@ -20,6 +20,9 @@
 #   cache-off   the same on a server with PORTCULLIS_TOKEN_CACHE=false (full RS256 each time)
 #   direct      GET /up/42 with the token straight to `hello` (the reverse proxy's upstream)
 #   proxied     GET /up/42 with the token through Portcullis's reverse proxy to that `hello`
+#   direct-slow GET /slow/42 with the token straight to a `hello` that works SLOW_US (1000) µs of
+#               CPU per request (an upstream whose own work dominates)
+#   proxied-slow  the same through Portcullis's reverse proxy (the 1.3× target is judged here)
 #   haproxy     HAProxy `jwt_verify` RS256 of the same token, `http-request return 200`
 #   scale-hit   (SCALE=1) cache-hit on a server holding 10,000 servers and 2,000 routes
 # and once: criterion `RS256/raw_verify` (pinned to SERVER_CPU) for the one-core limit; with
@@ -38,6 +41,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
 SCALE=${SCALE:-0}
+SLOW_US=${SLOW_US:-1000}
 SCALE_SERVERS=${SCALE_SERVERS:-10000}
 SCALE_ROUTES=${SCALE_ROUTES:-2000}
 if [ "$SCALE" = 1 ]; then TOKENS=${TOKENS:-1000000}; else TOKENS=${TOKENS:-0}; fi
@@ -132,6 +136,13 @@ taskset -c "$SERVER_CPU" "$hello" "127.0.0.1:$bare_port" &
 pids+=($!)
 wait_http "http://127.0.0.1:$bare_port/" 100 $! || { echo "hello did not start" >&2; exit 1; }
 bare="http://127.0.0.1:$bare_port"
+# The slow upstream: the same hello-world, busy SLOW_US µs per request (on the servers' core too).
+slow_port=$(free_port)
+taskset -c "$SERVER_CPU" "$hello" "127.0.0.1:$slow_port" "$SLOW_US" &
+pids+=($!)
+wait_http "http://127.0.0.1:$slow_port/" 100 $! || { echo "the slow hello did not start" >&2; exit 1; }
+slow="http://127.0.0.1:$slow_port"
+fact slow_us "$SLOW_US"
 
 start_portcullis() { # $1 = name, $2 = port, $3 = token cache, rest = extra arguments
     local name=$1 port=$2 cache=$3; shift 3
@@ -170,10 +181,13 @@ configure() { # $1 = base URL: the IdP, the protected route, the proxied route, 
     api_ok "$1" authorizationServers "$(server_json bench-idp "$ISSUER")"
     api_ok "$1" routes '{"name":"orders","match":{"pathPrefix":"/orders"},"policy":{"scopes":{"allOf":["orders:read"]}}}'
     api_ok "$1" routes "{\"name\":\"up\",\"upstream\":\"$bare\",\"match\":{\"pathPrefix\":\"/up\"},\"policy\":{\"scopes\":{\"allOf\":[\"orders:read\"]}}}"
+    api_ok "$1" routes "{\"name\":\"slow\",\"upstream\":\"$slow\",\"match\":{\"pathPrefix\":\"/slow\"},\"policy\":{\"scopes\":{\"allOf\":[\"orders:read\"]}}}"
     check_answers "$1"
-    local status
-    status=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "$1/up/42")
-    [ "$status" = 200 ] || { echo "setup failed: the proxied $1/up/42 answered $status" >&2; exit 1; }
+    local status path
+    for path in /up/42 /slow/42; do
+        status=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "$1$path")
+        [ "$status" = 200 ] || { echo "setup failed: the proxied $1$path answered $status" >&2; exit 1; }
+    done
 }
 
 log "starting Portcullis (cache on, cache off) on core $SERVER_CPU"
@@ -312,6 +326,8 @@ cases() { # $1 = round, or "warm" for the warm-up
     run "$1" cache-off "${auth[@]}" "$off/authz"
     run "$1" direct -H "authorization: Bearer $token" "$bare/up/42"
     run "$1" proxied -H "authorization: Bearer $token" "$on/up/42"
+    run "$1" direct-slow -H "authorization: Bearer $token" "$slow/slow/42"
+    run "$1" proxied-slow -H "authorization: Bearer $token" "$on/slow/42"
     if [ -n "$haproxy_url" ]; then run "$1" haproxy -H "authorization: Bearer $token" "$haproxy_url"; fi
     if [ -n "$scale_url" ]; then run "$1" scale-hit "${auth[@]}" "$scale_url/authz"; fi
 }

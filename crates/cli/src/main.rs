@@ -36,6 +36,12 @@ enum Command {
     CheckConfig(check_config::CheckConfigArgs),
 }
 
+/// mimalloc instead of the system allocator: the request path allocates and frees dozens of
+/// small blocks per request (headers, the decision, the identity values), and glibc's malloc
+/// and free are a measurable share of a cached decision (bench/hot-path.md, issue 12).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -50,7 +50,9 @@
 //! - **Key check as in the API**, but an authorization server whose keys cannot be fetched (IdP
 //!   down) is saved anyway with `last_fetch_error` recorded and a warning: this is DESIGN.md's
 //!   `skipValidation` case for declarative configuration, so that a restart during an IdP outage
-//!   does not keep the gateway down.
+//!   does not keep the gateway down. Servers whose checks read the same inputs (key source, TLS
+//!   settings, and the issuer when keys come through metadata) share one check, so a file of
+//!   many servers of one IdP fetches its keys once.
 //! - **Audited** as actor `config` through interface `Config`.
 //! - Each entry is written in its own store transaction (the store's API has no multi-entry
 //!   transaction). If the store fails midway (database down), the entries written so far stay

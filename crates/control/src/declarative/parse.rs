@@ -8,7 +8,7 @@ use portcullis_policy::routes::RouteDefinition;
 use portcullis_policy::{ServerInput, UrlRules};
 use toml::Spanned;
 
-use super::entry::{EntryParser, RawEntry, line_of, nested_key_lines};
+use super::entry::{EntryParser, Lines, RawEntry, line_of, nested_key_lines};
 use super::{
     DeclaredConfig, DeclaredRole, DeclaredRoute, DeclaredServer, GatewaySettings, Problem,
     ResourceKind,
@@ -54,6 +54,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
             message: err.message().trim_end().to_owned(),
         }]
     })?;
+    let lines = Lines::new(text);
     let mut problems = Vec::new();
     let gateway = gateway_settings(file, text, &raw, &mut problems);
     let org_settings = raw
@@ -65,7 +66,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
     for (index, raw_entry) in raw.authorization_servers.into_iter().enumerate() {
         let mut entry = EntryParser::new(
             file,
-            text,
+            &lines,
             ResourceKind::AuthorizationServer,
             index,
             &raw_entry,
@@ -87,7 +88,7 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
 
     let mut roles = Vec::new();
     for (index, raw_entry) in raw.api_roles.into_iter().enumerate() {
-        let mut entry = EntryParser::new(file, text, ResourceKind::ApiRole, index, &raw_entry);
+        let mut entry = EntryParser::new(file, &lines, ResourceKind::ApiRole, index, &raw_entry);
         let object = entry.json_object(raw_entry.into_inner(), ROLE_STRUCTS);
         if let Some(role) = entry.deserialize::<RoleInput>(object) {
             entry.field_errors(role.field_errors());
@@ -103,9 +104,9 @@ pub fn parse(file: &str, text: &str, rules: UrlRules) -> Result<DeclaredConfig, 
     }
 
     let mut routes = Vec::new();
-    let mut route_lines = nested_key_lines(text, ResourceKind::Route.table()).into_iter();
+    let mut route_lines = nested_key_lines(text, &lines, ResourceKind::Route.table()).into_iter();
     for (index, raw_entry) in raw.routes.into_iter().enumerate() {
-        let mut entry = EntryParser::new(file, text, ResourceKind::Route, index, &raw_entry);
+        let mut entry = EntryParser::new(file, &lines, ResourceKind::Route, index, &raw_entry);
         entry.nested_lines = route_lines.next().unwrap_or_default();
         let object = entry.json_object(raw_entry.into_inner(), ROUTE_STRUCTS);
         if let Some(definition) = entry.deserialize::<RouteDefinition>(object) {

@@ -1,6 +1,6 @@
 //! Unit tests of the pure parts: key spelling and line numbers (`entry`), the planner (`plan`).
 
-use super::entry::{camel_to_snake, line_of, snake_case_names, snake_to_camel};
+use super::entry::{Lines, camel_to_snake, line_of, snake_case_names, snake_to_camel};
 
 #[test]
 fn key_spelling() {
@@ -44,6 +44,80 @@ fn lines_are_one_based() {
     assert_eq!(line_of(text, 0), 1);
     assert_eq!(line_of(text, 2), 2);
     assert_eq!(line_of(text, 99), 3);
+}
+
+/// The line index answers exactly as counting the newlines before each offset does, at every
+/// offset (newlines themselves, empty lines, CRLF, past the end).
+#[test]
+fn the_line_index_counts_like_a_scan() {
+    for text in [
+        "",
+        "\n",
+        "a",
+        "a\nb\nc",
+        "\n\nx\r\n\ry\n",
+        "[[a]]\nname = \"é\"\n\n",
+    ] {
+        let lines = Lines::new(text);
+        for offset in 0..text.len() + 3 {
+            let scanned = text.as_bytes()[..offset.min(text.len())]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            assert_eq!(lines.line_of(offset), scanned, "{text:?} at {offset}");
+        }
+    }
+}
+
+/// A large file (the bulk case the line index is for) still names the exact line of a problem
+/// deep inside it, for a top-level key, a nested key, and an entry.
+#[test]
+fn problems_deep_in_a_large_file_name_their_lines() {
+    use portcullis_policy::UrlRules;
+    let mut text = String::new();
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "[[authorization_servers]]\nname = \"idp-{i}\"\njwks_uri = \"https://idp-{i}.example/keys\"\nissuer = \"https://idp-{i}.example\"\naudiences = [\"api\"]\n\n"
+        ));
+    }
+    // Server #2501 starts at line 2500 * 6 + 1; its `clock_skew_s` is its third line.
+    let at = text.match_indices("name = \"idp-2500\"").next().unwrap().0;
+    text.insert_str(at, "clock_skew_s = \"ten\"\n");
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "[[routes]]\nname = \"r-{i}\"\n[routes.match]\npath_prefix = \"/r{i}\"\n[routes.policy.scopes]\nall_of = [\"s\"]\n\n"
+        ));
+    }
+    // Route #701: a wrong method spelling on the line after its path prefix.
+    let at = text
+        .match_indices("path_prefix = \"/r700\"\n")
+        .next()
+        .unwrap();
+    text.insert_str(at.0 + at.1.len(), "methods = [\"get\"]\n");
+    let problems = super::parse::parse("big.toml", &text, UrlRules::default()).unwrap_err();
+    let found: Vec<(Option<usize>, Option<&str>, Option<&str>)> = problems
+        .iter()
+        .map(|p| (p.line, p.entry.as_deref(), p.field.as_deref()))
+        .collect();
+    let server_line = 2500 * 6 + 2;
+    let route_line = 3000 * 6 + 1 + 1 + 700 * 7 + 4;
+    assert_eq!(
+        found,
+        [
+            (
+                Some(server_line),
+                Some("authorization_servers #2501 \"idp-2500\""),
+                Some("clock_skew_s")
+            ),
+            (
+                Some(route_line),
+                Some("routes #701 \"r-700\""),
+                Some("match.methods")
+            ),
+        ],
+        "{problems:?}"
+    );
 }
 
 mod plan {
@@ -409,4 +483,45 @@ servers = ["a"]
             ]
         );
     }
+}
+
+/// Key checks are shared only between servers whose checks read the same inputs: the same JWKS
+/// URL (whatever their issuers), the same TLS settings; through metadata, also the same issuer.
+#[test]
+fn key_checks_are_shared_only_between_identical_inputs() {
+    use portcullis_policy::UrlRules;
+    // (name, extra lines); every server also gets its own issuer and audience.
+    let servers = [
+        ("a", "jwks_uri = \"https://idp.example/keys\""),
+        ("b", "jwks_uri = \"https://idp.example/keys\""),
+        ("c", "jwks_uri = \"https://other.example/keys\""),
+        (
+            "d",
+            "jwks_uri = \"https://idp.example/keys\"\nverify_tls = false",
+        ),
+        (
+            "e",
+            "metadata_url = \"https://idp.example/.well-known/openid-configuration\"",
+        ),
+        (
+            "f",
+            "metadata_url = \"https://idp.example/.well-known/openid-configuration\"",
+        ),
+        ("g", "jwks_uri = \"https://idp.example/keys\""),
+    ];
+    let text: String = servers
+        .iter()
+        .map(|(name, extra)| {
+            format!(
+                "[[authorization_servers]]\nname = \"{name}\"\nissuer = \"https://{name}.example\"\naudiences = [\"api\"]\n{extra}\n\n"
+            )
+        })
+        .collect();
+    let config = super::parse::parse("g.toml", &text, UrlRules::default()).unwrap();
+    let definitions: Vec<_> = config.servers.into_iter().map(|s| s.definition).collect();
+    let (firsts, group_of) = super::apply::check_groups(&definitions);
+    // a, b and g share one check; c (other URL), d (TLS off), e and f (metadata, issuers differ)
+    // each have their own.
+    assert_eq!(firsts, [0, 2, 3, 4, 5]);
+    assert_eq!(group_of, [0, 0, 1, 2, 3, 4, 0]);
 }
