@@ -234,7 +234,7 @@ pub struct ActivateRequest {
     path = "/api/v1/status/activate",
     tag = "meta",
     operation_id = "activate",
-    request_body = ActivateRequest,
+    request_body = Option<ActivateRequest>,
     responses(
         (status = 200, description = "The changes applied in one transaction (one configuration version on every node); audited per object and as `activate` with the objects it changed. `activated` is empty when nothing was pending.", body = ActivationResult),
         (status = 403, description = "The caller may not change a category with a selected (or, without a selection, any) pending change.", body = ErrorBody),
@@ -246,10 +246,11 @@ pub async fn activate(
     principal: Principal,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
+    // The body is optional: none, `null` and `{}` all mean "everything pending".
     let request: ActivateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ActivateRequest::default()
     } else {
-        crate::json::parse(&body)?
+        crate::json::parse::<Option<ActivateRequest>>(&body)?.unwrap_or_default()
     };
     let pending = state.store.list_pending(state.org).await?;
     // What is activated is exactly what was checked here (and, with a selection, what the
