@@ -228,6 +228,31 @@ pub struct ActivateRequest {
     pub changes: Option<Vec<SelectedChange>>,
 }
 
+/// Reads the optional body: none, `null` and `{}` all mean "everything pending". Only objects
+/// are read as objects: serde would also take `[]` (or `[["id", 1]]` for a change) as a struct,
+/// which the document does not allow.
+fn activate_request(body: &[u8]) -> Result<ActivateRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActivateRequest::default());
+    }
+    let value: Value = crate::json::parse(body)?;
+    match &value {
+        Value::Null => return Ok(ActivateRequest::default()),
+        Value::Object(members) => {
+            if let Some(Value::Array(changes)) = members.get("changes")
+                && let Some(n) = changes.iter().position(|c| !c.is_object())
+            {
+                return Err(ApiError::invalid_field(
+                    &format!("changes[{n}]"),
+                    "must be an object with `id` and `version`",
+                ));
+            }
+        }
+        _ => return Err(ApiError::bad_request("the body must be a JSON object")),
+    }
+    crate::json::parse(body)
+}
+
 /// Apply pending changes, atomically.
 #[utoipa::path(
     post,
@@ -246,12 +271,7 @@ pub async fn activate(
     principal: Principal,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    // The body is optional: none, `null` and `{}` all mean "everything pending".
-    let request: ActivateRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ActivateRequest::default()
-    } else {
-        crate::json::parse::<Option<ActivateRequest>>(&body)?.unwrap_or_default()
-    };
+    let request = activate_request(&body)?;
     let pending = state.store.list_pending(state.org).await?;
     // What is activated is exactly what was checked here (and, with a selection, what the
     // caller reviewed): a change staged or edited meanwhile makes it a 409 or stays pending,
@@ -398,6 +418,23 @@ mod tests {
         assert_eq!(paths, ["/audiences", "/claims/t~1~0", "/new"]);
         assert_eq!(changes[0].after, Some(json!(["x", "y"])));
         assert_eq!(changes[2].before, None);
+    }
+
+    #[test]
+    fn the_activation_body_is_an_object_or_nothing() {
+        for empty in [&b""[..], b" \n", b"null", b"{}"] {
+            assert!(activate_request(empty).unwrap().changes.is_none());
+        }
+        let chosen = activate_request(br#"{"changes":[{"id":"a","version":2}]}"#).unwrap();
+        assert_eq!(chosen.changes.unwrap()[0].version, 2);
+        for refused in [
+            &br#"[]"#[..],
+            br#"[["a",1]]"#,
+            br#"{"changes":[["a",1]]}"#,
+            b"3",
+        ] {
+            assert!(activate_request(refused).is_err(), "{refused:?}");
+        }
     }
 
     #[test]
