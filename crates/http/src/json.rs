@@ -137,3 +137,36 @@ fn strip_position(message: &str) -> String {
         None => message.to_owned(),
     }
 }
+
+/// Takes the request's `version` (compare-and-swap) out of a body: absent or `null` is none,
+/// anything but an integer is a 422 on `version`.
+pub fn take_version(
+    members: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<i64>, ApiError> {
+    match members.remove("version") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid_field("version", "must be an integer")),
+    }
+}
+
+/// Reads a resource body the way every `PUT`/`POST` of the API does: an object, its `version`
+/// taken out, the read-only members the API answers with (`id`, `createdAt`, ...) ignored so a
+/// client can send back what it read, the rest parsed strictly as `T`.
+pub fn parse_versioned<T: DeserializeOwned>(
+    body: serde_json::Value,
+    read_only: &[&str],
+) -> Result<(T, Option<i64>), ApiError> {
+    let serde_json::Value::Object(mut members) = body else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    let version = take_version(&mut members)?;
+    for name in read_only {
+        members.remove(*name);
+    }
+    let bytes = serde_json::to_vec(&serde_json::Value::Object(members))
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok((parse(&bytes)?, version))
+}

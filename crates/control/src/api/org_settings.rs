@@ -18,19 +18,7 @@ use crate::request_schemas::OrgSettingsRequest;
 use crate::state::ControlState;
 
 fn parse(body: Value) -> Result<(OrgSettingsInput, Option<i64>), ApiError> {
-    let Value::Object(mut members) = body else {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
-    };
-    let version = match members.remove("version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_i64()
-                .ok_or_else(|| ApiError::invalid_field("version", "must be an integer"))?,
-        ),
-    };
-    members.remove("updatedAt");
-    let bytes = serde_json::to_vec(&Value::Object(members)).map_err(|e| ApiError::internal(&e))?;
-    let input: OrgSettingsInput = json::parse(&bytes)?;
+    let (input, version): (OrgSettingsInput, _) = json::parse_versioned(body, &["updatedAt"])?;
     let errors = input.field_errors();
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(&errors));

@@ -32,21 +32,8 @@ fn not_found(err: StoreError) -> ApiError {
 }
 
 fn parse_role(body: Value) -> Result<(RoleInput, Option<i64>), ApiError> {
-    let Value::Object(mut members) = body else {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
-    };
-    let version = match members.remove("version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_i64()
-                .ok_or_else(|| ApiError::invalid_field("version", "must be an integer"))?,
-        ),
-    };
-    for read_only in ["id", "builtin", "createdAt", "updatedAt"] {
-        members.remove(read_only);
-    }
-    let bytes = serde_json::to_vec(&Value::Object(members)).map_err(|e| ApiError::internal(&e))?;
-    let input: RoleInput = json::parse(&bytes)?;
+    let (input, version): (RoleInput, _) =
+        json::parse_versioned(body, &["id", "builtin", "createdAt", "updatedAt"])?;
     let errors = input.field_errors();
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(&errors));

@@ -33,21 +33,8 @@ fn not_found(err: StoreError) -> ApiError {
 }
 
 fn parse(body: Value) -> Result<(RouteDefinition, Option<i64>), ApiError> {
-    let Value::Object(mut members) = body else {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
-    };
-    let version = match members.remove("version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_i64()
-                .ok_or_else(|| ApiError::invalid_field("version", "must be an integer"))?,
-        ),
-    };
-    for read_only in ["id", "createdAt", "updatedAt"] {
-        members.remove(read_only);
-    }
-    let bytes = serde_json::to_vec(&Value::Object(members)).map_err(|e| ApiError::internal(&e))?;
-    let definition: RouteDefinition = json::parse(&bytes)?;
+    let (definition, version): (RouteDefinition, _) =
+        json::parse_versioned(body, &["id", "createdAt", "updatedAt"])?;
     let errors = definition.field_errors();
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(&errors));

@@ -168,14 +168,7 @@ fn split_flags(body: Value) -> Result<Submitted, ApiError> {
         }
     };
     let skip_validation = take_bool(&mut members, "skipValidation")?;
-    let version = match members.remove("version") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(
-            n.as_i64()
-                .ok_or_else(|| ApiError::invalid_field("version", "must be an integer"))?,
-        ),
-        Some(_) => return Err(ApiError::invalid_field("version", "must be an integer")),
-    };
+    let version = json::take_version(&mut members)?;
     for read_only in ["id", "createdAt", "updatedAt", "status", "warnings"] {
         members.remove(read_only);
     }
