@@ -38,7 +38,7 @@ use portcullis_runtime::cookies::portcullis_cookie_names;
 
 use crate::GatewayState;
 use crate::forward_auth;
-use crate::trust::{self, METHOD_OVERRIDE_HEADERS, OriginalRequestError};
+use crate::trust::{self, METHOD_OVERRIDES, OriginalRequestError};
 
 /// Default time allowed to open a connection to an upstream.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -181,11 +181,6 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
-const METHOD_OVERRIDES: [HeaderName; 3] = [
-    HeaderName::from_static(METHOD_OVERRIDE_HEADERS[0]),
-    HeaderName::from_static(METHOD_OVERRIDE_HEADERS[1]),
-    HeaderName::from_static(METHOD_OVERRIDE_HEADERS[2]),
-];
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -281,7 +276,7 @@ pub async fn proxy(State(state): State<GatewayState>, request: Request) -> Respo
     let mut headers = parts.headers;
     remove_hop_by_hop(&mut headers);
     headers.remove(header::HOST);
-    for name in METHOD_OVERRIDES {
+    for name in &METHOD_OVERRIDES {
         headers.remove(name);
     }
     if headers.contains_key(header::COOKIE) {

@@ -29,7 +29,7 @@
 //! Pure apart from reading the header map: the HTTP handler turns [`OriginalRequestError`] into
 //! the 400 answer.
 
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
 use portcullis_policy::target::{self, Host, RequestTarget, TargetError};
 
 pub use portcullis_runtime::deployment::{ForwardAuthMode, TrustedProxies, client_ip};
@@ -120,6 +120,23 @@ pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
     "x-method-override",
 ];
 
+// The names a decision reads, parsed once: a `&str` name is parsed and validated again on every
+// `HeaderMap` lookup.
+static HOST: HeaderName = header::HOST;
+static X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+static X_ORIGINAL_HOST: HeaderName = HeaderName::from_static("x-original-host");
+static X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+/// [`METHOD_OVERRIDE_HEADERS`] as header names.
+pub(crate) static METHOD_OVERRIDES: [HeaderName; 3] = [
+    HeaderName::from_static(METHOD_OVERRIDE_HEADERS[0]),
+    HeaderName::from_static(METHOD_OVERRIDE_HEADERS[1]),
+    HeaderName::from_static(METHOD_OVERRIDE_HEADERS[2]),
+];
+
 /// Every header name a routing decision may read; their `_` spellings are refused.
 const ROUTING_HEADERS: [&str; 7] = [
     "x-original-method",
@@ -141,18 +158,18 @@ struct Reading {
 /// The single value of `name`, refusing a repeated header and non-text values.
 fn single<'a>(
     headers: &'a HeaderMap,
-    name: &'static str,
+    name: &'static HeaderName,
 ) -> Result<Option<&'a str>, OriginalRequestError> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(OriginalRequestError::Repeated(name));
+        return Err(OriginalRequestError::Repeated(name.as_str()));
     }
     let text = first
         .to_str()
-        .map_err(|_| OriginalRequestError::NotText(name))?;
+        .map_err(|_| OriginalRequestError::NotText(name.as_str()))?;
     Ok(Some(text))
 }
 
@@ -168,7 +185,7 @@ fn parse_host(text: &str) -> Result<Host, OriginalRequestError> {
 /// The `Host` of the `/authz` request itself (or of a proxied request): the header, or the
 /// HTTP/2 `:authority`; both present and different, or the header twice, is refused.
 pub fn request_host(headers: &HeaderMap, uri: &Uri) -> Result<Option<Host>, OriginalRequestError> {
-    let header = single(headers, "host")?.map(parse_host).transpose()?;
+    let header = single(headers, &HOST)?.map(parse_host).transpose()?;
     let authority = uri
         .authority()
         .map(|a| parse_host(a.as_str()))
@@ -185,7 +202,7 @@ pub fn request_host(headers: &HeaderMap, uri: &Uri) -> Result<Option<Host>, Orig
 fn family_reading(
     headers: &HeaderMap,
     family: &'static str,
-    [method_name, uri_name]: [&'static str; 2],
+    [method_name, uri_name]: [&'static HeaderName; 2],
 ) -> Result<Option<Reading>, OriginalRequestError> {
     match (single(headers, method_name)?, single(headers, uri_name)?) {
         (None, None) => Ok(None),
@@ -204,7 +221,7 @@ fn family_reading(
 fn family_host(
     headers: &HeaderMap,
     family: &'static str,
-    name: &'static str,
+    name: &'static HeaderName,
 ) -> Result<Option<(&'static str, Host)>, OriginalRequestError> {
     single(headers, name)?
         .map(|text| parse_host(text).map(|host| (family, host)))
@@ -215,20 +232,16 @@ const NGINX: &str = "X-Original-*";
 const FORWARDED: &str = "X-Forwarded-*";
 
 fn nginx_reading(headers: &HeaderMap) -> Result<Option<Reading>, OriginalRequestError> {
-    family_reading(headers, NGINX, ["x-original-method", "x-original-uri"])
+    family_reading(headers, NGINX, [&X_ORIGINAL_METHOD, &X_ORIGINAL_URI])
 }
 
 fn forwarded_reading(headers: &HeaderMap) -> Result<Option<Reading>, OriginalRequestError> {
     // A prefix the proxy stripped would change which path the upstream serves; Portcullis
     // decides on whole paths only.
-    if single(headers, "x-forwarded-prefix")?.is_some() {
+    if single(headers, &X_FORWARDED_PREFIX)?.is_some() {
         return Err(OriginalRequestError::Incomplete(FORWARDED));
     }
-    family_reading(
-        headers,
-        FORWARDED,
-        ["x-forwarded-method", "x-forwarded-uri"],
-    )
+    family_reading(headers, FORWARDED, [&X_FORWARDED_METHOD, &X_FORWARDED_URI])
 }
 
 /// The Envoy reading: the `/authz` request's own method and the target after `/authz`. Present
@@ -286,14 +299,14 @@ pub fn original_request(
     if read_nginx {
         let reading = nginx_reading(headers)?;
         if named || reading.is_some() {
-            hosts.extend(family_host(headers, NGINX, "x-original-host")?);
+            hosts.extend(family_host(headers, NGINX, &X_ORIGINAL_HOST)?);
         }
         readings.extend(reading);
     }
     if read_forwarded {
         let reading = forwarded_reading(headers)?;
         if named || reading.is_some() {
-            hosts.extend(family_host(headers, FORWARDED, "x-forwarded-host")?);
+            hosts.extend(family_host(headers, FORWARDED, &X_FORWARDED_HOST)?);
         }
         readings.extend(reading);
     }
@@ -370,7 +383,7 @@ pub fn check_method_override(
     headers: &HeaderMap,
     method: &Method,
 ) -> Result<(), OriginalRequestError> {
-    for name in METHOD_OVERRIDE_HEADERS {
+    for name in &METHOD_OVERRIDES {
         for value in headers.get_all(name) {
             let same = value
                 .to_str()

@@ -570,29 +570,66 @@ impl CompiledRoute {
 pub struct RouteTable {
     /// Most specific first; a lookup answers the first route that matches.
     routes: Vec<CompiledRoute>,
-    /// Case-sensitive routes by the first segment of their path (positions, ascending).
-    by_segment: HashMap<Box<[u8]>, Vec<usize>>,
-    /// `caseInsensitive` routes by the ASCII-lowercased first segment of their path.
-    by_folded_segment: HashMap<Box<[u8]>, Vec<usize>>,
-    /// Routes that can match any first segment (the catch-all prefix `/`).
+    /// Case-sensitive routes filed by the segments of their path.
+    by_path: SegmentNode,
+    /// `caseInsensitive` routes filed by the ASCII-lowercased segments of their path.
+    by_folded_path: SegmentNode,
+    /// Routes that can match any path (the catch-all prefix `/`).
     everywhere: Vec<usize>,
+}
+
+/// One level of the route index: the routes whose path has exactly the segments that lead
+/// here, and the next segments. A route can only match a request whose path segments begin
+/// with its own (a prefix ends on a segment boundary; an exact path is equal), so a lookup
+/// walks the request's segments from the root and tries only the routes it passes.
+#[derive(Debug, Clone, Default)]
+struct SegmentNode {
+    /// Positions in the table (ascending) of the routes whose path ends here.
+    routes: Vec<usize>,
+    children: HashMap<Box<[u8]>, SegmentNode>,
+}
+
+impl SegmentNode {
+    /// Files route `position` under the segments of `path` (`/a/b` → `a`, `b`; `/a/` → `a`, ``).
+    fn insert(&mut self, path: &[u8], position: usize) {
+        let mut node = self;
+        for segment in path.split(|&b| b == b'/') {
+            node = node.children.entry(segment.into()).or_default();
+        }
+        node.routes.push(position);
+    }
+
+    /// The first position (in table order) of a route filed on the way down `path` (the
+    /// request's segments, lowercased by the caller for the folded index) that `matches`.
+    fn first_match(&self, path: &[u8], matches: impl Fn(usize) -> bool) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        let mut node = self;
+        for segment in path.split(|&b| b == b'/') {
+            let Some(next) = node.children.get(segment) else {
+                break;
+            };
+            node = next;
+            // Positions ascend, so a list starting after the best so far cannot improve it.
+            let found = node
+                .routes
+                .iter()
+                .copied()
+                .take_while(|&i| best.is_none_or(|b| i < b))
+                .find(|&i| matches(i));
+            best = found.or(best);
+        }
+        best
+    }
 }
 
 /// Tables up to this many routes are scanned instead of looked up in the index.
 const SCAN_UP_TO: usize = 8;
 
-/// The first segment of a compared path (`/a/b` → `a`, `/` → empty); `None` for the empty
-/// path of the catch-all prefix (or anything not starting with `/`).
-fn first_segment(path: &[u8]) -> Option<&[u8]> {
-    let rest = path.strip_prefix(b"/")?;
-    Some(rest.split(|&b| b == b'/').next().unwrap_or(rest))
-}
-
 impl RouteTable {
-    /// Builds the table (most specific first) and its index. A route can only match a path
-    /// whose first segment equals its own (ignoring ASCII case when `caseInsensitive`): an
-    /// exact path is equal, and a prefix ends on a segment boundary. So a lookup only tries the
-    /// routes filed under the request's first segment and the catch-all ones, in table order.
+    /// Builds the table (most specific first) and its index (see [`SegmentNode`]): a route is
+    /// filed under its path's segments (ASCII-lowercased when `caseInsensitive`), the catch-all
+    /// prefix in `everywhere`. The answer is always the first matching route in table order,
+    /// exactly what a scan of the whole table finds (a property test holds the two equal).
     pub fn new(mut routes: Vec<CompiledRoute>) -> Self {
         routes.sort_by(|a, b| {
             b.specificity()
@@ -601,19 +638,17 @@ impl RouteTable {
         });
         let mut table = Self {
             routes,
-            by_segment: HashMap::new(),
-            by_folded_segment: HashMap::new(),
+            by_path: SegmentNode::default(),
+            by_folded_path: SegmentNode::default(),
             everywhere: Vec::new(),
         };
         for (i, route) in table.routes.iter().enumerate() {
-            match first_segment(&route.path) {
+            match route.path.strip_prefix(b"/") {
                 None => table.everywhere.push(i),
-                Some(segment) if route.definition.matcher.case_insensitive => table
-                    .by_folded_segment
-                    .entry(segment.to_ascii_lowercase().into_boxed_slice())
-                    .or_default()
-                    .push(i),
-                Some(segment) => table.by_segment.entry(segment.into()).or_default().push(i),
+                Some(path) if route.definition.matcher.case_insensitive => {
+                    table.by_folded_path.insert(&path.to_ascii_lowercase(), i);
+                }
+                Some(path) => table.by_path.insert(path, i),
             }
         }
         table
@@ -629,30 +664,28 @@ impl RouteTable {
     ) -> Option<&CompiledRoute> {
         let view = match_view(target.path());
         // A few routes are scanned faster than a segment is hashed; the answer is the same.
-        let Some(segment) = first_segment(&view).filter(|_| self.routes.len() > SCAN_UP_TO) else {
+        let Some(path) = view
+            .strip_prefix(b"/")
+            .filter(|_| self.routes.len() > SCAN_UP_TO)
+        else {
             return self.routes.iter().find(|r| r.matches(method, host, &view));
         };
-        let first_match = |positions: Option<&Vec<usize>>| {
-            positions?
-                .iter()
-                .copied()
-                .find(|&i| self.routes[i].matches(method, host, &view))
-        };
-        let mut best = first_match(self.by_segment.get(segment));
-        if !self.by_folded_segment.is_empty() {
-            let folded = if segment.iter().any(u8::is_ascii_uppercase) {
-                Cow::Owned(segment.to_ascii_lowercase())
+        let matches = |i: usize| self.routes[i].matches(method, host, &view);
+        let mut best = self.by_path.first_match(path, matches);
+        if !self.by_folded_path.children.is_empty() {
+            let folded = if path.iter().any(u8::is_ascii_uppercase) {
+                Cow::Owned(path.to_ascii_lowercase())
             } else {
-                Cow::Borrowed(segment)
+                Cow::Borrowed(path)
             };
             best = best
                 .into_iter()
-                .chain(first_match(self.by_folded_segment.get(&*folded)))
+                .chain(self.by_folded_path.first_match(&folded, matches))
                 .min();
         }
         best = best
             .into_iter()
-            .chain(first_match(Some(&self.everywhere)))
+            .chain(self.everywhere.iter().copied().find(|&i| matches(i)))
             .min();
         best.map(|i| &self.routes[i])
     }

@@ -107,3 +107,39 @@ fn capacity_is_bounded() {
     }
     assert!(cache.len() <= 50, "len {}", cache.len());
 }
+
+#[test]
+fn only_the_exact_token_hits() {
+    let key = TestKey::ec("k", "ES256");
+    let v = validator(&key, true, 1);
+    let cache = VerifiedTokenCache::new(100);
+    let t = token(&key, now() + 600);
+    cache.validate(&t, now() as f64, &v).unwrap();
+    let (header_and_payload, signature) = t.rsplit_once('.').unwrap();
+    let (header, _) = header_and_payload.split_once('.').unwrap();
+    // The cached token's signature on another payload, and the token with one byte changed
+    // (the last character of the signature, and a trailing byte): never a hit, always
+    // verified, and refused.
+    let other_payload = key.sign(&json!({"iss": "https://idp.example.com", "sub": "admin",
+                                          "iat": now(), "exp": now() + 600}));
+    let other_payload = other_payload.split('.').nth(1).unwrap();
+    let mut last = signature.as_bytes().to_vec();
+    let end = last.len() - 1;
+    last[end] = if last[end] == b'A' { b'B' } else { b'A' };
+    for forged in [
+        format!("{header}.{other_payload}.{signature}"),
+        format!("{header_and_payload}.{}", String::from_utf8(last).unwrap()),
+        format!("{t}A"),
+    ] {
+        assert!(cache.get(&forged, now() as f64, &v).is_none(), "{forged}");
+        assert!(
+            cache.validate(&forged, now() as f64, &v).is_err(),
+            "{forged}"
+        );
+    }
+    assert_eq!(cache.len(), 1);
+    assert_eq!(
+        cache.validate(&t, now() as f64, &v).unwrap().1,
+        CacheOutcome::Hit
+    );
+}

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, header};
-use portcullis_policy::cache::{CacheOutcome, TokenKey};
+use portcullis_policy::cache::CacheOutcome;
 use portcullis_policy::{Rejected, Rejection, Validator, VerifiedToken};
 
 use crate::Runtime;
@@ -82,10 +82,8 @@ pub fn bearer_token<'a>(
 /// rate-limited refetch (waiting up to 2 s), swaps in the server's new keys from memory and
 /// validates once more. No store query runs here.
 pub async fn validate(runtime: &Runtime, token: &str) -> Result<Arc<VerifiedToken>, Rejected> {
-    // Hashed once: the lookup, the insert on a miss and the retry after a refetch share it.
-    let key = runtime.settings.token_cache.then(|| TokenKey::of(token));
     let snapshot = runtime.snapshot.load_full();
-    match cached_validate(runtime, key.as_ref(), token, &snapshot.validator) {
+    match cached_validate(runtime, token, &snapshot.validator) {
         Ok((verified, outcome)) => {
             if outcome == CacheOutcome::Hit {
                 runtime
@@ -115,25 +113,20 @@ pub async fn validate(runtime: &Runtime, token: &str) -> Result<Arc<VerifiedToke
             };
             adopt_refetched_keys(runtime, &id, previous_print);
             let snapshot = runtime.snapshot.load_full();
-            cached_validate(runtime, key.as_ref(), token, &snapshot.validator)
-                .map(|(verified, _)| verified)
+            cached_validate(runtime, token, &snapshot.validator).map(|(verified, _)| verified)
         }
     }
 }
 
-/// Through the verified-token cache (`key` is the token's cache key, `None` when the deployment
-/// turned the cache off: then every request pays a full verification, the benchmark's
-/// cache-miss case or an operator's choice).
+/// Through the verified-token cache, unless the deployment turned it off (then every request
+/// pays a full verification: the benchmark's cache-miss case, or an operator's choice).
 fn cached_validate(
     runtime: &Runtime,
-    key: Option<&TokenKey>,
     token: &str,
     validator: &Validator,
 ) -> Result<(Arc<VerifiedToken>, CacheOutcome), Rejected> {
-    if let Some(key) = key {
-        runtime
-            .token_cache
-            .validate_keyed(key, token, now(), validator)
+    if runtime.settings.token_cache {
+        runtime.token_cache.validate(token, now(), validator)
     } else {
         validator
             .validate(token, now())

@@ -90,3 +90,41 @@ fn the_catch_all_and_folded_segments_are_found() {
     assert_eq!(name("/other").as_deref(), Some("r0"));
     assert_eq!(name("/").as_deref(), Some("r0"));
 }
+
+#[test]
+fn routes_deeper_under_one_segment_are_not_scanned_but_still_found() {
+    // The scale benchmark's table: 500 POST-only `/orders/NNNN` prefixes, all more specific than
+    // `/orders` and all under its first segment.
+    let mut routes: Vec<_> = (0..500)
+        .map(|i| (false, format!("/orders/{i:04}"), false, None, false))
+        .collect();
+    routes.push((false, "/orders".to_owned(), false, None, true));
+    routes.push((true, "/orders/0042/x".to_owned(), false, None, false));
+    let table = RouteTable::new(
+        routes
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| compile(i, r))
+            .collect(),
+    );
+    let name = |method: &str, p: &str| {
+        let target = canonicalize_target(p.as_bytes()).unwrap();
+        let indexed = table.route(method, None, &target).map(|r| r.id.clone());
+        assert_eq!(
+            indexed,
+            table
+                .route_linear(method, None, &target)
+                .map(|r| r.id.clone())
+        );
+        indexed
+    };
+    assert_eq!(name("GET", "/orders/42").as_deref(), Some("r500"));
+    assert_eq!(name("POST", "/orders/0042/y").as_deref(), Some("r42"));
+    assert_eq!(name("POST", "/orders/0042/x").as_deref(), Some("r501"));
+    assert_eq!(name("POST", "/orders/00420"), None);
+    assert_eq!(name("GET", "/orders/0042").as_deref(), Some("r42"));
+    // The index tries the routes on the request's way down only.
+    let orders = table.by_path.children.get(&b"orders"[..]).unwrap();
+    assert_eq!(orders.routes.len(), 1);
+    assert_eq!(orders.children.len(), 500);
+}
