@@ -135,8 +135,55 @@ fn cached_validate(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::is_token68;
+    use super::{bearer_token, is_token68};
+    use http::{HeaderMap, HeaderValue, header};
+
+    fn read(values: &[&[u8]], query: Option<&str>) -> Result<String, &'static str> {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        bearer_token(&headers, query)
+            .map(str::to_owned)
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn the_bearer_token_and_each_refusal() {
+        assert_eq!(
+            read(&[b"Bearer abc.def-_~+/="], None).unwrap(),
+            "abc.def-_~+/="
+        );
+        assert_eq!(read(&[b"bEaReR  abc \t"], Some("a=1")).unwrap(), "abc");
+        let not_ascii = "the Authorization header is not ASCII";
+        let usage = "use Authorization: Bearer <token>";
+        let malformed = "the bearer token is malformed";
+        for (value, want) in [
+            (&b"Bearer ab\xc3\xa9"[..], not_ascii),
+            (b"B\xc3\xa9arer abc", not_ascii),
+            (b"Bearer\tabc", usage),
+            (b"Basic abc", usage),
+            (b"Bearer", usage),
+            (b"Bearer ", malformed),
+            (b"Bearer a b", malformed),
+            (b"Bearer a,b", malformed),
+        ] {
+            assert_eq!(read(&[value], None), Err(want), "{value:?}");
+        }
+        assert_eq!(
+            read(&[b"Bearer a", b"Bearer b"], None),
+            Err("send exactly one Authorization header")
+        );
+        assert_eq!(
+            read(&[b"Bearer abc"], Some("x=1&access_token=abc")),
+            Err("send the token in one place only")
+        );
+    }
 
     #[test]
     fn token68_is_exactly_the_rfc_alphabet() {
