@@ -535,6 +535,16 @@ mod tests {
         def
     }
 
+    /// A key manager over a fresh SQLite store in its own temporary directory.
+    async fn manager(name: &str) -> Arc<KeyManager> {
+        let dir = std::env::temp_dir().join(format!("portcullis-{name}-{}", std::process::id()));
+        let store = Store::open(&format!("sqlite://{}/store.db", dir.display()))
+            .await
+            .unwrap();
+        let fetcher = Arc::new(crate::Fetcher::new(crate::FetchPolicy::default()).unwrap());
+        KeyManager::new(store, 1, fetcher).0
+    }
+
     #[test]
     fn interval_bounds_and_jitter() {
         let hour = definition(3600);
@@ -559,12 +569,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_scan_in_chunks_sees_every_server() {
-        let dir = std::env::temp_dir().join(format!("portcullis-chunks-{}", std::process::id()));
-        let store = Store::open(&format!("sqlite://{}/store.db", dir.display()))
-            .await
-            .unwrap();
-        let fetcher = Arc::new(crate::Fetcher::new(crate::FetchPolicy::default()).unwrap());
-        let (manager, _changes) = KeyManager::new(store, 1, fetcher);
+        let manager = manager("chunks").await;
         let count = 2 * SCAN_CHUNK + SCAN_CHUNK / 2;
         let servers: Vec<(String, ServerDefinition)> = (0..count)
             .map(|i| (format!("s{i}"), definition(3600)))
@@ -593,12 +598,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_schedule_forgets_deleted_and_disabled_servers() {
-        let dir = std::env::temp_dir().join(format!("portcullis-schedule-{}", std::process::id()));
-        let store = Store::open(&format!("sqlite://{}/store.db", dir.display()))
-            .await
-            .unwrap();
-        let fetcher = Arc::new(crate::Fetcher::new(crate::FetchPolicy::default()).unwrap());
-        let (manager, _changes) = KeyManager::new(store, 1, fetcher);
+        let manager = manager("schedule").await;
         let mut off = definition(3600);
         off.enabled = false;
         {

@@ -1,8 +1,9 @@
 //! Route lookup cost against the table size: the route in use alone, and beside 2,000 others
 //! (issue 12: cache-hit throughput fell to 0.56x with a linear scan), and beside 500 more specific
-//! routes under the same first segment (`/orders/NNNN`, POST only: the scale benchmark's table),
-//! which a first-segment index still scanned. With the segment index all three should cost about
-//! the same.
+//! routes under the same first segment (`/orders/NNNN`, POST only: the scale benchmark's table).
+//! With the segment index all three should cost about the same. (The first-segment index it
+//! replaced also measured ≈ 80 ns on the third table: its method-restricted routes are cheap to
+//! skip. Routes under one segment that differ by path cost that index ≈ 2.3 µs per lookup at 500.)
 //!
 //! ```sh
 //! cargo bench -p portcullis-policy --bench routes

@@ -4,12 +4,13 @@
 //! another payload): a hit is an exact byte-for-byte match, so no two tokens can ever share an
 //! entry. (It was keyed by SHA-256 of the token; hashing a kilobyte with SHA-256 was ≈ 2.5 % of
 //! a cached `/authz` decision's time, where the cache's own hash and one comparison cost a
-//! fraction of that. The price is the token's bytes per entry: ≈ 1 KB, 100 MB at 100,000
-//! entries, within the scale target's memory.) An entry is used only while the token is within
-//! `exp` + skew and while the server that verified it still has the same generation (keys and
-//! settings unchanged) and is enabled, so invalidating a server is O(1): bump its generation.
-//! Authorization (roles, routes) is never cached here; callers evaluate it per request from the
-//! returned token.
+//! fraction of that. The price is the token's bytes per entry: ≈ 1 KB for an RS256 token; the
+//! scale server's cache, full of EdDSA tokens, measured +46 MiB, within the scale target.)
+//!
+//! An entry is used only while the token is within `exp` + skew and while the server that
+//! verified it still has the same generation (keys and settings unchanged) and is enabled, so
+//! invalidating a server is O(1): bump its generation. Authorization (roles, routes) is never
+//! cached here; callers evaluate it per request from the returned token.
 
 use std::sync::Arc;
 

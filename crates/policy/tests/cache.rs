@@ -23,7 +23,11 @@ fn validator(key: &TestKey, enabled: bool, generation: u64) -> Validator {
 }
 
 fn token(key: &TestKey, exp: i64) -> String {
-    key.sign(&json!({"iss": "https://idp.example.com", "sub": "s", "iat": now(), "exp": exp}))
+    token_of(key, "s", exp)
+}
+
+fn token_of(key: &TestKey, subject: &str, exp: i64) -> String {
+    key.sign(&json!({"iss": "https://idp.example.com", "sub": subject, "iat": now(), "exp": exp}))
 }
 
 #[test]
@@ -120,8 +124,7 @@ fn only_the_exact_token_hits() {
     // The cached token's signature on another payload, and the token with one byte changed
     // (the last character of the signature, and a trailing byte): never a hit, always
     // verified, and refused.
-    let other_payload = key.sign(&json!({"iss": "https://idp.example.com", "sub": "admin",
-                                          "iat": now(), "exp": now() + 600}));
+    let other_payload = token_of(&key, "admin", now() + 600);
     let other_payload = other_payload.split('.').nth(1).unwrap();
     let mut last = signature.as_bytes().to_vec();
     let end = last.len() - 1;
